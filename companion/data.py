@@ -1,0 +1,145 @@
+"""The course's data: scikit-learn's bundled 8x8 handwritten digits, as seeded tensors.
+
+scikit-learn ships the 1,797 digits inside the package, so nothing is downloaded. The
+split is stratified (each class keeps its share in every split) and depends only on the
+seed and the fractions, so every chapter and every learner gets the same images:
+
+============  ===========================================================
+``"test"``    ``test_fraction`` of each class; scored once, at the end
+``"val"``     ``val_fraction`` of each class; for every modelling choice
+``"train"``   the rest
+``"trainval"`` train and val together (a final fit once the choices are made)
+============  ===========================================================
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import torch
+
+__all__ = ["DIGITS_SHAPE", "SPLITS", "load_digits", "shift_on_canvas"]
+
+#: ``(channels, height, width)`` of one digit image.
+DIGITS_SHAPE: tuple[int, int, int] = (1, 8, 8)
+#: The split names :func:`load_digits` accepts.
+SPLITS: tuple[str, ...] = ("train", "val", "test", "trainval")
+
+
+@cache
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    bunch = sklearn_load_digits()
+    images = (bunch.images / 16.0).astype(np.float32)  # pixel values 0..16 -> [0, 1]
+    return images, bunch.target.astype(np.int64)
+
+
+def _check_fraction(name: str, value: float, *, allow_zero: bool) -> None:
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low_ok or value >= 1:
+        interval = "[0, 1)" if allow_zero else "(0, 1)"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+
+
+def _split_indices(
+    labels: np.ndarray, test_fraction: float, val_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        n_test = round(test_fraction * len(idx))
+        n_val = round(val_fraction * len(idx))
+        parts["test"].append(idx[:n_test])
+        parts["val"].append(idx[n_test : n_test + n_val])
+        parts["train"].append(idx[n_test + n_val :])
+    out = {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
+    out["trainval"] = np.sort(np.concatenate([out["train"], out["val"]]))
+    return out
+
+
+def load_digits(
+    split: str = "train",
+    *,
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    flatten: bool = False,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split of the 8x8 digits as ``(images, labels)`` tensors.
+
+    Args:
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"trainval"`` (see the module doc).
+        test_fraction: share of each class held out for testing, in (0, 1).
+        val_fraction: share of each class held out for validation, in [0, 1).
+        seed: fixes the split; the same seed and fractions always give the same images.
+        flatten: return images as ``(N, 64)`` instead of ``(N, 1, 8, 8)``.
+        device: where to put the tensors (default: the CPU).
+
+    Returns:
+        ``images``: float32 ``(N, 1, 8, 8)`` (or ``(N, 64)``) with values in [0, 1];
+        ``labels``: int64 ``(N,)`` with values 0..9.
+
+    Raises:
+        ValueError: for an unknown split name, or a fraction outside its interval, or
+            fractions that leave no training images.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}; got {split!r}")
+    _check_fraction("test_fraction", test_fraction, allow_zero=False)
+    _check_fraction("val_fraction", val_fraction, allow_zero=True)
+    if test_fraction + val_fraction >= 1:
+        raise ValueError(
+            "test_fraction + val_fraction must be below 1 to leave training images, "
+            f"got {test_fraction} + {val_fraction} = {test_fraction + val_fraction}"
+        )
+    images, labels = _digits_arrays()
+    idx = _split_indices(labels, test_fraction, val_fraction, seed)[split]
+    x = torch.from_numpy(images[idx]).unsqueeze(1)  # (N, 1, 8, 8)
+    if flatten:
+        x = x.reshape(len(idx), -1)  # (N, 64)
+    y = torch.from_numpy(labels[idx])
+    return x.to(device), y.to(device)
+
+
+def shift_on_canvas(
+    images: torch.Tensor, *, canvas_size: int = 16, max_shift: int | None = None, seed: int = 0
+) -> torch.Tensor:
+    """Paste each image at a random position on a larger blank canvas.
+
+    Each ``(C, h, w)`` image lands with its top-left corner at a uniformly random offset
+    ``(i, j)`` with ``0 <= i, j <= max_shift`` (default: as far as the canvas allows,
+    ``canvas_size - h``). Used to show that distances between raw pixels fall apart when
+    the same digit moves by a few pixels.
+
+    Args:
+        images: ``(N, C, h, w)``.
+        canvas_size: side ``S`` of the square canvas, at least ``max(h, w)``.
+        max_shift: largest offset in pixels along each axis.
+        seed: fixes the offsets.
+
+    Returns:
+        ``(N, C, S, S)`` on the device and with the dtype of ``images``.
+
+    Raises:
+        ValueError: if ``images`` is not 4-D, or the canvas or the shift do not fit.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must be 4-D (N, C, h, w), got shape {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    room = canvas_size - max(h, w)
+    if room < 0:
+        raise ValueError(f"canvas_size must be at least {max(h, w)}, got {canvas_size}")
+    if max_shift is None:
+        max_shift = room
+    if not 0 <= max_shift <= room:
+        raise ValueError(f"max_shift must be in [0, {room}] for this canvas, got {max_shift}")
+    generator = torch.Generator().manual_seed(seed)
+    offsets = torch.randint(0, max_shift + 1, (n, 2), generator=generator)
+    canvas = images.new_zeros(n, c, canvas_size, canvas_size)
+    for k, (i, j) in enumerate(offsets.tolist()):
+        canvas[k, :, i : i + h, j : j + w] = images[k]
+    return canvas

@@ -1,0 +1,200 @@
+"""A small, reusable training loop for tensors that fit in memory.
+
+``fit`` runs minibatch gradient descent with a seeded shuffle, an optional learning-rate
+schedule and an optional per-batch transform (augmentation), evaluates whatever the
+caller asks for after each epoch, and returns a :class:`History`. A progress bar is
+drawn on ``stderr`` (see :func:`companion.utils.progress_enabled`), never in stored
+notebook outputs.
+
+The loop is generic over the loss: ``loss_fn(model(x_batch), y_batch)`` is a
+cross-entropy for a classifier, or a triplet loss on embeddings and labels.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from companion.utils import progress_enabled
+
+__all__ = ["History", "accuracy", "fit", "predict"]
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+EvalFn = Callable[[nn.Module], dict[str, float]]
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass
+class History:
+    """What :func:`fit` measured: the mean training loss of each epoch, and each metric
+    returned by ``evaluate`` after each epoch (``metrics["val_accuracy"][e]``, say)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(
+            f"x and y must be torch.Tensors, got {type(x).__name__} and {type(y).__name__}"
+        )
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
+        )
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    schedule: str | None = "cosine",
+    warmup_epochs: int = 0,
+    transform: Transform | None = None,
+    evaluate: EvalFn | None = None,
+    seed: int = 0,
+    drop_last: bool = False,
+    progress: bool | None = None,
+) -> History:
+    """Train ``model`` with AdamW on ``(x, y)`` for ``epochs`` passes.
+
+    Args:
+        model: the network; ``x`` batches are moved to its device.
+        loss_fn: ``loss_fn(model(x_batch), y_batch) -> scalar``.
+        x, y: the whole training set, ``(N, ...)`` and ``(N, ...)``.
+        epochs: passes over the data, at least 1.
+        batch_size: examples per step.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW's decoupled weight decay.
+        schedule: ``"cosine"`` (linear warm-up then cosine decay to 0, stepped per batch)
+            or ``None`` (constant).
+        warmup_epochs: epochs of linear warm-up for ``"cosine"``.
+        transform: ``transform(x_batch, generator) -> x_batch``, applied to each training
+            batch (augmentation); it must draw its randomness from ``generator``.
+        evaluate: called with the model (in eval mode, without gradients) after each epoch;
+            each key of the dict it returns becomes a list in ``History.metrics``.
+        seed: seeds the shuffle and the ``transform`` generator.
+        drop_last: skip a last, smaller batch (useful for losses that need full batches).
+        progress: draw a progress bar; ``None`` follows ``COMPANION_PROGRESS``.
+
+    Returns:
+        The :class:`History` of the run. The model is left in train mode.
+
+    Raises:
+        TypeError, ValueError: for mismatched data or out-of-range settings.
+    """
+    _check_pair(x, y)
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if lr <= 0:
+        raise ValueError(f"lr must be positive, got {lr}")
+    if schedule not in ("cosine", None):
+        raise ValueError(f"schedule must be 'cosine' or None, got {schedule!r}")
+    if not 0 <= warmup_epochs < epochs:
+        raise ValueError(f"warmup_epochs must be in [0, epochs={epochs}), got {warmup_epochs}")
+
+    device = _model_device(model)
+    x, y = x.to(device), y.to(device)
+    n = x.shape[0]
+    steps_per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
+    if steps_per_epoch == 0:
+        raise ValueError(f"drop_last=True with batch_size={batch_size} > N={n} leaves no batch")
+    total_steps = epochs * steps_per_epoch
+    warmup_steps = warmup_epochs * steps_per_epoch
+
+    def lr_factor(step: int) -> float:
+        if schedule is None:
+            return 1.0
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    generator = torch.Generator().manual_seed(seed)
+    history = History()
+
+    bar = tqdm(
+        range(epochs),
+        desc="epochs",
+        disable=not progress_enabled(progress),
+        file=sys.stderr,
+        leave=False,
+    )
+    for _ in bar:
+        model.train()
+        order = torch.randperm(n, generator=generator).to(device)
+        total, seen = 0.0, 0
+        for step in range(steps_per_epoch):
+            idx = order[step * batch_size : (step + 1) * batch_size]
+            xb, yb = x[idx], y[idx]
+            if transform is not None:
+                xb = transform(xb, generator)
+            loss = loss_fn(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+        history.train_loss.append(total / seen)
+        postfix = {"loss": f"{history.train_loss[-1]:.3f}"}
+        if evaluate is not None:
+            model.eval()
+            with torch.no_grad():
+                scores = evaluate(model)
+            model.train()
+            for key, value in scores.items():
+                history.metrics.setdefault(key, []).append(float(value))
+                postfix[key] = f"{float(value):.3f}"
+        bar.set_postfix(postfix)
+    bar.close()
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
+    """``model(x)`` in eval mode, batch by batch, without gradients; the model's mode is
+    restored afterwards. Returns the outputs concatenated along dim 0, on the model's
+    device."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    was_training = model.training
+    model.eval()
+    x = x.to(_model_device(model))
+    try:
+        outs = [model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(outs)
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512) -> float:
+    """Share of rows where ``argmax(model(x))`` equals ``y``, in [0, 1]."""
+    _check_pair(x, y)
+    logits = predict(model, x, batch_size=batch_size)
+    return (logits.argmax(dim=-1) == y.to(logits.device)).float().mean().item()

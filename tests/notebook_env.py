@@ -1,0 +1,17 @@
+"""The environment every notebook kernel runs in, under nbval and under tools/run_notebooks.py.
+
+Kept in one place so stored outputs and the test suite see the same settings.
+"""
+
+KERNEL_ENV: dict[str, str] = {
+    # No progress bars in stored outputs (companion.utils.progress_enabled).
+    "COMPANION_PROGRESS": "0",
+    # Reproducible set/dict ordering in anything a cell prints.
+    "PYTHONHASHSEED": "0",
+    # One thread per kernel: the suite runs two notebooks at a time on two cores, and
+    # PyTorch's threads fighting over cores slow small models down several times. Stored
+    # outputs never depend on it (results that could are rounded, or asserted).
+    "OMP_NUM_THREADS": "1",
+    # The inline backend, whatever the caller's shell has.
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+}

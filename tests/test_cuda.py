@@ -1,0 +1,144 @@
+"""The companion runs on CUDA when the tensors are there, and gives the CPU's results.
+
+Skipped without a CUDA device (the course never requires one). Each check builds its
+inputs on the CPU, runs the same function on both devices, and compares.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+CUDA = torch.device("cuda")
+
+
+def _both(fn, *tensors: torch.Tensor):
+    cpu = fn(*tensors)
+    gpu = fn(*(t.to(CUDA) for t in tensors))
+    return cpu, gpu
+
+
+def _close(cpu, gpu, **tol) -> None:
+    if isinstance(cpu, (tuple, list)):
+        for a, b in zip(cpu, gpu, strict=True):
+            _close(a, b, **tol)
+    elif isinstance(cpu, torch.Tensor):
+        assert gpu.device.type == "cuda"
+        torch.testing.assert_close(gpu.cpu(), cpu, **tol)
+    else:
+        assert cpu == pytest.approx(gpu, **tol)
+
+
+def test_attention_functions_and_module() -> None:
+    from companion import attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 17, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    mask = attention.causal_mask(17, 17)
+    _close(*_both(attention.scaled_dot_product_attention, q, k, v, mask))
+    _close(
+        *_both(
+            lambda q, k, v, m: attention.memory_efficient_attention(q, k, v, m, block_size=5),
+            q,
+            k,
+            v,
+            mask,
+        )
+    )
+    assert attention.causal_mask(4, 4, device=CUDA).device.type == "cuda"
+    lengths = torch.tensor([3, 5])
+    assert attention.padding_mask(lengths.to(CUDA), 6).device.type == "cuda"
+
+    torch.manual_seed(0)
+    mha = attention.MultiHeadAttention(16, 4).double()
+    x = torch.randn(2, 9, 16, dtype=torch.float64)
+    cpu = mha(x, x, x)
+    gpu = mha.to(CUDA)(x.to(CUDA), x.to(CUDA), x.to(CUDA))
+    _close(cpu, gpu)
+    out, _ = mha(x.to(CUDA), x.to(CUDA), x.to(CUDA), need_weights=False)
+    torch.testing.assert_close(out.cpu(), cpu[0])
+    out.sum().backward()
+
+
+def test_vision_transformer_forward_backward_and_weights() -> None:
+    from companion import vit
+
+    torch.manual_seed(0)
+    model = vit.VisionTransformer(vit.VIT_DIGITS).double()
+    images = torch.rand(4, 1, 8, 8, dtype=torch.float64)
+    cpu = model.eval()(images)
+    model = model.to(CUDA)
+    _close(cpu, model(images.to(CUDA)))
+    _, weights = model.encode(images.to(CUDA), need_weights=True)
+    assert all(w.device.type == "cuda" for w in weights)
+    model.train()
+    model(images.to(CUDA)).sum().backward()
+    assert all(p.grad.device.type == "cuda" for p in model.parameters() if p.grad is not None)
+
+
+def test_metric_learning_pieces() -> None:
+    from companion import metric
+
+    g = torch.Generator().manual_seed(0)
+    x = nn.functional.normalize(torch.randn(24, 8, generator=g, dtype=torch.float64), dim=1)
+    labels = torch.arange(24) % 4
+    _close(*_both(metric.pairwise_distances, x))
+    for strategy in ("all", "hard", "semihard"):
+        cpu, gpu = _both(
+            lambda e, y, s=strategy: metric.mine_triplets(e, y, strategy=s, margin=0.2), x, labels
+        )
+        _close(cpu, gpu)
+    _close(*_both(lambda e, y: metric.batch_hard_triplet_loss(e, y, margin=0.2), x, labels))
+    _close(
+        *_both(
+            lambda a, p, n: metric.triplet_margin_loss(a, p, n, margin=0.5),
+            x,
+            x.flip(0),
+            x.roll(1, 0),
+        )
+    )
+    assert metric.recall_at_k(x.to(CUDA), labels.to(CUDA), 1) == metric.recall_at_k(x, labels, 1)
+
+
+def test_embedding_network() -> None:
+    from companion import embedding
+
+    torch.manual_seed(0)
+    net = embedding.EmbeddingNet(embedding.EmbeddingConfig(image_size=16)).double()
+    images = torch.rand(4, 1, 16, 16, dtype=torch.float64)
+    cpu = net(images)
+    _close(cpu, net.to(CUDA)(images.to(CUDA)))
+
+
+def test_training_loop_runs_on_cuda() -> None:
+    from companion.data import load_digits
+    from companion.train import accuracy, fit
+
+    x, y = load_digits("train", flatten=True, device=CUDA)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(CUDA)
+    history = fit(
+        model,
+        nn.functional.cross_entropy,
+        x,
+        y,
+        epochs=5,
+        lr=3e-3,
+        progress=False,
+        evaluate=lambda m: {"acc": accuracy(m, x, y)},
+    )
+    assert history.metrics["acc"][-1] > 0.9
+
+
+def test_foundations_on_cuda() -> None:
+    from companion import calculus
+
+    g = torch.Generator().manual_seed(0)
+    x = 50 * torch.randn(5, 7, generator=g, dtype=torch.float64)
+    for fn in (calculus.softmax, calculus.log_softmax, calculus.logsumexp):
+        _close(*_both(fn, x))
+    f = lambda v: (v**3).sum()  # noqa: E731
+    _close(*_both(lambda v: calculus.numerical_gradient(f, v), x[0]))

@@ -1,0 +1,116 @@
+"""companion.data: the digits splits are seeded, stratified, disjoint and complete."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from companion.data import DIGITS_SHAPE, SPLITS, load_digits, shift_on_canvas
+
+
+def _ids(images: torch.Tensor) -> set[bytes]:
+    return {row.numpy().tobytes() for row in images.reshape(len(images), -1)}
+
+
+def test_shapes_dtypes_and_range() -> None:
+    x, y = load_digits("train")
+    assert x.shape[1:] == DIGITS_SHAPE
+    assert x.dtype == torch.float32
+    assert y.dtype == torch.int64
+    assert x.min() >= 0
+    assert x.max() <= 1
+    assert set(y.tolist()) == set(range(10))
+
+
+def test_flatten_gives_rows_of_64() -> None:
+    x, _ = load_digits("test", flatten=True)
+    assert x.shape[1:] == (64,)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_splits_partition_the_data_set(seed: int) -> None:
+    sizes = {s: len(load_digits(s, seed=seed)[1]) for s in SPLITS}
+    assert sizes["train"] + sizes["val"] + sizes["test"] == 1797
+    assert sizes["trainval"] == sizes["train"] + sizes["val"]
+    train, val, test = (_ids(load_digits(s, seed=seed)[0]) for s in ("train", "val", "test"))
+    # The digits set holds a few identical images; disjointness is checked on indices
+    # through the sizes above, and here on content for all but those duplicates.
+    assert len(train & test) <= 5
+    assert len(val & test) <= 5
+
+
+def test_split_is_stratified() -> None:
+    _, y = load_digits("test", test_fraction=0.2)
+    counts = torch.bincount(y, minlength=10)
+    assert counts.min() >= 35
+    assert counts.max() <= 37
+
+
+def test_same_seed_same_split_other_seed_other_split() -> None:
+    a, _ = load_digits("val", seed=3)
+    b, _ = load_digits("val", seed=3)
+    c, _ = load_digits("val", seed=4)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_val_fraction_zero_gives_empty_val() -> None:
+    x, y = load_digits("val", val_fraction=0.0)
+    assert len(x) == len(y) == 0
+
+
+def test_unknown_split_name() -> None:
+    with pytest.raises(ValueError, match=r"split must be one of 'train', 'val'.*got 'validation'"):
+        load_digits("validation")
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_test_fraction_outside_open_interval(fraction: float) -> None:
+    with pytest.raises(ValueError, match=r"test_fraction must be a number in \(0, 1\), got"):
+        load_digits(test_fraction=fraction)
+
+
+@pytest.mark.parametrize("fraction", [1.0, -0.1])
+def test_val_fraction_outside_interval(fraction: float) -> None:
+    with pytest.raises(ValueError, match=r"val_fraction must be a number in \[0, 1\), got"):
+        load_digits(val_fraction=fraction)
+
+
+def test_fractions_that_leave_no_training_images() -> None:
+    with pytest.raises(
+        ValueError, match="must be below 1 to leave training images, got 0.5 \\+ 0.5"
+    ):
+        load_digits(test_fraction=0.5, val_fraction=0.5)
+
+
+def test_shift_on_canvas_places_each_image_unchanged() -> None:
+    x, _ = load_digits("test")
+    canvas = shift_on_canvas(x[:20], canvas_size=16, max_shift=8, seed=0)
+    assert canvas.shape == (20, 1, 16, 16)
+    # Same pixels, moved: the sums agree and each image is a translated copy.
+    torch.testing.assert_close(canvas.sum(dim=(1, 2, 3)), x[:20].sum(dim=(1, 2, 3)))
+    again = shift_on_canvas(x[:20], canvas_size=16, max_shift=8, seed=0)
+    assert torch.equal(canvas, again)
+
+
+def test_shift_on_canvas_zero_shift_is_top_left() -> None:
+    x, _ = load_digits("test")
+    canvas = shift_on_canvas(x[:3], canvas_size=10, max_shift=0)
+    assert torch.equal(canvas[:, :, :8, :8], x[:3])
+
+
+def test_shift_on_canvas_rejects_non_4d() -> None:
+    with pytest.raises(
+        ValueError, match=r"images must be 4-D \(N, C, h, w\), got shape \(3, 8, 8\)"
+    ):
+        shift_on_canvas(torch.zeros(3, 8, 8))
+
+
+def test_shift_on_canvas_rejects_small_canvas() -> None:
+    with pytest.raises(ValueError, match="canvas_size must be at least 8, got 6"):
+        shift_on_canvas(torch.zeros(1, 1, 8, 8), canvas_size=6)
+
+
+def test_shift_on_canvas_rejects_large_shift() -> None:
+    with pytest.raises(ValueError, match=r"max_shift must be in \[0, 8\] for this canvas, got 9"):
+        shift_on_canvas(torch.zeros(1, 1, 8, 8), canvas_size=16, max_shift=9)

@@ -1,0 +1,58 @@
+"""The companion package: every module imports, and its ``__all__`` is its public API."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+
+import companion
+
+PACKAGE = Path(companion.__file__).parent
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_"))
+
+
+def test_version_is_a_string() -> None:
+    assert isinstance(companion.__version__, str)
+    assert companion.__version__.count(".") == 2
+
+
+def test_submodules_list_matches_the_files() -> None:
+    assert sorted(companion.SUBMODULES) == MODULES
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_lists_exactly_the_public_names(name: str) -> None:
+    module = importlib.import_module(f"companion.{name}")
+    assert hasattr(module, "__all__"), f"companion.{name} has no __all__"
+    public = {
+        n
+        for n, obj in vars(module).items()
+        if not n.startswith("_")
+        and not inspect.ismodule(obj)
+        and getattr(obj, "__module__", module.__name__) == module.__name__
+        and (inspect.isfunction(obj) or inspect.isclass(obj))
+    }
+    assert public <= set(module.__all__), (
+        f"public but not in __all__: {public - set(module.__all__)}"
+    )
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert not missing, f"in __all__ but not defined: {missing}"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_lazy_attribute_access(name: str) -> None:
+    assert getattr(companion, name).__name__ == f"companion.{name}"
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="module 'companion' has no attribute 'nope'"):
+        _ = companion.nope
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_library_code_never_prints(name: str) -> None:
+    source = (PACKAGE / f"{name}.py").read_text()
+    assert "print(" not in source.replace("def print(", ""), f"companion/{name}.py prints"

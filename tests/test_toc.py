@@ -1,0 +1,71 @@
+"""_toc.yml and book/ agree: every page is listed once, every entry exists, and each
+chapter is followed by its exercises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE_SUFFIXES = (".ipynb", ".md")
+NOT_PAGES = {"_ext", "_extra"}
+
+
+def _toc() -> dict:
+    return yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def _entries(toc: dict) -> list[str]:
+    files = [toc["root"]]
+    for part in toc["parts"]:
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def _resolve(entry: str) -> list[Path]:
+    return [p for s in PAGE_SUFFIXES if (p := ROOT / f"{entry}{s}").exists()]
+
+
+def _pages() -> set[str]:
+    return {
+        p.relative_to(ROOT).with_suffix("").as_posix()
+        for p in (ROOT / "book").rglob("*")
+        if p.suffix in PAGE_SUFFIXES
+        and ".ipynb_checkpoints" not in p.parts
+        and not NOT_PAGES & set(p.parts)
+    }
+
+
+def test_the_four_parts() -> None:
+    captions = [part["caption"] for part in _toc()["parts"]]
+    assert captions == [
+        "Introduction",
+        "Foundations",
+        "Attention and Transformers",
+        "Representation learning",
+    ]
+
+
+def test_every_entry_exists_exactly_once() -> None:
+    entries = _entries(_toc())
+    assert len(entries) == len(set(entries)), "an entry is listed twice"
+    missing = [e for e in entries if len(_resolve(e)) != 1]
+    assert not missing, f"toc entries with no (or two) files: {missing}"
+
+
+def test_every_page_is_in_the_toc() -> None:
+    unlisted = sorted(_pages() - set(_entries(_toc())))
+    assert not unlisted, f"pages missing from _toc.yml: {unlisted}"
+
+
+def test_each_chapter_is_followed_by_its_exercises() -> None:
+    for part in _toc()["parts"]:
+        files = [chapter["file"] for chapter in part["chapters"]]
+        for i, entry in enumerate(files):
+            if not entry.endswith("_exercises") and (ROOT / f"{entry}.ipynb").exists():
+                assert files[i + 1 : i + 2] == [f"{entry}_exercises"], (
+                    f"{entry} must be followed by {entry}_exercises in _toc.yml"
+                )
+            if entry.endswith("_exercises"):
+                assert files[i - 1] == entry.removesuffix("_exercises"), entry

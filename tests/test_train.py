@@ -1,0 +1,140 @@
+"""companion.train: the loop learns, is reproducible, reports metrics, and checks its input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from companion.train import History, accuracy, fit, predict
+
+
+def _blobs(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=gen)
+    x = torch.randn(n, 2, generator=gen) + 4.0 * y[:, None].float()
+    return x, y
+
+
+def _model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def test_fit_learns_separable_blobs() -> None:
+    x, y = _blobs()
+    model = _model()
+    history = fit(
+        model,
+        nn.functional.cross_entropy,
+        x,
+        y,
+        epochs=15,
+        lr=1e-2,
+        evaluate=lambda m: {"acc": accuracy(m, x, y)},
+        progress=False,
+    )
+    assert isinstance(history, History)
+    assert history.epochs == 15
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.metrics["acc"][-1] >= 0.95
+
+
+def test_fit_is_reproducible_with_a_seed() -> None:
+    x, y = _blobs()
+    runs = []
+    for _ in range(2):
+        model = _model()
+        fit(model, nn.functional.cross_entropy, x, y, epochs=3, seed=5, progress=False)
+        runs.append(predict(model, x))
+    torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
+
+
+def test_fit_applies_the_transform_with_its_generator() -> None:
+    x, y = _blobs(64)
+    seen = []
+
+    def transform(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        seen.append(len(xb))
+        return xb + 0.01 * torch.randn(xb.shape, generator=gen)
+
+    fit(
+        _model(),
+        nn.functional.cross_entropy,
+        x,
+        y,
+        epochs=2,
+        batch_size=16,
+        transform=transform,
+        progress=False,
+    )
+    assert seen == [16] * 8
+
+
+def test_drop_last_skips_the_short_batch() -> None:
+    x, y = _blobs(70)
+    sizes = []
+    fit(
+        _model(),
+        lambda out, t: (sizes.append(len(t)), nn.functional.cross_entropy(out, t))[1],
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        drop_last=True,
+        progress=False,
+    )
+    assert sizes == [32, 32]
+
+
+def test_progress_bar_goes_to_stderr_only(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _blobs(32)
+    fit(_model(), nn.functional.cross_entropy, x, y, epochs=2, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "epochs" in captured.err
+
+
+def test_predict_restores_training_mode_and_batches() -> None:
+    x, _ = _blobs(10)
+    model = _model().train()
+    out = predict(model, x, batch_size=3)
+    assert out.shape == (10, 2)
+    assert model.training
+    torch.testing.assert_close(out, model(x))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"epochs": 0}, "epochs must be at least 1, got 0"),
+        ({"epochs": 1, "batch_size": 0}, "batch_size must be at least 1, got 0"),
+        ({"epochs": 1, "lr": 0.0}, "lr must be positive, got 0.0"),
+        ({"epochs": 1, "schedule": "step"}, "schedule must be 'cosine' or None, got 'step'"),
+        ({"epochs": 2, "warmup_epochs": 2}, r"warmup_epochs must be in \[0, epochs=2\), got 2"),
+        (
+            {"epochs": 1, "batch_size": 64, "drop_last": True},
+            "drop_last=True with batch_size=64 > N=10 leaves no batch",
+        ),
+    ],
+)
+def test_fit_rejects_bad_settings(kwargs: dict, message: str) -> None:
+    x, y = _blobs(10)
+    with pytest.raises(ValueError, match=message):
+        fit(_model(), nn.functional.cross_entropy, x, y, progress=False, **kwargs)
+
+
+def test_fit_rejects_mismatched_rows() -> None:
+    x, y = _blobs(10)
+    with pytest.raises(ValueError, match="x and y must have the same number of rows, got 10 and 9"):
+        fit(_model(), nn.functional.cross_entropy, x, y[:9], epochs=1)
+
+
+def test_accuracy_rejects_non_tensors() -> None:
+    with pytest.raises(TypeError, match="x and y must be torch.Tensors, got list and Tensor"):
+        accuracy(_model(), [[0.0, 0.0]], torch.zeros(1))  # type: ignore[arg-type]
+
+
+def test_predict_rejects_bad_batch_size() -> None:
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        predict(_model(), torch.zeros(2, 2), batch_size=0)

@@ -1,0 +1,78 @@
+"""companion.utils: seeding, device choice, parameter counts, progress switch."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from companion.utils import count_parameters, get_device, progress_enabled, seed_everything
+
+
+def test_seed_everything_makes_every_rng_repeat() -> None:
+    gen = seed_everything(7)
+    first = [random.random(), np.random.rand(), torch.rand(1).item()]  # noqa: NPY002
+    first.append(torch.rand(1, generator=gen).item())
+    gen = seed_everything(7)
+    second = [random.random(), np.random.rand(), torch.rand(1).item()]  # noqa: NPY002
+    second.append(torch.rand(1, generator=gen).item())
+    assert first == second
+
+
+def test_seed_everything_rejects_non_int() -> None:
+    with pytest.raises(TypeError, match="seed must be an int, got float"):
+        seed_everything(1.5)  # type: ignore[arg-type]
+
+
+def test_seed_everything_rejects_out_of_range() -> None:
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*32\), got -1"):
+        seed_everything(-1)
+
+
+def test_get_device_auto_matches_cuda_availability() -> None:
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert get_device().type == expected
+    assert get_device("cpu") == torch.device("cpu")
+
+
+def test_get_device_rejects_unknown_name() -> None:
+    with pytest.raises(ValueError, match="prefer must be None, 'cpu' or 'cuda', got 'tpu'"):
+        get_device("tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only machine")
+def test_get_device_cuda_without_cuda() -> None:
+    with pytest.raises(ValueError, match=r"torch.cuda.is_available\(\) is False"):
+        get_device("cuda")
+
+
+def test_count_parameters_matches_hand_count() -> None:
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2, bias=False))
+    assert count_parameters(model) == 4 * 3 + 3 + 3 * 2
+    model[0].weight.requires_grad_(False)
+    assert count_parameters(model, trainable_only=True) == 3 + 3 * 2
+
+
+def test_count_parameters_counts_shared_weights_once() -> None:
+    shared = nn.Linear(5, 5)
+    model = nn.Sequential(shared, shared)
+    assert count_parameters(model) == 30
+
+
+def test_count_parameters_rejects_non_module() -> None:
+    with pytest.raises(TypeError, match="module must be a torch.nn.Module, got Tensor"):
+        count_parameters(torch.zeros(3))  # type: ignore[arg-type]
+
+
+def test_progress_enabled_follows_argument_then_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMPANION_PROGRESS", "0")
+    assert progress_enabled() is False
+    assert progress_enabled(True) is True
+    monkeypatch.setenv("COMPANION_PROGRESS", "1")
+    assert progress_enabled() is True
+    assert progress_enabled(False) is False
