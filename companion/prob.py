@@ -1,0 +1,489 @@
+"""Probability for the cheat-sheet: distributions, Monte Carlo, likelihood and information.
+
+Every function takes and returns ``torch`` tensors (float32 or float64) and creates new
+tensors on the device of its inputs. A categorical distribution over ``K`` outcomes is a
+probability vector: the last dimension of a ``(..., K)`` tensor, non-negative, summing to 1.
+
+==============================  ==============================================================
+:func:`entropy`                 ``H(p) = -Σ_k p_k log p_k``
+:func:`cross_entropy`           ``H(p, q) = -Σ_k p_k log q_k``
+:func:`kl_divergence`           ``KL(p‖q) = Σ_k p_k log(p_k / q_k) = H(p, q) - H(p)``
+:func:`gaussian_log_pdf`        ``log N(x; μ, σ²) = -(x-μ)²/(2σ²) - ½ log(2πσ²)``
+:func:`gaussian_pdf`            ``N(x; μ, σ²)``
+:func:`gaussian_cdf`            ``Φ((x-μ)/σ) = ½ (1 + erf((x-μ)/(σ√2)))``
+:func:`mvn_log_pdf`             ``log N(x; μ, Σ)`` for a ``d``-dimensional Gaussian
+:func:`empirical_cdf`           ``F_n(t) = #{i : x_i ≤ t} / n``
+:func:`sample_mean_path`        running means ``x̄_n = (x_1 + ... + x_n) / n`` (law of large numbers)
+:func:`clt_standardized_means`  ``√n (x̄_n - μ) / σ`` per row (central limit theorem)
+:func:`bernoulli_log_likelihood` ``Σ_i x_i log p + (1 - x_i) log(1 - p)``
+:func:`bernoulli_mle`           ``p̂ = x̄``
+:func:`gaussian_mle`            ``μ̂ = x̄``, ``σ̂² = (1/n) Σ_i (x_i - x̄)²``
+:func:`bayes_posterior`         ``P(h | e) = P(e | h) P(h) / Σ_h' P(e | h') P(h')``
+:func:`softmax_with_temperature` ``softmax(z / T)``
+:func:`random_dot_products`     ``q·k`` for independent ``q, k`` with unit-variance entries
+:func:`dot_product_variance_experiment`  sample variance of ``q·k`` (``≈ d``)
+==============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from companion.calculus import softmax
+
+__all__ = [
+    "DOT_PRODUCT_ENTRIES",
+    "bayes_posterior",
+    "bernoulli_log_likelihood",
+    "bernoulli_mle",
+    "clt_standardized_means",
+    "cross_entropy",
+    "dot_product_variance_experiment",
+    "empirical_cdf",
+    "entropy",
+    "gaussian_cdf",
+    "gaussian_log_pdf",
+    "gaussian_mle",
+    "gaussian_pdf",
+    "kl_divergence",
+    "mvn_log_pdf",
+    "random_dot_products",
+    "sample_mean_path",
+    "softmax_with_temperature",
+]
+
+#: The entry distributions :func:`random_dot_products` knows; each has mean 0, variance 1.
+DOT_PRODUCT_ENTRIES: tuple[str, ...] = ("gaussian", "rademacher", "uniform")
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _check_float_tensor(name: str, x: object) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _sum_tolerance(dtype: torch.dtype) -> float:
+    return math.sqrt(torch.finfo(dtype).eps)  # 3e-4 in float32, 1.5e-8 in float64
+
+
+def _check_probabilities(name: str, p: object) -> torch.Tensor:
+    """``p`` is a ``(..., K)`` float tensor of probability vectors (last dimension)."""
+    p = _check_float_tensor(name, p)
+    if p.ndim == 0:
+        raise ValueError(f"{name} must have at least 1 dimension (..., K), got a 0-d tensor")
+    if (p < 0).any():
+        raise ValueError(f"{name} must be non-negative, got a minimum of {p.min().item():.4g}")
+    total = p.sum(dim=-1)
+    worst = (total - 1).abs().max().item()
+    if worst > _sum_tolerance(p.dtype):
+        raise ValueError(
+            f"{name} must sum to 1 along its last dimension, got sums off by up to {worst:.4g}"
+        )
+    return p
+
+
+def _check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+
+
+def _check_positive(name: str, value: float | torch.Tensor) -> None:
+    if isinstance(value, torch.Tensor):
+        if not (value > 0).all():
+            raise ValueError(f"{name} must be positive, got a minimum of {value.min().item():.4g}")
+    elif not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
+    elif not value > 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------- information theory
+
+
+def entropy(p: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy in nats of the categorical distributions ``p`` of shape ``(..., K)``.
+
+    ``H(p) = -Σ_k p_k log p_k``, with ``0 log 0 = 0``. Returns shape ``(...)``.
+
+    Raises:
+        TypeError: if ``p`` is not a floating-point tensor.
+        ValueError: if ``p`` is 0-d, has a negative entry or does not sum to 1.
+    """
+    p = _check_probabilities("p", p)
+    return -torch.xlogy(p, p).sum(dim=-1)
+
+
+def cross_entropy(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy in nats of ``q`` relative to ``p``, both ``(..., K)``; returns ``(...)``.
+
+    ``H(p, q) = -Σ_k p_k log q_k``: the mean code length, in nats, of outcomes drawn from
+    ``p`` but coded for ``q``. With ``p`` one-hot on class ``y`` it is ``-log q_y``, the
+    classification loss. ``+inf`` where ``q_k = 0 < p_k``.
+
+    Raises:
+        TypeError: if ``p`` or ``q`` is not a floating-point tensor.
+        ValueError: if either is not a probability vector, or their shapes differ.
+    """
+    p = _check_probabilities("p", p)
+    q = _check_probabilities("q", q)
+    _check_same_shape("p", p, "q", q)
+    return -torch.xlogy(p, q).sum(dim=-1)
+
+
+def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Kullback–Leibler divergence ``KL(p‖q)`` in nats, both ``(..., K)``; returns ``(...)``.
+
+    ``KL(p‖q) = Σ_k p_k log(p_k / q_k) = H(p, q) - H(p) ≥ 0``, zero only when ``p = q``.
+
+    Raises:
+        TypeError: if ``p`` or ``q`` is not a floating-point tensor.
+        ValueError: if either is not a probability vector, or their shapes differ.
+    """
+    p = _check_probabilities("p", p)
+    q = _check_probabilities("q", q)
+    _check_same_shape("p", p, "q", q)
+    return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(dim=-1)
+
+
+def softmax_with_temperature(
+    logits: torch.Tensor, temperature: float = 1.0, dim: int = -1
+) -> torch.Tensor:
+    """The categorical distribution ``softmax(z / T)`` along ``dim``; same shape as ``logits``.
+
+    ``T → 0`` puts all the mass on the largest logit (argmax), ``T = 1`` is the plain
+    softmax, ``T → ∞`` tends to the uniform distribution.
+
+    Raises:
+        TypeError: if ``logits`` is not a floating-point tensor or ``temperature`` not a number.
+        ValueError: if ``temperature`` is not positive.
+    """
+    logits = _check_float_tensor("logits", logits)
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
+        raise TypeError(f"temperature must be a float, got {type(temperature).__name__}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    return softmax(logits / temperature, dim=dim)
+
+
+# ------------------------------------------------------------------------- Gaussians
+
+
+def _check_gaussian(
+    x: torch.Tensor, variance: float | torch.Tensor
+) -> tuple[torch.Tensor, float | torch.Tensor]:
+    x = _check_float_tensor("x", x)
+    _check_positive("variance", variance)
+    return x, variance
+
+
+def gaussian_log_pdf(
+    x: torch.Tensor, mean: float | torch.Tensor = 0.0, variance: float | torch.Tensor = 1.0
+) -> torch.Tensor:
+    """Log-density of ``N(mean, variance)`` at ``x``; broadcasts like ``x - mean``.
+
+    ``log N(x; μ, σ²) = -(x - μ)² / (2σ²) - ½ log(2π σ²)``.
+
+    Raises:
+        TypeError: if ``x`` is not a floating-point tensor or ``variance`` not a number/tensor.
+        ValueError: if ``variance`` is not positive.
+    """
+    x, variance = _check_gaussian(x, variance)
+    var = torch.as_tensor(variance, dtype=x.dtype, device=x.device)
+    return -((x - mean) ** 2) / (2 * var) - 0.5 * torch.log(2 * math.pi * var)
+
+
+def gaussian_pdf(
+    x: torch.Tensor, mean: float | torch.Tensor = 0.0, variance: float | torch.Tensor = 1.0
+) -> torch.Tensor:
+    """Density ``N(x; μ, σ²) = exp(-(x - μ)² / (2σ²)) / √(2π σ²)``; see :func:`gaussian_log_pdf`."""
+    return gaussian_log_pdf(x, mean, variance).exp()
+
+
+def gaussian_cdf(
+    x: torch.Tensor, mean: float | torch.Tensor = 0.0, variance: float | torch.Tensor = 1.0
+) -> torch.Tensor:
+    """Cumulative distribution ``P(X ≤ x) = ½ (1 + erf((x - μ) / √(2σ²)))`` of ``N(μ, σ²)``.
+
+    Raises:
+        TypeError: if ``x`` is not a floating-point tensor or ``variance`` not a number/tensor.
+        ValueError: if ``variance`` is not positive.
+    """
+    x, variance = _check_gaussian(x, variance)
+    var = torch.as_tensor(variance, dtype=x.dtype, device=x.device)
+    return 0.5 * (1 + torch.erf((x - mean) / torch.sqrt(2 * var)))
+
+
+def mvn_log_pdf(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """Log-density of the ``d``-dimensional Gaussian ``N(mean, cov)`` at the rows of ``x``.
+
+    ``log N(x; μ, Σ) = -½ (x - μ)ᵀ Σ⁻¹ (x - μ) - ½ log det(2π Σ)``, computed through the
+    Cholesky factor ``Σ = L Lᵀ``: ``(x - μ)ᵀ Σ⁻¹ (x - μ) = ‖L⁻¹ (x - μ)‖²`` and
+    ``log det Σ = 2 Σ_i log L_ii``.
+
+    Args:
+        x: ``(..., d)`` points.
+        mean: ``(d,)`` mean.
+        cov: ``(d, d)`` symmetric positive-definite covariance.
+
+    Returns:
+        ``(...)`` log-densities.
+
+    Raises:
+        TypeError: if an argument is not a floating-point tensor.
+        ValueError: for mismatched shapes, or a ``cov`` that is not symmetric positive-definite.
+    """
+    x = _check_float_tensor("x", x)
+    mean = _check_float_tensor("mean", mean)
+    cov = _check_float_tensor("cov", cov)
+    if mean.ndim != 1:
+        raise ValueError(f"mean must be 1-D (d,), got shape {tuple(mean.shape)}")
+    (d,) = mean.shape
+    if cov.shape != (d, d):
+        raise ValueError(f"cov must have shape ({d}, {d}) to match mean, got {tuple(cov.shape)}")
+    if x.ndim == 0 or x.shape[-1] != d:
+        raise ValueError(f"x must have shape (..., {d}) to match mean, got {tuple(x.shape)}")
+    if not torch.allclose(cov, cov.mT):
+        raise ValueError("cov must be symmetric, got cov != cov.T")
+    L, info = torch.linalg.cholesky_ex(cov)
+    if info.item() != 0:
+        raise ValueError("cov must be positive-definite, got a matrix whose Cholesky failed")
+    diff = (x - mean).unsqueeze(-1)  # (..., d, 1)
+    z = torch.linalg.solve_triangular(L, diff, upper=False).squeeze(-1)  # (..., d)
+    log_det = 2 * torch.log(torch.diagonal(L)).sum()
+    return -0.5 * (z**2).sum(dim=-1) - 0.5 * (d * math.log(2 * math.pi) + log_det)
+
+
+# ----------------------------------------------------------------------- Monte Carlo
+
+
+def empirical_cdf(samples: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Empirical CDF ``F_n(t) = #{i : x_i ≤ t} / n`` of 1-D ``samples`` at ``points``.
+
+    Returns a tensor shaped like ``points``. ``F_n → F`` as ``n`` grows (Glivenko–Cantelli).
+
+    Raises:
+        TypeError: if an argument is not a floating-point tensor.
+        ValueError: if ``samples`` is not 1-D and non-empty.
+    """
+    samples = _check_float_tensor("samples", samples)
+    points = _check_float_tensor("points", points)
+    if samples.ndim != 1 or samples.numel() == 0:
+        raise ValueError(f"samples must be 1-D and non-empty, got shape {tuple(samples.shape)}")
+    sorted_samples = torch.sort(samples).values
+    counts = torch.searchsorted(sorted_samples, points.contiguous(), right=True)
+    return counts.to(samples.dtype) / samples.numel()
+
+
+def sample_mean_path(samples: torch.Tensor) -> torch.Tensor:
+    """Running means along the first dimension: ``out[n-1] = (x_1 + ... + x_n) / n``.
+
+    ``samples`` is ``(N, ...)``; the result has the same shape. The law of large numbers:
+    ``out[n-1] → E[X]`` as ``n → ∞``.
+
+    Raises:
+        TypeError: if ``samples`` is not a floating-point tensor.
+        ValueError: if ``samples`` is 0-d or empty.
+    """
+    samples = _check_float_tensor("samples", samples)
+    if samples.ndim == 0 or samples.shape[0] == 0:
+        raise ValueError(f"samples must be (N, ...) with N >= 1, got shape {tuple(samples.shape)}")
+    N = samples.shape[0]
+    counts = torch.arange(1, N + 1, dtype=samples.dtype, device=samples.device)  # (N,)
+    counts = counts.reshape(N, *([1] * (samples.ndim - 1)))  # (N, 1, ..., 1)
+    return torch.cumsum(samples, dim=0) / counts
+
+
+def clt_standardized_means(samples: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """Standardised sample means ``√n (x̄ - μ) / σ`` of each row of ``samples`` ``(R, n)``.
+
+    Each of the ``R`` rows is ``n`` draws from one distribution with mean ``μ`` and standard
+    deviation ``σ``; the result ``(R,)`` is approximately ``N(0, 1)`` for large ``n``
+    whatever that distribution is (central limit theorem).
+
+    Raises:
+        TypeError: if ``samples`` is not a floating-point tensor, or ``std`` not a number.
+        ValueError: if ``samples`` is not 2-D and non-empty, or ``std`` is not positive.
+    """
+    samples = _check_float_tensor("samples", samples)
+    if samples.ndim != 2 or samples.numel() == 0:
+        raise ValueError(f"samples must be 2-D (R, n) and non-empty, got {tuple(samples.shape)}")
+    _check_positive("std", std)
+    _R, n = samples.shape
+    return math.sqrt(n) * (samples.mean(dim=1) - mean) / std
+
+
+# ----------------------------------------------------------------- maximum likelihood
+
+
+def _check_binary(x: object) -> torch.Tensor:
+    x = _check_float_tensor("x", x)
+    if x.ndim != 1 or x.numel() == 0:
+        raise ValueError(f"x must be 1-D and non-empty, got shape {tuple(x.shape)}")
+    if not ((x == 0) | (x == 1)).all():
+        raise ValueError("x must hold only 0s and 1s (Bernoulli outcomes), got other values")
+    return x
+
+
+def bernoulli_log_likelihood(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """Log-likelihood ``Σ_i x_i log p + (1 - x_i) log(1 - p)`` of 0/1 data ``x`` ``(n,)``.
+
+    ``p`` may hold several candidate parameters, any shape ``(...)``; returns ``(...)``.
+
+    Raises:
+        TypeError: if ``x`` or ``p`` is not a floating-point tensor.
+        ValueError: if ``x`` is not 1-D 0/1 data, or ``p`` is outside ``[0, 1]``.
+    """
+    x = _check_binary(x)
+    p = _check_float_tensor("p", p)
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("p must lie in [0, 1], got values outside it")
+    k = x.sum()  # number of ones
+    n = x.numel()
+    return torch.xlogy(k, p) + torch.xlogy(n - k, 1 - p)
+
+
+def bernoulli_mle(x: torch.Tensor) -> torch.Tensor:
+    """Maximum-likelihood ``p̂ = (1/n) Σ_i x_i`` for 0/1 data ``x`` ``(n,)``; a 0-d tensor.
+
+    Setting ``d/dp [k log p + (n - k) log(1 - p)] = k/p - (n - k)/(1 - p)`` to 0 gives
+    ``p̂ = k / n``.
+
+    Raises:
+        TypeError: if ``x`` is not a floating-point tensor.
+        ValueError: if ``x`` is not 1-D, non-empty 0/1 data.
+    """
+    return _check_binary(x).mean()
+
+
+def gaussian_mle(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maximum-likelihood ``(μ̂, σ̂²)`` of a Gaussian from samples ``x`` ``(n,)``; two 0-d tensors.
+
+    ``μ̂ = x̄`` and ``σ̂² = (1/n) Σ_i (x_i - x̄)²`` (divides by ``n``, not ``n - 1``: the
+    maximum-likelihood variance is biased, ``E[σ̂²] = (n - 1)/n σ²``).
+
+    Raises:
+        TypeError: if ``x`` is not a floating-point tensor.
+        ValueError: if ``x`` is not 1-D with at least one element.
+    """
+    x = _check_float_tensor("x", x)
+    if x.ndim != 1 or x.numel() == 0:
+        raise ValueError(f"x must be 1-D and non-empty, got shape {tuple(x.shape)}")
+    mu = x.mean()
+    return mu, ((x - mu) ** 2).mean()
+
+
+# -------------------------------------------------------------------------- Bayes
+
+
+def bayes_posterior(prior: torch.Tensor, likelihood: torch.Tensor) -> torch.Tensor:
+    """Posterior over ``K`` hypotheses after one piece of evidence ``e``; shape ``(..., K)``.
+
+    ``P(h | e) = P(e | h) P(h) / P(e)`` with ``P(e) = Σ_h' P(e | h') P(h')``.
+
+    Args:
+        prior: ``(..., K)`` probability vectors ``P(h)``.
+        likelihood: ``(..., K)`` values ``P(e | h)`` in ``[0, 1]`` (not a distribution
+            over ``h``: they need not sum to 1).
+
+    Raises:
+        TypeError: if an argument is not a floating-point tensor.
+        ValueError: if ``prior`` is not a probability vector, ``likelihood`` leaves
+            ``[0, 1]``, the shapes differ, or ``P(e) = 0``.
+    """
+    prior = _check_probabilities("prior", prior)
+    likelihood = _check_float_tensor("likelihood", likelihood)
+    _check_same_shape("prior", prior, "likelihood", likelihood)
+    if ((likelihood < 0) | (likelihood > 1)).any():
+        raise ValueError("likelihood must lie in [0, 1] (it holds P(e | h)), got values outside")
+    joint = prior * likelihood  # (..., K): P(e, h)
+    evidence = joint.sum(dim=-1, keepdim=True)  # (..., 1): P(e)
+    if (evidence == 0).any():
+        raise ValueError("the evidence must have positive probability, got P(e) = 0")
+    return joint / evidence
+
+
+# ------------------------------------------------------------- dot-product variance
+
+
+def random_dot_products(
+    d: int,
+    n: int,
+    *,
+    generator: torch.Generator | None = None,
+    entries: str = "gaussian",
+    scaled: bool = False,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """``n`` dot products ``q·k`` of independent ``d``-dimensional random vectors; ``(n,)``.
+
+    The entries of ``q`` and ``k`` are i.i.d. with mean 0 and variance 1: standard
+    ``"gaussian"``, ``"rademacher"`` (±1 with probability ½) or ``"uniform"`` on
+    ``[-√3, √3]``. Then ``E[q·k] = 0`` and ``Var[q·k] = Σ_i E[q_i²] E[k_i²] = d``.
+    With ``scaled=True`` the products are divided by ``√d`` (attention's scaling), so their
+    variance is 1.
+
+    Raises:
+        TypeError: if ``d`` or ``n`` is not an int.
+        ValueError: if ``d`` or ``n`` is below 1, or ``entries`` is unknown.
+    """
+    d = _check_positive_int("d", d)
+    n = _check_positive_int("n", n)
+    if entries not in DOT_PRODUCT_ENTRIES:
+        raise ValueError(f"entries must be one of {DOT_PRODUCT_ENTRIES}, got {entries!r}")
+    gen_device = generator.device if generator is not None else device
+    shape = (2, n, d)  # q and k, stacked
+    if entries == "gaussian":
+        qk = torch.randn(shape, generator=generator, dtype=dtype, device=gen_device)
+    elif entries == "rademacher":
+        bits = torch.randint(0, 2, shape, generator=generator, device=gen_device)
+        qk = (2 * bits - 1).to(dtype)
+    else:
+        u = torch.rand(shape, generator=generator, dtype=dtype, device=gen_device)
+        qk = math.sqrt(3) * (2 * u - 1)
+    qk = qk.to(device) if device is not None else qk
+    dots = (qk[0] * qk[1]).sum(dim=-1)  # (n,)
+    return dots / math.sqrt(d) if scaled else dots
+
+
+def dot_product_variance_experiment(
+    d: int,
+    n: int,
+    generator: torch.Generator | None = None,
+    *,
+    entries: str = "gaussian",
+    scaled: bool = False,
+) -> float:
+    """Sample variance of ``n`` dot products from :func:`random_dot_products` (float64).
+
+    Theory: ``d`` (or 1 with ``scaled=True``); the Monte Carlo error of the estimate is
+    about ``d · √(2/n)`` for Gaussian entries.
+
+    Raises:
+        TypeError: if ``d`` or ``n`` is not an int.
+        ValueError: if ``d`` is below 1, ``n`` below 2, or ``entries`` is unknown.
+    """
+    if isinstance(n, int) and not isinstance(n, bool) and n < 2:
+        raise ValueError(f"n must be at least 2 to estimate a variance, got {n}")
+    dots = random_dot_products(
+        d, n, generator=generator, entries=entries, scaled=scaled, dtype=torch.float64
+    )
+    return dots.var().item()

@@ -1,0 +1,409 @@
+"""Tests for companion.prob: each function against torch.distributions / torch, or a naive loop."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.distributions import Bernoulli, Categorical, MultivariateNormal, Normal
+
+from companion import prob
+
+DTYPES = [torch.float32, torch.float64]
+SHAPES = [(5,), (3, 4), (2, 3, 6)]
+
+
+def tol(dtype: torch.dtype) -> dict[str, float]:
+    return (
+        {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-12}
+    )
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def random_probs(shape: tuple[int, ...], dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
+    logits = torch.randn(shape, generator=gen(seed), dtype=torch.float64)
+    return torch.softmax(logits, dim=-1).to(dtype)
+
+
+# ---------------------------------------------------------------- information theory
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_entropy_matches_categorical(dtype, shape):
+    p = random_probs(shape, dtype)
+    torch.testing.assert_close(prob.entropy(p), Categorical(probs=p).entropy(), **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_entropy_zero_probabilities_and_bounds(dtype):
+    p = torch.tensor([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], dtype=dtype)
+    expected = torch.tensor([math.log(2), 0.0, math.log(3)], dtype=dtype)
+    torch.testing.assert_close(prob.entropy(p), expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_cross_entropy_matches_functional_on_logits(dtype, shape):
+    logits = torch.randn(shape, generator=gen(1), dtype=dtype)
+    p = random_probs(shape, dtype, seed=2)
+    q = torch.softmax(logits, dim=-1)
+    flat_logits = logits.reshape(-1, shape[-1])  # (N, K)
+    flat_p = p.reshape(-1, shape[-1])  # (N, K)
+    expected = F.cross_entropy(flat_logits, flat_p, reduction="none").reshape(shape[:-1])
+    torch.testing.assert_close(prob.cross_entropy(p, q), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_one_hot_is_negative_log_likelihood(dtype):
+    logits = torch.randn(6, 4, generator=gen(3), dtype=dtype)
+    targets = torch.tensor([0, 3, 1, 2, 2, 0])
+    one_hot = F.one_hot(targets, 4).to(dtype)
+    got = prob.cross_entropy(one_hot, torch.softmax(logits, dim=-1))
+    expected = F.cross_entropy(logits, targets, reduction="none")
+    torch.testing.assert_close(got, expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_kl_divergence_matches_torch_and_identity(dtype, shape):
+    p = random_probs(shape, dtype, seed=4)
+    q = random_probs(shape, dtype, seed=5)
+    expected = torch.distributions.kl_divergence(Categorical(probs=p), Categorical(probs=q))
+    got = prob.kl_divergence(p, q)
+    torch.testing.assert_close(got, expected, **tol(dtype))
+    torch.testing.assert_close(got, prob.cross_entropy(p, q) - prob.entropy(p), **tol(dtype))
+    assert (got >= 0).all()
+    torch.testing.assert_close(prob.kl_divergence(p, p), torch.zeros(shape[:-1], dtype=dtype))
+
+
+def test_kl_divergence_zero_in_q_is_infinite():
+    p = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    q = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    assert prob.kl_divergence(p, q).item() == math.inf
+    assert prob.kl_divergence(q, p).item() == pytest.approx(math.log(2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 1.0, 3.0])
+@pytest.mark.parametrize("dim", [-1, 0])
+def test_softmax_with_temperature_matches_torch(dtype, temperature, dim):
+    logits = torch.randn(4, 7, generator=gen(6), dtype=dtype)
+    got = prob.softmax_with_temperature(logits, temperature, dim=dim)
+    torch.testing.assert_close(got, torch.softmax(logits / temperature, dim=dim), **tol(dtype))
+
+
+def test_softmax_with_temperature_limits():
+    logits = torch.tensor([1.0, 3.0, 2.0], dtype=torch.float64)
+    cold = prob.softmax_with_temperature(logits, 1e-3)
+    hot = prob.softmax_with_temperature(logits, 1e3)
+    torch.testing.assert_close(cold, torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(hot, torch.full((3,), 1 / 3, dtype=torch.float64), atol=1e-3, rtol=0)
+
+
+# ------------------------------------------------------------------------- Gaussians
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("mean", "variance"), [(0.0, 1.0), (1.5, 0.25), (-2.0, 4.0)])
+def test_gaussian_log_pdf_pdf_cdf_match_normal(dtype, mean, variance):
+    x = torch.linspace(-5, 5, 41, dtype=dtype)
+    normal = Normal(torch.tensor(mean, dtype=dtype), torch.tensor(math.sqrt(variance), dtype=dtype))
+    torch.testing.assert_close(prob.gaussian_log_pdf(x, mean, variance), normal.log_prob(x))
+    torch.testing.assert_close(prob.gaussian_pdf(x, mean, variance), normal.log_prob(x).exp())
+    torch.testing.assert_close(prob.gaussian_cdf(x, mean, variance), normal.cdf(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gaussian_log_pdf_broadcasts_tensor_parameters(dtype):
+    x = torch.randn(5, 1, generator=gen(7), dtype=dtype)
+    mean = torch.tensor([0.0, 1.0, -1.0], dtype=dtype)
+    variance = torch.tensor([1.0, 0.5, 2.0], dtype=dtype)
+    got = prob.gaussian_log_pdf(x, mean, variance)
+    assert got.shape == (5, 3)
+    torch.testing.assert_close(got, Normal(mean, variance.sqrt()).log_prob(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("d", "batch"), [(1, (4,)), (3, (6,)), (5, (2, 3))])
+def test_mvn_log_pdf_matches_multivariate_normal(dtype, d, batch):
+    g = gen(8)
+    a = torch.randn(d, d, generator=g, dtype=torch.float64)
+    cov = (a @ a.T + 0.5 * torch.eye(d, dtype=torch.float64)).to(dtype)
+    mean = torch.randn(d, generator=g, dtype=dtype)
+    x = torch.randn(*batch, d, generator=g, dtype=dtype)
+    expected = MultivariateNormal(mean, covariance_matrix=cov).log_prob(x)
+    torch.testing.assert_close(prob.mvn_log_pdf(x, mean, cov), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_mvn_log_pdf_diagonal_is_sum_of_univariate():
+    x = torch.randn(10, 3, generator=gen(9), dtype=torch.float64)
+    variances = torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64)
+    mean = torch.tensor([1.0, 0.0, -1.0], dtype=torch.float64)
+    got = prob.mvn_log_pdf(x, mean, torch.diag(variances))
+    expected = prob.gaussian_log_pdf(x, mean, variances).sum(dim=-1)
+    torch.testing.assert_close(got, expected)
+
+
+# ----------------------------------------------------------------------- Monte Carlo
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_empirical_cdf_matches_loop(dtype):
+    samples = torch.randn(50, generator=gen(10), dtype=dtype)
+    points = torch.cat([torch.linspace(-3, 3, 13, dtype=dtype), samples[:5]])
+    got = prob.empirical_cdf(samples, points)
+    expected = torch.tensor([sum(float(s <= t) for s in samples) / 50 for t in points], dtype=dtype)
+    torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(20,), (15, 3)])
+def test_sample_mean_path_matches_loop(dtype, shape):
+    samples = torch.randn(shape, generator=gen(11), dtype=dtype)
+    got = prob.sample_mean_path(samples)
+    expected = torch.stack([samples[: n + 1].mean(dim=0) for n in range(shape[0])])
+    torch.testing.assert_close(got, expected, **tol(dtype))
+
+
+def test_law_of_large_numbers():
+    samples = torch.rand(200_000, generator=gen(12), dtype=torch.float64)
+    assert abs(prob.sample_mean_path(samples)[-1].item() - 0.5) < 0.005
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clt_standardized_means_matches_loop_and_is_standard_normal(dtype):
+    samples = torch.rand(4000, 30, generator=gen(13), dtype=dtype)  # uniform: μ=1/2, σ²=1/12
+    std = math.sqrt(1 / 12)
+    got = prob.clt_standardized_means(samples, 0.5, std)
+    expected = torch.tensor(
+        [math.sqrt(30) * (row.mean().item() - 0.5) / std for row in samples[:10]], dtype=dtype
+    )
+    torch.testing.assert_close(got[:10], expected, **tol(dtype))
+    assert abs(got.mean().item()) < 0.06
+    assert abs(got.std().item() - 1) < 0.05
+
+
+# ----------------------------------------------------------------- maximum likelihood
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bernoulli_log_likelihood_matches_distribution(dtype):
+    x = (torch.rand(25, generator=gen(14)) < 0.3).to(dtype)
+    p = torch.linspace(0.05, 0.95, 19, dtype=dtype)
+    expected = torch.stack([Bernoulli(probs=pi).log_prob(x).sum() for pi in p])
+    torch.testing.assert_close(prob.bernoulli_log_likelihood(x, p), expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bernoulli_mle_maximises_likelihood(dtype):
+    x = (torch.rand(40, generator=gen(15)) < 0.7).to(dtype)
+    p_hat = prob.bernoulli_mle(x)
+    torch.testing.assert_close(p_hat, x.sum() / 40)
+    grid = torch.linspace(0.01, 0.99, 99, dtype=torch.float64)
+    best = grid[prob.bernoulli_log_likelihood(x.double(), grid).argmax()]
+    assert abs(best.item() - p_hat.item()) <= 0.005 + 1e-6
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gaussian_mle_matches_formula_and_optimisation(dtype):
+    x = 2.0 + 1.5 * torch.randn(200, generator=gen(16), dtype=dtype)
+    mu, var = prob.gaussian_mle(x)
+    torch.testing.assert_close(mu, x.mean())
+    torch.testing.assert_close(var, x.var(correction=0))
+    # The MLE is a stationary point of the log-likelihood (zero gradient) and a maximum.
+    params = torch.stack([mu, var]).double().requires_grad_(True)  # μ, σ²
+    log_lik = prob.gaussian_log_pdf(x.double(), params[0], params[1]).sum()
+    (grad,) = torch.autograd.grad(log_lik, params)
+    torch.testing.assert_close(grad, torch.zeros(2, dtype=torch.float64), atol=1e-3, rtol=0)
+    for d_mu, d_var in [(0.05, 0.0), (-0.05, 0.0), (0.0, 0.1), (0.0, -0.1)]:
+        moved = prob.gaussian_log_pdf(x.double(), mu.item() + d_mu, var.item() + d_var).sum()
+        assert moved.item() < log_lik.item()
+
+
+# -------------------------------------------------------------------------- Bayes
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bayes_posterior_disease_test(dtype):
+    prior = torch.tensor([0.01, 0.99], dtype=dtype)  # ill, healthy
+    likelihood = torch.tensor([0.95, 0.05], dtype=dtype)  # P(positive | ill), P(positive | healthy)
+    posterior = prob.bayes_posterior(prior, likelihood)
+    expected = 0.95 * 0.01 / (0.95 * 0.01 + 0.05 * 0.99)
+    assert posterior[0].item() == pytest.approx(expected, rel=1e-6)
+    assert posterior.sum().item() == pytest.approx(1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bayes_posterior_matches_loop_and_sequential_updates(dtype):
+    prior = random_probs((3, 5), dtype, seed=17)
+    likelihood = torch.rand(3, 5, generator=gen(18), dtype=dtype)
+    got = prob.bayes_posterior(prior, likelihood)
+    expected = torch.zeros_like(prior)
+    for i in range(3):
+        evidence = sum(prior[i, j] * likelihood[i, j] for j in range(5))
+        for j in range(5):
+            expected[i, j] = prior[i, j] * likelihood[i, j] / evidence
+    torch.testing.assert_close(got, expected, **tol(dtype))
+    # Two updates in a row equal one update with the product of the likelihoods.
+    other = torch.rand(3, 5, generator=gen(19), dtype=dtype)
+    twice = prob.bayes_posterior(got, other)
+    torch.testing.assert_close(twice, prob.bayes_posterior(prior, likelihood * other), **tol(dtype))
+
+
+# ------------------------------------------------------------- dot-product variance
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("entries", prob.DOT_PRODUCT_ENTRIES)
+def test_random_dot_products_match_loop(dtype, entries):
+    d, n = 6, 5
+    got = prob.random_dot_products(d, n, generator=gen(20), entries=entries, dtype=dtype)
+    assert got.shape == (n,)
+    assert got.dtype == dtype
+    # Regenerate the same q, k and take the dot products one by one.
+    g = gen(20)
+    if entries == "gaussian":
+        qk = torch.randn(2, n, d, generator=g, dtype=dtype)
+    elif entries == "rademacher":
+        qk = (2 * torch.randint(0, 2, (2, n, d), generator=g) - 1).to(dtype)
+    else:
+        qk = math.sqrt(3) * (2 * torch.rand(2, n, d, generator=g, dtype=dtype) - 1)
+    expected = torch.stack([sum(qk[0, i, j] * qk[1, i, j] for j in range(d)) for i in range(n)])
+    torch.testing.assert_close(got, expected, **tol(dtype))
+    scaled = prob.random_dot_products(
+        d, n, generator=gen(20), entries=entries, dtype=dtype, scaled=True
+    )
+    torch.testing.assert_close(scaled, expected / math.sqrt(d), **tol(dtype))
+
+
+@pytest.mark.parametrize("d", [1, 8, 64])
+@pytest.mark.parametrize("entries", prob.DOT_PRODUCT_ENTRIES)
+def test_dot_product_variance_is_d(d, entries):
+    n = 10_000
+    var = prob.dot_product_variance_experiment(d, n, gen(21), entries=entries)
+    # Gaussian entries: standard error d·sqrt(2/n) (a bit more for d = 1); allow 5 of them.
+    assert abs(var - d) < 5 * d * math.sqrt(8 / n)
+    scaled = prob.dot_product_variance_experiment(d, n, gen(21), entries=entries, scaled=True)
+    assert scaled == pytest.approx(var / d, rel=1e-9)
+
+
+# ----------------------------------------------------------------- error messages
+
+
+def raises(exception: type[Exception], message: str):
+    """``pytest.raises`` that matches ``message`` literally (no regex metacharacters)."""
+    return pytest.raises(exception, match=re.escape(message))
+
+
+def test_probability_checks():
+    good = torch.tensor([0.5, 0.5])
+    with raises(TypeError, "p must be a torch.Tensor, got list"):
+        prob.entropy([0.5, 0.5])
+    with raises(TypeError, "p must be a floating-point tensor, got dtype torch.int64"):
+        prob.entropy(torch.tensor([1, 0]))
+    with raises(ValueError, "p must have at least 1 dimension (..., K), got a 0-d tensor"):
+        prob.entropy(torch.tensor(1.0))
+    with raises(ValueError, "p must be non-negative, got a minimum of -0.5"):
+        prob.entropy(torch.tensor([1.5, -0.5]))
+    with raises(ValueError, "q must sum to 1 along its last dimension, got sums off by up to 0.1"):
+        prob.cross_entropy(good, torch.tensor([0.5, 0.6]))
+    with raises(ValueError, "p and q must have the same shape, got (2,) and (3,)"):
+        prob.kl_divergence(good, torch.tensor([0.2, 0.3, 0.5]))
+
+
+def test_softmax_with_temperature_errors():
+    logits = torch.zeros(3)
+    with raises(TypeError, "logits must be a floating-point tensor, got dtype torch.int64"):
+        prob.softmax_with_temperature(torch.zeros(3, dtype=torch.int64))
+    with raises(TypeError, "temperature must be a float, got Tensor"):
+        prob.softmax_with_temperature(logits, torch.tensor(1.0))
+    with raises(ValueError, "temperature must be positive, got 0.0"):
+        prob.softmax_with_temperature(logits, 0.0)
+    with raises(ValueError, "temperature must be positive, got -1"):
+        prob.softmax_with_temperature(logits, -1)
+
+
+def test_gaussian_errors():
+    x = torch.zeros(3)
+    with raises(ValueError, "variance must be positive, got 0.0"):
+        prob.gaussian_log_pdf(x, 0.0, 0.0)
+    with raises(ValueError, "variance must be positive, got a minimum of -1"):
+        prob.gaussian_cdf(x, 0.0, torch.tensor([1.0, -1.0, 1.0]))
+    with raises(TypeError, "variance must be a number or a tensor, got str"):
+        prob.gaussian_pdf(x, 0.0, "1")
+    with raises(TypeError, "x must be a torch.Tensor, got float"):
+        prob.gaussian_pdf(0.5)
+
+
+def test_mvn_errors():
+    mean = torch.zeros(2)
+    cov = torch.eye(2)
+    with raises(TypeError, "cov must be a floating-point tensor, got dtype torch.int64"):
+        prob.mvn_log_pdf(torch.zeros(2), mean, torch.eye(2, dtype=torch.int64))
+    with raises(ValueError, "mean must be 1-D (d,), got shape (1, 2)"):
+        prob.mvn_log_pdf(torch.zeros(2), mean[None], cov)
+    with raises(ValueError, "cov must have shape (2, 2) to match mean, got (3, 3)"):
+        prob.mvn_log_pdf(torch.zeros(2), mean, torch.eye(3))
+    with raises(ValueError, "x must have shape (..., 2) to match mean, got (4, 3)"):
+        prob.mvn_log_pdf(torch.zeros(4, 3), mean, cov)
+    with raises(ValueError, "cov must be symmetric, got cov != cov.T"):
+        prob.mvn_log_pdf(torch.zeros(2), mean, torch.tensor([[1.0, 0.5], [0.0, 1.0]]))
+    with raises(ValueError, "cov must be positive-definite, got a matrix whose Cholesky failed"):
+        prob.mvn_log_pdf(torch.zeros(2), mean, torch.tensor([[1.0, 2.0], [2.0, 1.0]]))
+
+
+def test_monte_carlo_errors():
+    with raises(ValueError, "samples must be 1-D and non-empty, got shape (2, 2)"):
+        prob.empirical_cdf(torch.zeros(2, 2), torch.zeros(3))
+    with raises(ValueError, "samples must be (N, ...) with N >= 1, got shape ()"):
+        prob.sample_mean_path(torch.tensor(1.0))
+    with raises(ValueError, "samples must be 2-D (R, n) and non-empty, got (5,)"):
+        prob.clt_standardized_means(torch.zeros(5), 0.0, 1.0)
+    with raises(ValueError, "std must be positive, got 0.0"):
+        prob.clt_standardized_means(torch.zeros(2, 5), 0.0, 0.0)
+
+
+def test_likelihood_errors():
+    x = torch.tensor([0.0, 1.0, 1.0])
+    with raises(ValueError, "x must hold only 0s and 1s (Bernoulli outcomes), got other values"):
+        prob.bernoulli_mle(torch.tensor([0.0, 0.5]))
+    with raises(ValueError, "x must be 1-D and non-empty, got shape (0,)"):
+        prob.bernoulli_mle(torch.zeros(0))
+    with raises(ValueError, "p must lie in [0, 1], got values outside it"):
+        prob.bernoulli_log_likelihood(x, torch.tensor([0.5, 1.5]))
+    with raises(ValueError, "x must be 1-D and non-empty, got shape (2, 2)"):
+        prob.gaussian_mle(torch.zeros(2, 2))
+
+
+def test_bayes_errors():
+    prior = torch.tensor([0.5, 0.5])
+    with raises(ValueError, "prior must sum to 1 along its last dimension"):
+        prob.bayes_posterior(torch.tensor([0.5, 0.6]), torch.tensor([0.1, 0.2]))
+    with raises(ValueError, "prior and likelihood must have the same shape, got (2,) and (3,)"):
+        prob.bayes_posterior(prior, torch.tensor([0.1, 0.2, 0.3]))
+    with raises(
+        ValueError, "likelihood must lie in [0, 1] (it holds P(e | h)), got values outside"
+    ):
+        prob.bayes_posterior(prior, torch.tensor([0.1, 1.2]))
+    with raises(ValueError, "the evidence must have positive probability, got P(e) = 0"):
+        prob.bayes_posterior(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.7]))
+
+
+def test_dot_product_errors():
+    with raises(TypeError, "d must be an int, got float"):
+        prob.random_dot_products(2.0, 10)
+    with raises(ValueError, "n must be at least 1, got 0"):
+        prob.random_dot_products(2, 0)
+    with raises(
+        ValueError, "entries must be one of ('gaussian', 'rademacher', 'uniform'), got 'cauchy'"
+    ):
+        prob.random_dot_products(2, 10, entries="cauchy")
+    with raises(ValueError, "n must be at least 2 to estimate a variance, got 1"):
+        prob.dot_product_variance_experiment(4, 1)
