@@ -1,0 +1,201 @@
+"""Benchmark companion.attention against PyTorch's fused attention on the CPU.
+
+    python benchmarks/bench_attention.py                 # L in 256, 1024, 4096
+    python benchmarks/bench_attention.py --lengths 256 1024 --output /tmp/attention.json
+
+For batch 4, 8 heads, d_k = d_v = 64, float32, no gradients, and each sequence length L,
+it measures three implementations of the same attention output:
+
+- ``pytorch``: ``torch.nn.functional.scaled_dot_product_attention`` (a fused kernel);
+- ``direct``: ``companion.attention.scaled_dot_product_attention`` (holds the L x L
+  scores and weights);
+- ``memory_efficient``: ``companion.attention.memory_efficient_attention`` (online
+  softmax over blocks of 128 keys).
+
+What is reported, per implementation and L:
+
+- time: median seconds per call from ``torch.utils.benchmark.Timer`` with all of
+  PyTorch's threads (the Timer would use one thread by default);
+- GFLOP/s: ``4·B·H·L²·d / time`` (two matrix products of ``2·L²·d`` flops per head);
+- peak extra memory: each (implementation, L) runs in a fresh Python process. It builds
+  the inputs and makes one small warm-up call, reads its peak resident set size
+  (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), makes one call at size L, and reads
+  the peak again: the difference is the memory the call needed on top of its inputs
+  (its output included). ``tracemalloc`` cannot be used: PyTorch allocates outside
+  Python's allocator. A fresh process per measurement keeps one measurement's peak from
+  hiding the next one's.
+
+The machine (CPU model, cores, threads, PyTorch version) and its load average are stored
+with the results in ``benchmarks/results/attention_cpu.json``. The numbers are only
+comparable on one machine; times measured while other jobs ran (``load_average`` above
+the core count's half) are flagged, since contention inflates them, and unevenly: an
+implementation made of many small operations waits for busy cores more often than one
+fused kernel does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils import benchmark
+
+from companion.attention import memory_efficient_attention, scaled_dot_product_attention
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "attention_cpu.json"
+B, H, D = 4, 8, 64
+IMPLEMENTATIONS = {
+    "pytorch": lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+    "direct": lambda q, k, v: scaled_dot_product_attention(q, k, v)[0],
+    "memory_efficient": lambda q, k, v: memory_efficient_attention(q, k, v, block_size=128),
+}
+
+
+def flops(L: int) -> float:
+    """Floating-point operations of one call: ``Q Kᵀ`` and ``W V``, ``2·L²·d`` each per head."""
+    return 4.0 * B * H * L * L * D
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (or what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, MiB (``ru_maxrss`` is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(name: str, L: int, min_run_time: float) -> dict[str, float]:
+    """Run in a fresh process: peak extra memory of one call, then its median time."""
+    fn = IMPLEMENTATIONS[name]
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(B, H, L, D, generator=g) for _ in range(3))
+    with torch.no_grad():
+        small = [t[:, :, :64].contiguous() for t in (q, k, v)]
+        fn(*small)  # load the code paths and start the thread pool
+        before = peak_rss_mib()
+        fn(q, k, v)
+        extra = peak_rss_mib() - before
+        timer = benchmark.Timer(
+            stmt="fn(q, k, v)",
+            globals={"fn": fn, "q": q, "k": k, "v": v},
+            num_threads=torch.get_num_threads(),
+        )
+        # a long call (L = 4096) is timed once or twice: the Timer stops at min_run_time
+        seconds = timer.blocked_autorange(min_run_time=min_run_time).median
+    return {"time_s": seconds, "peak_extra_mib": max(extra, 0.0)}
+
+
+def run_in_subprocess(name: str, L: int, min_run_time: float) -> dict[str, float]:
+    """``measure`` in a fresh interpreter (so ``ru_maxrss`` starts from scratch)."""
+    command = [sys.executable, __file__, "--worker", name, str(L), str(min_run_time)]
+    command += ["--threads", str(torch.get_num_threads())]
+    result = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096])
+    parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per Timer")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.worker:
+        name, L, min_run_time = args.worker
+        print(json.dumps(measure(name, int(L), float(min_run_time))))
+        return 0
+
+    cores = os.cpu_count() or 1
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    rows = []
+    for L in args.lengths:
+        results = {name: run_in_subprocess(name, L, args.min_run_time) for name in IMPLEMENTATIONS}
+        reference = results["pytorch"]
+        for name, r in results.items():
+            rows.append(
+                {
+                    "L": L,
+                    "implementation": name,
+                    "time_s": round(r["time_s"], 4),
+                    "gflops": round(flops(L) / r["time_s"] / 1e9, 1),
+                    "peak_extra_mib": round(r["peak_extra_mib"], 1),
+                    "time_vs_pytorch": round(r["time_s"] / reference["time_s"], 2),
+                }
+            )
+            print(
+                f"L={L:5d} {name:17s} {r['time_s'] * 1e3:9.1f} ms "
+                f"{rows[-1]['gflops']:7.1f} GFLOP/s {r['peak_extra_mib']:8.1f} MiB "
+                f"x{rows[-1]['time_vs_pytorch']:.2f}",
+                flush=True,
+            )
+    load_after = os.getloadavg()[0]
+
+    def row(L: int, name: str) -> dict | None:
+        return next((r for r in rows if r["L"] == L and r["implementation"] == name), None)
+
+    targets = {}
+    for L in (1024, 4096):
+        for name in ("direct", "memory_efficient"):
+            if row(L, name):
+                targets[f"{name}_within_2.5x_of_pytorch_at_L{L}"] = (
+                    row(L, name)["time_vs_pytorch"] <= 2.5
+                )
+    if row(4096, "direct") and row(4096, "memory_efficient"):
+        ratio = (
+            row(4096, "memory_efficient")["peak_extra_mib"] / row(4096, "direct")["peak_extra_mib"]
+        )
+        targets["memory_efficient_memory_over_direct_at_L4096"] = round(ratio, 3)
+        targets["memory_efficient_at_most_1/8_of_direct_at_L4096"] = ratio <= 1 / 8
+
+    report = {
+        "benchmark": "attention forward, no gradients",
+        "settings": {"batch": B, "heads": H, "d_k": D, "dtype": "float32", "block_size": 128},
+        "machine": {
+            "cpu": cpu_model(),
+            "logical_cores": cores,
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.machine()}",
+        },
+        "load_average": {"before": round(load_before, 2), "after": round(load_after, 2)},
+        "measured_while_other_jobs_ran": max(load_before, load_after) > cores / 2,
+        "method": {
+            "time": "median of torch.utils.benchmark.Timer, all torch threads",
+            "gflops": "4*B*H*L^2*d / time",
+            "peak_extra_memory": "ru_maxrss after one call minus before it, fresh process",
+        },
+        "results": rows,
+        "targets": targets,
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,538 @@
+"""companion.attention against PyTorch's own attention (and a naive loop where it has no twin)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from companion.attention import (
+    MultiHeadAttention,
+    attention_entropy,
+    causal_mask,
+    memory_efficient_attention,
+    merge_heads,
+    online_softmax_steps,
+    padding_mask,
+    scaled_dot_product_attention,
+    softmax_jacobian,
+    split_heads,
+)
+
+DTYPES = [torch.float32, torch.float64]
+TOL = {torch.float32: {"atol": 1e-5, "rtol": 1e-5}, torch.float64: {"atol": 1e-10, "rtol": 1e-10}}
+# (batch dims of q/k/v, L_q, L_k, d_k, d_v)
+SHAPES = [((), 5, 5, 4, 4), ((3,), 4, 7, 8, 5), ((2, 3), 6, 3, 4, 6), ((2, 1), 1, 9, 3, 2)]
+
+
+def make_qkv(batch, L_q, L_k, d_k, d_v, dtype, seed=0, requires_grad=False):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(*batch, L_q, d_k, generator=g, dtype=dtype)
+    k = torch.randn(*batch, L_k, d_k, generator=g, dtype=dtype)
+    v = torch.randn(*batch, L_k, d_v, generator=g, dtype=dtype)
+    return [t.requires_grad_(requires_grad) for t in (q, k, v)]
+
+
+def random_mask(shape, seed=1, *, empty_rows=False):
+    """A random boolean mask with key 0 always allowed (unless ``empty_rows``: row 0 empty)."""
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.rand(shape, generator=g) > 0.5
+    mask[..., 0] = True
+    if empty_rows:
+        mask[..., 0, :] = False
+    return mask
+
+
+def torch_weights(q, k, mask=None):
+    """PyTorch's attention weights, through its SDPA applied to an identity value matrix."""
+    eye = torch.eye(k.shape[-2], dtype=q.dtype).expand(*k.shape[:-2], -1, -1)
+    return F.scaled_dot_product_attention(q, k, eye, attn_mask=mask)
+
+
+# ------------------------------------------------------------ scaled dot-product attention
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("masked", [False, True])
+def test_sdpa_equals_pytorch(dtype, shape, masked):
+    q, k, v = make_qkv(*shape, dtype)
+    batch, L_q, L_k = shape[:3]
+    mask = random_mask((*batch, L_q, L_k)) if masked else None
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    torch.testing.assert_close(
+        out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **TOL[dtype]
+    )
+    torch.testing.assert_close(weights, torch_weights(q, k, mask), **TOL[dtype])
+    assert out.shape == (*batch, L_q, shape[4])
+    assert weights.shape == (*batch, L_q, L_k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask_shape", [(6, 7), (1, 7), (3, 1, 7), (2, 1, 6, 7)])
+def test_sdpa_broadcasts_the_mask(dtype, mask_shape):
+    q, k, v = make_qkv((3,), 6, 7, 4, 5, dtype)
+    mask = random_mask(mask_shape)
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    shape = torch.broadcast_shapes(mask_shape, (3, 6, 7))  # the mask may add batch dims
+    q, k, v = (t.expand(*shape[:-2], -1, -1) for t in (q, k, v))
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch.testing.assert_close(out, expected, **TOL[dtype])
+    assert weights.shape == shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("L_q", "L_k"), [(5, 5), (3, 6), (6, 3)])
+def test_causal_mask_equals_is_causal(dtype, L_q, L_k):
+    q, k, v = make_qkv((2,), L_q, L_k, 4, 4, dtype)
+    mask = causal_mask(L_q, L_k)
+    out, _ = scaled_dot_product_attention(q, k, v, mask)
+    expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(out, expected, **TOL[dtype])
+
+
+def test_causal_mask_values():
+    assert causal_mask(3).tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, True],
+    ]
+    assert causal_mask(2, 3).shape == (2, 3)
+    assert causal_mask(2, device="cpu").dtype == torch.bool
+
+
+def test_padding_mask_values_and_use():
+    mask = padding_mask(torch.tensor([2, 4, 0]), 4)
+    assert mask.shape == (3, 1, 4)
+    assert mask[:, 0].tolist() == [
+        [True, True, False, False],
+        [True, True, True, True],
+        [False, False, False, False],
+    ]
+    q, k, v = make_qkv((3,), 5, 4, 4, 4, torch.float64)
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    # the padded keys get no weight; the sequence of length 0 attends to nothing
+    assert weights[0, :, 2:].abs().max() == 0
+    assert out[2].abs().max() == 0
+    expected, _ = scaled_dot_product_attention(q[0], k[0, :2], v[0, :2])
+    torch.testing.assert_close(out[0], expected, **TOL[torch.float64])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fully_masked_rows_are_zero_never_nan(dtype):
+    q, k, v = make_qkv((2,), 4, 5, 3, 3, dtype, requires_grad=True)
+    mask = random_mask((2, 4, 5), empty_rows=True)
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    assert out[:, 0].abs().max() == 0
+    assert weights[:, 0].abs().max() == 0
+    torch.testing.assert_close(weights[:, 1:].sum(-1), torch.ones(2, 3, dtype=dtype))
+    out.sum().backward()
+    for t in (q, k, v):
+        assert torch.isfinite(t.grad).all()
+    assert q.grad[:, 0].abs().max() == 0
+    # where PyTorch's output is defined (the other rows) it is equal
+    ours, _ = scaled_dot_product_attention(q, k, v, mask)
+    theirs = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch.testing.assert_close(ours[:, 1:], theirs[:, 1:], **TOL[dtype])
+
+
+def test_sdpa_gradients_equal_pytorch():
+    q, k, v = make_qkv((2,), 4, 6, 3, 5, torch.float64, requires_grad=True)
+    mask = random_mask((4, 6))
+    grads = torch.autograd.grad(scaled_dot_product_attention(q, k, v, mask)[0].sum(), (q, k, v))
+    expected = torch.autograd.grad(
+        F.scaled_dot_product_attention(q, k, v, attn_mask=mask).sum(), (q, k, v)
+    )
+    for ours, theirs in zip(grads, expected, strict=True):
+        torch.testing.assert_close(ours, theirs, **TOL[torch.float64])
+
+
+def test_attention_is_permutation_equivariant():
+    q, k, v = make_qkv((), 6, 6, 4, 4, torch.float64)
+    perm = torch.randperm(6, generator=torch.Generator().manual_seed(3))
+    out, _ = scaled_dot_product_attention(q, k, v)
+    out_perm, _ = scaled_dot_product_attention(q[perm], k[perm], v[perm])
+    torch.testing.assert_close(out_perm, out[perm], **TOL[torch.float64])
+
+
+# --------------------------------------------------------------- memory-efficient attention
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("block_size", [1, 2, 3, 128])
+def test_memory_efficient_equals_direct(dtype, shape, block_size):
+    q, k, v = make_qkv(*shape, dtype)
+    batch, L_q, L_k = shape[:3]
+    mask = random_mask((*batch, L_q, L_k), empty_rows=L_q > 1)
+    for m in (None, mask):
+        expected, _ = scaled_dot_product_attention(q, k, v, m)
+        out = memory_efficient_attention(q, k, v, m, block_size=block_size)
+        torch.testing.assert_close(out, expected, **TOL[dtype])
+
+
+def test_memory_efficient_row_masked_in_first_blocks_only():
+    """A row whose first key blocks are all masked starts with a running max of -inf."""
+    q, k, v = make_qkv((2,), 4, 9, 3, 3, torch.float64)
+    mask = torch.ones(4, 9, dtype=torch.bool)
+    mask[1, :7] = False
+    mask[2, :] = False
+    expected, _ = scaled_dot_product_attention(q, k, v, mask)
+    out = memory_efficient_attention(q, k, v, mask, block_size=2)
+    torch.testing.assert_close(out, expected, **TOL[torch.float64])
+    assert torch.isfinite(out).all()
+
+
+def test_memory_efficient_broadcast_mask_and_causal():
+    q, k, v = make_qkv((3,), 7, 7, 4, 4, torch.float32)
+    for mask in (causal_mask(7), padding_mask(torch.tensor([7, 3, 0]), 7)):
+        expected, _ = scaled_dot_product_attention(q, k, v, mask)
+        out = memory_efficient_attention(q, k, v, mask, block_size=3)
+        torch.testing.assert_close(out, expected, **TOL[torch.float32])
+
+
+def test_memory_efficient_gradients_equal_direct():
+    q, k, v = make_qkv((2,), 5, 7, 3, 4, torch.float64, requires_grad=True)
+    mask = random_mask((5, 7), empty_rows=True)
+    ours = torch.autograd.grad(
+        memory_efficient_attention(q, k, v, mask, block_size=2).square().sum(), (q, k, v)
+    )
+    direct = torch.autograd.grad(
+        scaled_dot_product_attention(q, k, v, mask)[0].square().sum(), (q, k, v)
+    )
+    for a, b in zip(ours, direct, strict=True):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b, **TOL[torch.float64])
+
+
+class _LargestFloatMatrix(TorchFunctionMode):
+    """Record the largest ``min(rows, columns)`` of every floating tensor torch returns.
+
+    A tensor holding all ``L_q x L_k`` scores has ``min = min(L_q, L_k)``; blocks of
+    ``b x b`` scores, the keys ``(L_k, d_k)`` or the output ``(L_q, d_v)`` have at most
+    ``max(b, d_k, d_v)``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        for t in result if isinstance(result, tuple) else (result,):
+            if isinstance(t, torch.Tensor) and t.ndim >= 2 and t.is_floating_point():
+                self.largest = max(self.largest, min(t.shape[-2], t.shape[-1]))
+        return result
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_memory_efficient_never_holds_the_score_matrix(masked):
+    q, k, v = make_qkv((2,), 40, 48, 4, 4, torch.float32)
+    mask = random_mask((40, 48)) if masked else None
+    with _LargestFloatMatrix() as direct:
+        scaled_dot_product_attention(q, k, v, mask)
+    with _LargestFloatMatrix() as blocked:
+        memory_efficient_attention(q, k, v, mask, block_size=8)
+    assert direct.largest == 40
+    assert blocked.largest == 8
+
+
+# ------------------------------------------------------------------- multi-head attention
+
+
+def make_torch_mha(E, H, dtype, bias=True, seed=0):
+    torch.manual_seed(seed)
+    m = nn.MultiheadAttention(E, H, bias=bias, batch_first=True, dtype=dtype)
+    if bias:  # PyTorch initialises the biases to 0; make them matter
+        with torch.no_grad():
+            m.in_proj_bias.normal_()
+            m.out_proj.bias.normal_()
+    return m.eval()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize(("E", "H", "L_q", "L_k"), [(8, 2, 5, 5), (12, 3, 4, 7), (6, 1, 3, 2)])
+def test_mha_from_torch_equals_torch(dtype, bias, E, H, L_q, L_k):
+    theirs = make_torch_mha(E, H, dtype, bias)
+    ours = MultiHeadAttention.from_torch(theirs)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, L_q, E, generator=g, dtype=dtype)
+    y = torch.randn(2, L_k, E, generator=g, dtype=dtype)
+    out, weights = ours(x, y, y)
+    expected, expected_w = theirs(x, y, y, average_attn_weights=False)
+    torch.testing.assert_close(out, expected, **TOL[dtype])
+    torch.testing.assert_close(weights, expected_w, **TOL[dtype])
+    assert weights.shape == (2, H, L_q, L_k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask_shape", [(5, 6), (2, 5, 6), (2, 3, 5, 6), (2, 1, 6)])
+def test_mha_masks_equal_torch(dtype, mask_shape):
+    theirs = make_torch_mha(12, 3, dtype)
+    ours = MultiHeadAttention.from_torch(theirs)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 5, 12, generator=g, dtype=dtype)
+    y = torch.randn(2, 6, 12, generator=g, dtype=dtype)
+    mask = random_mask(mask_shape)
+    out, weights = ours(x, y, y, mask)
+    # PyTorch's boolean attn_mask is True where attending is NOT allowed, of shape
+    # (L_q, L_k) or (B·H, L_q, L_k)
+    full = mask.unsqueeze(1) if mask.ndim == 3 else mask
+    torch_mask = ~full.expand(2, 3, 5, 6).reshape(6, 5, 6)
+    expected, expected_w = theirs(x, y, y, attn_mask=torch_mask, average_attn_weights=False)
+    torch.testing.assert_close(out, expected, **TOL[dtype])
+    torch.testing.assert_close(weights, expected_w, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask_kind", ["none", "random", "causal", "padding", "empty_rows"])
+def test_mha_need_weights_false_equals_true(dtype, mask_kind):
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4).to(dtype)
+    x = torch.randn(3, 6, 16, dtype=dtype)
+    mask = {
+        "none": None,
+        "random": random_mask((3, 6, 6)),
+        "causal": causal_mask(6),
+        "padding": padding_mask(torch.tensor([6, 2, 0]), 6),
+        "empty_rows": random_mask((3, 4, 6, 6), empty_rows=True),
+    }[mask_kind]
+    out, weights = mha(x, x, x, mask)
+    fast, none = mha(x, x, x, mask, need_weights=False)
+    assert none is None
+    assert weights is not None
+    torch.testing.assert_close(fast, out, **TOL[dtype])
+    assert torch.isfinite(fast).all()
+
+
+def test_mha_is_differentiable_and_heads_round_trip():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    out, _ = mha(x, x, x, causal_mask(5), need_weights=False)
+    out.sum().backward()
+    assert x.grad is not None
+    assert all(p.grad is not None for p in mha.parameters())
+    assert split_heads(x, 2).shape == (2, 2, 5, 4)
+    torch.testing.assert_close(merge_heads(split_heads(x, 2)), x)
+
+
+# --------------------------------------------------------------------- chapter helpers
+
+
+def test_attention_entropy_against_a_loop():
+    w = torch.softmax(torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(0)), -1)
+    loop = torch.tensor([[-sum(p * math.log(p) for p in row.tolist()) for row in mat] for mat in w])
+    torch.testing.assert_close(attention_entropy(w), loop.to(w.dtype))
+    assert attention_entropy(torch.tensor([1.0, 0.0, 0.0])) == 0
+    torch.testing.assert_close(attention_entropy(torch.full((4,), 0.25)), torch.tensor(math.log(4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_jacobian_equals_autograd(dtype):
+    s = torch.randn(3, 5, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    expected = torch.stack([torch.func.jacrev(lambda x: torch.softmax(x, -1))(row) for row in s])
+    torch.testing.assert_close(softmax_jacobian(torch.softmax(s, -1)), expected, **TOL[dtype])
+    assert softmax_jacobian(torch.tensor([0.0, 1.0, 0.0])).abs().max() == 0
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 10])
+def test_online_softmax_steps_end_at_the_direct_normaliser(block_size):
+    s = torch.randn(10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    steps = online_softmax_steps(s, block_size)
+    assert len(steps) == math.ceil(10 / block_size)
+    assert steps[-1]["max"] == float(s.max())
+    assert steps[-1]["sum"] == pytest.approx(float(torch.exp(s - s.max()).sum()), rel=1e-12)
+    for step in steps:  # after each block: the normaliser of the prefix seen so far
+        prefix = s[: step["start"] + block_size]
+        assert step["sum"] == pytest.approx(float(torch.exp(prefix - prefix.max()).sum()))
+
+
+# ------------------------------------------------------------------------ error messages
+
+_Q = torch.randn(2, 3, 4)
+_K = torch.randn(2, 5, 4)
+_V = torch.randn(2, 5, 6)
+_MHA = MultiHeadAttention(8, 2)
+_X = torch.randn(2, 3, 8)
+
+ERRORS = [
+    (
+        lambda: scaled_dot_product_attention([1.0], _K, _V),
+        TypeError,
+        "query must be a torch.Tensor",
+    ),
+    (
+        lambda: scaled_dot_product_attention(_Q, _K.long(), _V),
+        TypeError,
+        r"key must be a floating-point tensor, got dtype torch.int64",
+    ),
+    (
+        lambda: scaled_dot_product_attention(_Q, _K, torch.randn(5)),
+        ValueError,
+        r"value must have shape \(..., L, d\) with 2\+ dims, got \(5,\)",
+    ),
+    (
+        lambda: scaled_dot_product_attention(_Q, _K.double(), _V),
+        TypeError,
+        "must share one dtype, got torch.float32, torch.float64",
+    ),
+    (
+        lambda: scaled_dot_product_attention(_Q, torch.randn(2, 5, 3), _V),
+        ValueError,
+        r"same d_k .* got query \(2, 3, 4\) and key \(2, 5, 3\)",
+    ),
+    (
+        lambda: scaled_dot_product_attention(_Q, _K, torch.randn(2, 4, 6)),
+        ValueError,
+        r"same L_k .* got key \(2, 5, 4\) and value \(2, 4, 6\)",
+    ),
+    (
+        lambda: scaled_dot_product_attention(_Q, torch.randn(3, 5, 4), torch.randn(3, 5, 6)),
+        ValueError,
+        "batch dims of query .* do not broadcast",
+    ),
+    (
+        lambda: scaled_dot_product_attention(_Q, _K, _V, [[True]]),
+        TypeError,
+        "mask must be a torch.Tensor, got list",
+    ),
+    (
+        lambda: scaled_dot_product_attention(_Q, _K, _V, torch.ones(3, 5)),
+        TypeError,
+        r"mask must be a boolean tensor \(True = may attend\), got torch.float32",
+    ),
+    (
+        lambda: scaled_dot_product_attention(_Q, _K, _V, torch.ones(3, 4, dtype=torch.bool)),
+        ValueError,
+        r"mask of shape \(3, 4\) does not broadcast to \(..., L_q, L_k\) = \(2, 3, 5\)",
+    ),
+    (
+        lambda: memory_efficient_attention(_Q, _K, _V, torch.ones(4, 5, dtype=torch.bool)),
+        ValueError,
+        r"mask of shape \(4, 5\) does not broadcast",
+    ),
+    (
+        lambda: memory_efficient_attention(_Q.int(), _K, _V),
+        TypeError,
+        "query must be a floating-point tensor, got dtype torch.int32",
+    ),
+    (
+        lambda: memory_efficient_attention(_Q, _K, _V, block_size=2.0),
+        TypeError,
+        "block_size must be an int, got float",
+    ),
+    (
+        lambda: memory_efficient_attention(_Q, _K, _V, block_size=0),
+        ValueError,
+        "block_size must be a positive int, got 0",
+    ),
+    (lambda: causal_mask(3.0), TypeError, "L_q must be an int, got float"),
+    (lambda: causal_mask(3, 0), ValueError, "L_k must be a positive int, got 0"),
+    (lambda: padding_mask(torch.tensor([1]), 2.5), TypeError, "L must be an int, got float"),
+    (lambda: padding_mask(torch.tensor([1]), 0), ValueError, "L must be a positive int, got 0"),
+    (
+        lambda: padding_mask(torch.tensor([1.0]), 3),
+        TypeError,
+        r"lengths must be an integer tensor of shape \(B,\), got torch.float32",
+    ),
+    (
+        lambda: padding_mask(torch.tensor([[1]]), 3),
+        ValueError,
+        r"lengths must have shape \(B,\), got \(1, 1\)",
+    ),
+    (
+        lambda: padding_mask(torch.tensor([1, 4]), 3),
+        ValueError,
+        r"lengths must lie in \[0, L=3\], got \[1, 4\]",
+    ),
+    (lambda: split_heads(_X, 3), ValueError, "feature size 8 is not divisible by num_heads=3"),
+    (lambda: MultiHeadAttention(8.0, 2), TypeError, "embed_dim must be an int, got float"),
+    (lambda: MultiHeadAttention(8, 0), ValueError, "num_heads must be a positive int, got 0"),
+    (
+        lambda: MultiHeadAttention(10, 4),
+        ValueError,
+        "embed_dim=10 must be divisible by num_heads=4",
+    ),
+    (lambda: _MHA(_X, None, _X), TypeError, "key must be a torch.Tensor, got NoneType"),
+    (
+        lambda: _MHA(_X, _X, torch.randn(2, 3, 6)),
+        ValueError,
+        r"value must have shape \(B, L, embed_dim=8\), got \(2, 3, 6\)",
+    ),
+    (
+        lambda: _MHA(_X, torch.randn(2, 4, 8), _X),
+        ValueError,
+        r"expected query \(B, L_q, E\), key and value \(B, L_k, E\), got .* key \(2, 4, 8\)",
+    ),
+    (
+        lambda: _MHA(_X, _X, _X, torch.ones(5, 2, 3, 3, dtype=torch.bool)),
+        ValueError,
+        r"does not broadcast to \(..., L_q, L_k\) = \(2, 2, 3, 3\)",
+    ),
+    (
+        lambda: _MHA(_X, _X, _X, torch.ones(3, 2, 1, 3, 3, dtype=torch.bool)),
+        ValueError,
+        r"does not broadcast to \(B, H, L_q, L_k\) = \(2, 2, 3, 3\)",
+    ),
+    (
+        lambda: _MHA(_X, _X, _X, torch.ones(2, 3, 3)),
+        TypeError,
+        "mask must be a boolean tensor",
+    ),
+    (
+        lambda: MultiHeadAttention.from_torch(nn.Linear(2, 2)),
+        TypeError,
+        "module must be an nn.MultiheadAttention, got Linear",
+    ),
+    (
+        lambda: MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2)),
+        ValueError,
+        "batch_first=True, got batch_first=False",
+    ),
+    (
+        lambda: MultiHeadAttention.from_torch(
+            nn.MultiheadAttention(8, 2, kdim=4, batch_first=True)
+        ),
+        ValueError,
+        "kdim and vdim must equal embed_dim=8, got kdim=4, vdim=8",
+    ),
+    (
+        lambda: MultiHeadAttention.from_torch(
+            nn.MultiheadAttention(8, 2, add_bias_kv=True, batch_first=True)
+        ),
+        ValueError,
+        "add_bias_kv=True and add_zero_attn=True are not supported",
+    ),
+    (
+        lambda: attention_entropy(torch.tensor([1, 0])),
+        TypeError,
+        "weights must be a floating-point tensor, got torch.int64",
+    ),
+    (
+        lambda: softmax_jacobian(torch.tensor([1, 0])),
+        TypeError,
+        "weights must be a floating-point tensor, got torch.int64",
+    ),
+    (
+        lambda: online_softmax_steps(torch.zeros(2, 2), 1),
+        ValueError,
+        r"scores must be a 1-D floating-point tensor, got \(2, 2\)",
+    ),
+    (
+        lambda: online_softmax_steps(torch.zeros(4), 0),
+        ValueError,
+        "block_size must be a positive int, got 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "match"), ERRORS)
+def test_error_messages(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
