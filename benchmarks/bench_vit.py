@@ -1,0 +1,201 @@
+"""Benchmark companion.vit on the CPU: forward throughput against PyTorch's own encoder,
+and the digits training run of the Vision Transformer chapter.
+
+    python benchmarks/bench_vit.py [--quick] [--contended] [--out benchmarks/results/vit_cpu.json]
+
+Throughput: ``VisionTransformer(config)`` against the same network built from
+``nn.TransformerEncoder`` (``norm_first=True``, GELU, ``batch_first=True``) carrying the
+same weights, both in ``eval()`` under ``torch.inference_mode()``, so PyTorch's fused
+inference path ("fast path") is in play for the reference. The two are timed in
+alternation, and the median of the repeats is kept, so that load on a shared machine
+hits both alike. Sizes: the digits model (8x8, patch 2) and ViT-B/16 (224x224).
+
+Training: ``companion.vit.train_on_digits`` with the chapter's recipe on the train and
+validation splits (the chapter's final model), then the test accuracy (scored once), with
+wall-clock and CPU seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from companion import vit
+from companion.data import load_digits
+from companion.train import accuracy
+
+
+class TorchEncoderViT(nn.Module):
+    """The same ViT with PyTorch's encoder: conv patch embedding, ``nn.TransformerEncoder``."""
+
+    def __init__(self, config: vit.ViTConfig) -> None:
+        super().__init__()
+        c = config
+        self.conv_proj = nn.Conv2d(c.in_channels, c.embed_dim, c.patch_size, c.patch_size)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
+        self.pos_embedding = nn.Parameter(torch.zeros(1, c.num_patches + 1, c.embed_dim))
+        layer = nn.TransformerEncoderLayer(
+            c.embed_dim,
+            c.num_heads,
+            c.mlp_dim,
+            dropout=0.0,
+            activation="gelu",
+            layer_norm_eps=c.layer_norm_eps,
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(layer, c.depth, enable_nested_tensor=False)
+        self.ln = nn.LayerNorm(c.embed_dim, eps=c.layer_norm_eps)
+        self.head = nn.Linear(c.embed_dim, c.num_classes)
+
+    def load_torchvision(self, sd: dict[str, torch.Tensor]) -> None:
+        renames = {
+            ".ln_1.": ".norm1.",
+            ".ln_2.": ".norm2.",
+            ".mlp.0.": ".linear1.",
+            ".mlp.3.": ".linear2.",
+            ".self_attention.": ".self_attn.",
+        }
+        ours = {}
+        for key, value in sd.items():
+            new = key.replace("encoder.layers.encoder_layer_", "encoder.layers.")
+            new = new.replace("encoder.pos_embedding", "pos_embedding")
+            new = new.replace("encoder.ln.", "ln.").replace("heads.head.", "head.")
+            for a, b in renames.items():
+                new = new.replace(a, b)
+            ours[new] = value
+        self.load_state_dict(ours, strict=True)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        B = images.shape[0]
+        x = self.conv_proj(images).flatten(2).transpose(1, 2)  # (B, N, D)
+        x = torch.cat([self.class_token.expand(B, -1, -1), x], dim=1) + self.pos_embedding
+        return self.head(self.ln(self.encoder(x))[:, 0])
+
+
+def machine() -> dict[str, object]:
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "logical_cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+def throughput(
+    config: vit.ViTConfig, batch: int, repeats: int, seed: int = 0
+) -> dict[str, float | int | str]:
+    torch.manual_seed(seed)
+    ours = vit.VisionTransformer(config).eval()
+    with torch.no_grad():  # a non-zero head, so that the logits can be compared
+        nn.init.normal_(ours.head.weight, std=0.02)
+    theirs = TorchEncoderViT(config).eval()
+    theirs.load_torchvision(ours.to_torchvision())
+    images = torch.randn(batch, config.in_channels, config.image_size, config.image_size)
+    times: dict[str, list[float]] = {"ours": [], "torch": []}
+    with torch.inference_mode():
+        diff = (ours(images) - theirs(images)).abs().max().item()
+        for _ in range(repeats):
+            for name, model in (("ours", ours), ("torch", theirs)):
+                start = time.perf_counter()
+                model(images)
+                times[name].append(time.perf_counter() - start)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "image_size": config.image_size,
+        "patch_size": config.patch_size,
+        "embed_dim": config.embed_dim,
+        "depth": config.depth,
+        "batch": batch,
+        "repeats": repeats,
+        "ours_images_per_s": batch / med["ours"],
+        "torch_images_per_s": batch / med["torch"],
+        "ours_time_over_torch": med["ours"] / med["torch"],
+        "max_abs_logit_difference": diff,
+    }
+
+
+def training_run(seed: int = 0) -> dict[str, float | int | str]:
+    load_digits("test")  # load (and import scikit-learn) before the clock starts
+    recipe = vit.DigitsRecipe()
+    wall, cpu = time.perf_counter(), time.process_time()
+    model, history = vit.train_on_digits(
+        vit.VIT_DIGITS, recipe, train_split="trainval", eval_split=None, seed=seed
+    )
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    x_test, y_test = load_digits("test")
+    return {
+        "config": repr(vit.VIT_DIGITS),
+        "recipe": repr(recipe),
+        "train_split": "trainval",
+        "epochs": history.epochs,
+        "train_seconds_wall": wall,
+        "train_seconds_cpu": cpu,
+        "test_accuracy": accuracy(model, x_test, y_test),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no training run")
+    parser.add_argument(
+        "--contended", action="store_true", help="flag: measured on a shared, loaded machine"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "vit_cpu.json"
+    )
+    args = parser.parse_args()
+    result: dict[str, object] = {
+        "benchmark": "companion.vit on the CPU, float32",
+        "machine": machine(),
+        "measured_under_contention": args.contended,
+    }
+    sizes = [
+        ("digits", vit.VIT_DIGITS, 512, 5 if args.quick else 20),
+        ("vit_b_16", vit.VIT_B_16, 2, 2 if args.quick else 5),
+    ]
+    result["throughput"] = {}
+    for name, config, batch, repeats in sizes:
+        row = throughput(config, batch, repeats)
+        result["throughput"][name] = row
+        print(
+            f"{name:9s} batch {batch:4d}: ours {row['ours_images_per_s']:9.1f} img/s, "
+            f"nn.TransformerEncoder {row['torch_images_per_s']:9.1f} img/s, "
+            f"ours/torch time {row['ours_time_over_torch']:.2f}x, "
+            f"max |logit diff| {row['max_abs_logit_difference']:.1e}"
+        )
+    if not args.quick:
+        run = training_run()
+        result["digits_training"] = run
+        print(
+            f"digits training: {run['epochs']} epochs, {run['train_seconds_wall']:.1f} s wall, "
+            f"{run['train_seconds_cpu']:.1f} s CPU, test accuracy {run['test_accuracy']:.4f}"
+        )
+    result["machine"]["load_average_at_end"] = list(os.getloadavg())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,473 @@
+"""Tests for companion.vit: shapes against naive loops, blocks against PyTorch's encoder
+layer, the torchvision key mapping, the parameter counts, and every error message."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from companion import vit
+from companion.utils import count_parameters
+
+DTYPES = [torch.float32, torch.float64]
+TOL = {torch.float32: {"atol": 2e-5, "rtol": 1e-4}, torch.float64: {"atol": 1e-10, "rtol": 1e-9}}
+SMALL = vit.ViTConfig(
+    image_size=8, patch_size=2, in_channels=3, num_classes=5, embed_dim=16, depth=2,
+    num_heads=4, mlp_dim=24,
+)  # fmt: skip
+
+
+def _random_state_dict(config: vit.ViTConfig, dtype: torch.dtype, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        k: torch.randn(shape, generator=g, dtype=dtype) * 0.3
+        for k, shape in vit.torchvision_shapes(config).items()
+    }
+
+
+class _TorchVisionTwin(nn.Module):
+    """torchvision's ViT forward pass, rebuilt from PyTorch modules (conv, encoder layers)
+    so that a torchvision state dict loads into it by renaming keys only."""
+
+    def __init__(self, config: vit.ViTConfig) -> None:
+        super().__init__()
+        c = config
+        self.config = c
+        self.conv_proj = nn.Conv2d(c.in_channels, c.embed_dim, c.patch_size, c.patch_size)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
+        self.pos_embedding = nn.Parameter(torch.zeros(1, c.num_patches + 1, c.embed_dim))
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                c.embed_dim,
+                c.num_heads,
+                c.mlp_dim,
+                dropout=0.0,
+                activation="gelu",
+                layer_norm_eps=c.layer_norm_eps,
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(c.depth)
+        )
+        self.ln = nn.LayerNorm(c.embed_dim, eps=c.layer_norm_eps)
+        self.head = nn.Linear(c.embed_dim, c.num_classes)
+
+    def load_torchvision(self, sd: dict) -> None:
+        renames = {
+            "ln_1": "norm1", "ln_2": "norm2", "mlp.0": "linear1", "mlp.3": "linear2",
+            "self_attention": "self_attn",
+        }  # fmt: skip
+        ours = {}
+        for key, value in sd.items():
+            new = key.replace("encoder.layers.encoder_layer_", "layers.")
+            new = new.replace("encoder.pos_embedding", "pos_embedding")
+            new = new.replace("encoder.ln.", "ln.").replace("heads.head.", "head.")
+            for a, b in renames.items():
+                new = new.replace(f".{a}.", f".{b}.")
+            ours[new] = value
+        self.load_state_dict(ours, strict=True)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        B = images.shape[0]
+        x = self.conv_proj(images).flatten(2).transpose(1, 2)  # (B, N, D)
+        x = torch.cat([self.class_token.expand(B, -1, -1), x], dim=1) + self.pos_embedding
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(self.ln(x)[:, 0])
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [(vit.VIT_B_16, 86_567_656), (vit.VIT_L_16, 304_326_632), (vit.VIT_H_14, 632_045_800)],
+)
+def test_parameter_counts_match_torchvision(config: vit.ViTConfig, expected: int) -> None:
+    assert vit.parameter_count(config) == expected
+    with torch.device("meta"):  # shapes only, nothing allocated
+        model = vit.VisionTransformer(config)
+    assert count_parameters(model) == expected
+    assert sum(s.numel() for s in map(torch.Size, vit.torchvision_shapes(config).values())) == (
+        expected
+    )
+
+
+def test_parameter_counts_by_part() -> None:
+    model = vit.VisionTransformer(SMALL)
+    parts = vit.parameter_counts(SMALL)
+    assert parts["patch_embedding"] == count_parameters(model.patch_embedding)
+    assert parts["blocks"] == count_parameters(model.blocks)
+    assert parts["head"] == count_parameters(model.head)
+    assert parts["position_embedding"] == model.position_embedding.numel()
+    assert vit.parameter_count(SMALL) == count_parameters(model)
+
+
+def test_presets() -> None:
+    assert (vit.VIT_B_16.num_patches, vit.VIT_B_16.patch_dim) == (196, 768)
+    assert vit.VIT_H_14.grid_size == 16
+    assert vit.VIT_DIGITS.image_size == 8
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        vit.VIT_B_16.depth = 3  # type: ignore[misc]
+
+
+def test_config_image_size_not_divisible() -> None:
+    with pytest.raises(ValueError, match=r"image_size must be divisible by patch_size, got "):
+        vit.ViTConfig(image_size=30, patch_size=16)
+
+
+def test_config_heads_not_dividing() -> None:
+    with pytest.raises(ValueError, match=r"embed_dim must be divisible by num_heads, got "):
+        vit.ViTConfig(embed_dim=100, num_heads=12)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.0, True])
+def test_config_positive_ints(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"depth must be a positive int, got "):
+        vit.ViTConfig(depth=bad)  # type: ignore[arg-type]
+
+
+def test_config_dropout_and_eps() -> None:
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        vit.ViTConfig(dropout=1.0)
+    with pytest.raises(ValueError, match=r"layer_norm_eps must be positive, got 0.0"):
+        vit.ViTConfig(layer_norm_eps=0.0)
+
+
+# ---------------------------------------------------------------------------- patches
+
+
+def _patchify_loop(images: torch.Tensor, P: int) -> torch.Tensor:
+    B, _, H, W = images.shape
+    rows = []
+    for b in range(B):
+        patches = []
+        for i in range(H // P):
+            for j in range(W // P):
+                patches.append(images[b, :, i * P : (i + 1) * P, j * P : (j + 1) * P].flatten())
+        rows.append(torch.stack(patches))
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("shape", "P"), [((2, 1, 8, 8), 2), ((3, 3, 12, 8), 4), ((1, 2, 6, 6), 6)])
+def test_patchify_matches_loop(dtype: torch.dtype, shape: tuple[int, ...], P: int) -> None:
+    images = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    out = vit.patchify(images, P)
+    B, C, H, W = shape
+    assert out.shape == (B, H * W // P**2, C * P * P)
+    torch.testing.assert_close(out, _patchify_loop(images, P), atol=0, rtol=0)
+
+
+def test_patchify_errors() -> None:
+    with pytest.raises(ValueError, match=r"images must be 4-D \(B, C, H, W\), got shape \(8, 8\)"):
+        vit.patchify(torch.zeros(8, 8), 2)
+    with pytest.raises(
+        ValueError, match=r"image size must be divisible by the patch size, got 8x6"
+    ):
+        vit.patchify(torch.zeros(1, 1, 8, 6), 4)
+    with pytest.raises(ValueError, match=r"patch_size must be a positive int, got 0"):
+        vit.patchify(torch.zeros(1, 1, 8, 8), 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("C", "P", "D"), [(1, 2, 8), (3, 4, 16)])
+def test_patch_embedding_equals_strided_conv(dtype: torch.dtype, C: int, P: int, D: int) -> None:
+    torch.manual_seed(0)
+    embed = vit.PatchEmbedding(P, C, D).to(dtype)
+    images = torch.randn(2, C, 4 * P, 2 * P, dtype=dtype)
+    weight = embed.proj.weight.reshape(D, C, P, P)
+    conv = F.conv2d(images, weight, embed.proj.bias, stride=P)  # (B, D, gh, gw)
+    expected = conv.flatten(2).transpose(1, 2)  # (B, N, D)
+    torch.testing.assert_close(embed(images), expected, **TOL[dtype])
+
+
+def test_patch_embedding_channels_error() -> None:
+    embed = vit.PatchEmbedding(2, 3, 8)
+    with pytest.raises(
+        ValueError, match=r"images must be \(B, 3, H, W\), got shape \(1, 1, 8, 8\)"
+    ):
+        embed(torch.zeros(1, 1, 8, 8))
+
+
+# ----------------------------------------------------------------------------- blocks
+
+
+def _torch_layer_and_block(config: vit.ViTConfig, dtype: torch.dtype):
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(
+        config.embed_dim, config.num_heads, config.mlp_dim, dropout=0.0, activation="gelu",
+        layer_norm_eps=config.layer_norm_eps, batch_first=True, norm_first=True, dtype=dtype,
+    )  # fmt: skip
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # non-trivial biases and norms
+    block = vit.EncoderBlock(config).to(dtype)
+    sd = {
+        "ln_1.weight": layer.norm1.weight, "ln_1.bias": layer.norm1.bias,
+        "ln_2.weight": layer.norm2.weight, "ln_2.bias": layer.norm2.bias,
+        "mlp.0.weight": layer.linear1.weight, "mlp.0.bias": layer.linear1.bias,
+        "mlp.3.weight": layer.linear2.weight, "mlp.3.bias": layer.linear2.bias,
+        "attention.out_proj.weight": layer.self_attn.out_proj.weight,
+        "attention.out_proj.bias": layer.self_attn.out_proj.bias,
+    }  # fmt: skip
+    E = config.embed_dim
+    for k, name in enumerate(("q_proj", "k_proj", "v_proj")):
+        sd[f"attention.{name}.weight"] = layer.self_attn.in_proj_weight[k * E : (k + 1) * E]
+        sd[f"attention.{name}.bias"] = layer.self_attn.in_proj_bias[k * E : (k + 1) * E]
+    block.load_state_dict({k: v.detach() for k, v in sd.items()}, strict=True)
+    return layer, block
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("B", "L"), [(2, 17), (3, 5)])
+def test_encoder_block_matches_torch_layer(dtype: torch.dtype, B: int, L: int) -> None:
+    layer, block = _torch_layer_and_block(SMALL, dtype)
+    x = torch.randn(B, L, SMALL.embed_dim, dtype=dtype, generator=torch.Generator().manual_seed(1))
+    out, weights = block(x)
+    assert weights is None
+    torch.testing.assert_close(out, layer(x), **TOL[dtype])  # training mode, slow path
+    layer.eval()
+    block.eval()
+    with torch.no_grad():  # PyTorch's fused inference path
+        torch.testing.assert_close(block(x)[0], layer(x), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_encoder_block_weights_match_torch(dtype: torch.dtype) -> None:
+    layer, block = _torch_layer_and_block(SMALL, dtype)
+    x = torch.randn(2, 9, SMALL.embed_dim, dtype=dtype, generator=torch.Generator().manual_seed(2))
+    out, weights = block(x, need_weights=True)
+    h = layer.norm1(x)
+    _, expected = layer.self_attn(h, h, h, need_weights=True, average_attn_weights=False)
+    assert weights.shape == (2, SMALL.num_heads, 9, 9)
+    torch.testing.assert_close(weights, expected, **TOL[dtype])
+    torch.testing.assert_close(out, block(x)[0], **TOL[dtype])
+
+
+# ------------------------------------------------------------------------------ model
+
+
+def test_forward_shapes_and_encode() -> None:
+    torch.manual_seed(0)
+    model = vit.VisionTransformer(SMALL).eval()
+    with torch.no_grad():  # a trained head is not zero: make it so, to compare logits
+        model.head.weight.normal_()
+    images = torch.randn(3, 3, 8, 8)
+    logits = model(images)
+    assert logits.shape == (3, SMALL.num_classes)
+    tokens, weights = model.encode(images, need_weights=True)
+    assert tokens.shape == (3, SMALL.num_patches + 1, SMALL.embed_dim)
+    assert len(weights) == SMALL.depth
+    assert all(w.shape == (3, SMALL.num_heads, 17, 17) for w in weights)
+    torch.testing.assert_close(model.head(tokens[:, 0]), logits)
+    assert model.encode(images)[1] == []
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        (
+            (2, 3, 16, 16),
+            r"images must be \(B, 3, 8, 8\) for this config, got shape \(2, 3, 16, 16\)",
+        ),
+        ((2, 1, 8, 8), r"images must be \(B, 3, 8, 8\) for this config, got shape \(2, 1, 8, 8\)"),
+        ((3, 8, 8), r"images must be \(B, 3, 8, 8\) for this config, got shape \(3, 8, 8\)"),
+    ],
+)
+def test_forward_rejects_wrong_images(shape: tuple[int, ...], message: str) -> None:
+    model = vit.VisionTransformer(SMALL)
+    with pytest.raises(ValueError, match=message):
+        model(torch.zeros(shape))
+
+
+def test_model_rejects_non_config() -> None:
+    with pytest.raises(TypeError, match=r"config must be a ViTConfig, got dict"):
+        vit.VisionTransformer({})  # type: ignore[arg-type]
+
+
+def test_dropout_is_used_in_training_only() -> None:
+    config = dataclasses.replace(SMALL, dropout=0.5)
+    torch.manual_seed(0)
+    model = vit.VisionTransformer(config)
+    with torch.no_grad():
+        model.head.weight.normal_()
+    images = torch.randn(2, 3, 8, 8)
+    assert not torch.equal(model(images), model(images))
+    model.eval()
+    assert torch.equal(model(images), model(images))
+
+
+# ------------------------------------------------------------------------ torchvision
+
+
+def test_torchvision_shapes_vit_b_16() -> None:
+    shapes = vit.torchvision_shapes(vit.VIT_B_16)
+    assert shapes["conv_proj.weight"] == (768, 3, 16, 16)
+    assert shapes["class_token"] == (1, 1, 768)
+    assert shapes["encoder.pos_embedding"] == (1, 197, 768)
+    assert shapes["encoder.layers.encoder_layer_11.self_attention.in_proj_weight"] == (2304, 768)
+    assert shapes["encoder.layers.encoder_layer_0.mlp.3.weight"] == (768, 3072)
+    assert shapes["heads.head.weight"] == (1000, 768)
+    assert len(shapes) == 4 + 12 * 12 + 4
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_from_torchvision_matches_reference(dtype: torch.dtype) -> None:
+    sd = _random_state_dict(SMALL, dtype)
+    model = vit.VisionTransformer.from_torchvision(sd, SMALL)
+    assert not model.training
+    reference = _TorchVisionTwin(SMALL).to(dtype)
+    reference.load_torchvision(sd)
+    reference.eval()
+    images = torch.randn(4, 3, 8, 8, dtype=dtype, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        torch.testing.assert_close(model(images), reference(images), **TOL[dtype])
+
+
+def test_from_torchvision_round_trip() -> None:
+    sd = _random_state_dict(SMALL, torch.float32)
+    back = vit.VisionTransformer.from_torchvision(sd, SMALL).to_torchvision()
+    assert set(back) == set(sd)
+    for key, value in sd.items():
+        assert torch.equal(back[key], value), key
+
+
+def test_from_torchvision_missing_key() -> None:
+    sd = _random_state_dict(SMALL, torch.float32)
+    del sd["encoder.layers.encoder_layer_1.mlp.3.bias"]
+    del sd["class_token"]
+    with pytest.raises(
+        ValueError,
+        match=r"missing keys: class_token, encoder\.layers\.encoder_layer_1\.mlp\.3\.bias$",
+    ):
+        vit.VisionTransformer.from_torchvision(sd, SMALL)
+
+
+def test_from_torchvision_unexpected_key() -> None:
+    sd = _random_state_dict(SMALL, torch.float32)
+    sd["heads.pre_logits.weight"] = torch.zeros(3)
+    with pytest.raises(ValueError, match=r"unexpected keys: heads\.pre_logits\.weight$"):
+        vit.VisionTransformer.from_torchvision(sd, SMALL)
+
+
+def test_from_torchvision_misshaped_key() -> None:
+    sd = _random_state_dict(SMALL, torch.float32)
+    sd["encoder.pos_embedding"] = torch.zeros(1, 5, 16)
+    message = "mis-shaped keys: encoder.pos_embedding: expected (1, 17, 16), got (1, 5, 16)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        vit.VisionTransformer.from_torchvision(sd, SMALL)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_class_token_attention_matches_loop(dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(0)
+    weights = torch.rand(2, 3, 10, 10, generator=g, dtype=dtype).softmax(-1)
+    out = vit.class_token_attention(weights, 3)
+    expected = torch.zeros(2, 3, 3, dtype=dtype)
+    for b in range(2):
+        for i in range(3):
+            for j in range(3):
+                expected[b, i, j] = sum(weights[b, h, 0, 1 + 3 * i + j] for h in range(3)) / 3
+    torch.testing.assert_close(out, expected, **TOL[dtype])
+
+
+def test_class_token_attention_error() -> None:
+    with pytest.raises(ValueError, match=r"weights must be \(B, H, 17, 17\) for grid_size=4, got"):
+        vit.class_token_attention(torch.zeros(1, 2, 10, 10), 4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("depth", [1, 3])
+def test_attention_rollout_matches_loop(dtype: torch.dtype, depth: int) -> None:
+    g = torch.Generator().manual_seed(0)
+    weights = [torch.rand(2, 4, 5, 5, generator=g, dtype=dtype).softmax(-1) for _ in range(depth)]
+    out = vit.attention_rollout(weights)
+    for b in range(2):
+        r = torch.eye(5, dtype=dtype)
+        for w in weights:
+            a = 0.5 * w[b].mean(0) + 0.5 * torch.eye(5, dtype=dtype)
+            r = a @ r
+        torch.testing.assert_close(out[b], r, **TOL[dtype])
+    torch.testing.assert_close(out.sum(-1), torch.ones(2, 5, dtype=dtype), **TOL[dtype])
+
+
+def test_attention_rollout_errors() -> None:
+    with pytest.raises(ValueError, match=r"at least one block's attention weights, got none"):
+        vit.attention_rollout([])
+    with pytest.raises(ValueError, match=r"must all have the same shape \(B, H, L, L\), got"):
+        vit.attention_rollout([torch.zeros(1, 2, 5, 5), torch.zeros(1, 2, 4, 4)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batched", [True, False])
+def test_position_similarity_matches_loop(dtype: torch.dtype, batched: bool) -> None:
+    pos = torch.randn(1, 10, 6, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    out = vit.position_similarity(pos if batched else pos[0], 3)
+    assert out.shape == (3, 3, 3, 3)
+    for i in range(3):
+        for j in range(3):
+            for k in range(3):
+                for m in range(3):
+                    expected = F.cosine_similarity(pos[0, 1 + 3 * i + j], pos[0, 1 + 3 * k + m], 0)
+                    torch.testing.assert_close(out[i, j, k, m], expected, **TOL[dtype])
+
+
+def test_position_similarity_error() -> None:
+    with pytest.raises(ValueError, match=r"must be \(1, 17, D\) or \(17, D\) for grid_size=4"):
+        vit.position_similarity(torch.zeros(1, 10, 4), 4)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("max_shift", [1, 2])
+def test_random_shift_is_a_shift(dtype: torch.dtype, max_shift: int) -> None:
+    g = torch.Generator().manual_seed(0)
+    images = torch.zeros(6, 2, 9, 8, dtype=dtype)
+    images[:, :, 2:-2, 2:-2] = torch.rand(6, 2, 5, 4, generator=g, dtype=dtype) + 0.1
+    out = vit.random_shift(images, torch.Generator().manual_seed(1), max_shift=max_shift)
+    again = vit.random_shift(images, torch.Generator().manual_seed(1), max_shift=max_shift)
+    assert torch.equal(out, again)
+    assert out.dtype == dtype
+    assert out.shape == images.shape
+    for b in range(6):  # each output is the input rolled by some (dy, dx), nothing lost
+        candidates = [
+            torch.roll(images[b], (dy, dx), dims=(1, 2))
+            for dy in range(-max_shift, max_shift + 1)
+            for dx in range(-max_shift, max_shift + 1)
+        ]
+        assert any(torch.equal(out[b], c) for c in candidates)
+
+
+def test_random_shift_zero_is_identity_and_errors() -> None:
+    images = torch.rand(2, 1, 8, 8)
+    assert torch.equal(vit.random_shift(images, torch.Generator(), max_shift=0), images)
+    with pytest.raises(ValueError, match=r"images must be 4-D \(B, C, H, W\), got shape \(8, 8\)"):
+        vit.random_shift(torch.zeros(8, 8), torch.Generator())
+    with pytest.raises(ValueError, match=r"max_shift must be an int in \[0, 8\), got 8"):
+        vit.random_shift(images, torch.Generator(), max_shift=8)
+
+
+def test_train_on_digits_runs() -> None:
+    config = dataclasses.replace(vit.VIT_DIGITS, embed_dim=8, depth=1, num_heads=2, mlp_dim=8)
+    recipe = vit.DigitsRecipe(epochs=2, batch_size=256, warmup_epochs=1)
+    model, history = vit.train_on_digits(config, recipe, train_split="val", eval_split="val")
+    assert not model.training
+    assert history.epochs == 2
+    assert len(history.metrics["eval_accuracy"]) == 2
+    assert 0.0 <= history.metrics["eval_accuracy"][-1] <= 1.0
+
+
+def test_train_on_digits_refuses_the_test_split() -> None:
+    with pytest.raises(ValueError, match=r"eval_split must not be 'test': make choices on 'val'"):
+        vit.train_on_digits(eval_split="test")
