@@ -3,6 +3,8 @@
 Kept in one place so stored outputs and the test suite see the same settings.
 """
 
+import importlib.util
+
 KERNEL_ENV: dict[str, str] = {
     # No progress bars in stored outputs (companion.utils.progress_enabled).
     "COMPANION_PROGRESS": "0",
@@ -12,6 +14,10 @@ KERNEL_ENV: dict[str, str] = {
     # PyTorch's threads fighting over cores slow small models down several times. Stored
     # outputs never depend on it (results that could are rounded, or asserted).
     "OMP_NUM_THREADS": "1",
-    # The inline backend, whatever the caller's shell has.
-    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
 }
+
+# The kernels' inline backend, whatever the caller's shell has (an MPLBACKEND=Agg there
+# would leave stored notebooks without figures). Only where the backend is installed:
+# the variable also reaches the test process, which imports matplotlib itself.
+if importlib.util.find_spec("matplotlib_inline") is not None:
+    KERNEL_ENV["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
