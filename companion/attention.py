@@ -36,7 +36,6 @@ __all__ = [
     "online_softmax_steps",
     "padding_mask",
     "scaled_dot_product_attention",
-    "softmax_jacobian",
     "split_heads",
 ]
 
@@ -428,18 +427,6 @@ def attention_entropy(weights: Tensor) -> Tensor:
         got = weights.dtype if isinstance(weights, Tensor) else type(weights).__name__
         raise TypeError(f"weights must be a floating-point tensor, got {got}")
     return -torch.special.xlogy(weights, weights).sum(dim=-1)
-
-
-def softmax_jacobian(weights: Tensor) -> Tensor:
-    """Jacobian of the softmax at its output ``w``: ``∂w_i/∂s_j = w_i (δ_ij - w_j)``.
-
-    ``(..., L)`` → ``(..., L, L)``, i.e. ``diag(w) - w wᵀ``. It vanishes when ``w`` is
-    one-hot: a saturated softmax passes no gradient back to the scores.
-    """
-    if not isinstance(weights, Tensor) or not weights.is_floating_point():
-        got = weights.dtype if isinstance(weights, Tensor) else type(weights).__name__
-        raise TypeError(f"weights must be a floating-point tensor, got {got}")
-    return torch.diag_embed(weights) - weights[..., :, None] * weights[..., None, :]
 
 
 def online_softmax_steps(scores: Tensor, block_size: int) -> list[dict[str, float]]:

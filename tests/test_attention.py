@@ -19,7 +19,6 @@ from companion.attention import (
     online_softmax_steps,
     padding_mask,
     scaled_dot_product_attention,
-    softmax_jacobian,
     split_heads,
 )
 
@@ -333,14 +332,6 @@ def test_attention_entropy_against_a_loop():
     torch.testing.assert_close(attention_entropy(torch.full((4,), 0.25)), torch.tensor(math.log(4)))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_softmax_jacobian_equals_autograd(dtype):
-    s = torch.randn(3, 5, generator=torch.Generator().manual_seed(0), dtype=dtype)
-    expected = torch.stack([torch.func.jacrev(lambda x: torch.softmax(x, -1))(row) for row in s])
-    torch.testing.assert_close(softmax_jacobian(torch.softmax(s, -1)), expected, **TOL[dtype])
-    assert softmax_jacobian(torch.tensor([0.0, 1.0, 0.0])).abs().max() == 0
-
-
 @pytest.mark.parametrize("block_size", [1, 3, 10])
 def test_online_softmax_steps_end_at_the_direct_normaliser(block_size):
     s = torch.randn(10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -511,11 +502,6 @@ ERRORS = [
     ),
     (
         lambda: attention_entropy(torch.tensor([1, 0])),
-        TypeError,
-        "weights must be a floating-point tensor, got torch.int64",
-    ),
-    (
-        lambda: softmax_jacobian(torch.tensor([1, 0])),
         TypeError,
         "weights must be a floating-point tensor, got torch.int64",
     ),
