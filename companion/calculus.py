@@ -29,6 +29,8 @@ import torch
 from matplotlib.axes import Axes
 from torch import Tensor
 
+from companion.utils import check_floating
+
 __all__ = [
     "autograd_gradient",
     "default_eps",
@@ -46,14 +48,6 @@ __all__ = [
     "softmax_jacobian",
     "taylor_polynomial",
 ]
-
-
-def _check_floating(x: object, name: str = "x") -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
 
 
 def _check_dim(x: Tensor, dim: int) -> None:
@@ -81,7 +75,7 @@ def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     Returns:
         ``x``'s shape without ``dim`` (or with size 1 there when ``keepdim``).
     """
-    _check_floating(x)
+    check_floating("x", x)
     _check_dim(x, dim)
     m = x.amax(dim=dim, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # an all -inf slice stays -inf
@@ -102,7 +96,7 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     Returns:
         A tensor of ``x``'s shape, positive, summing to 1 along ``dim``.
     """
-    _check_floating(x)
+    check_floating("x", x)
     _check_dim(x, dim)
     z = torch.exp(x - x.amax(dim=dim, keepdim=True))
     return z / z.sum(dim=dim, keepdim=True)
@@ -114,7 +108,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     Returns:
         A tensor of ``x``'s shape whose ``exp`` sums to 1 along ``dim``.
     """
-    _check_floating(x)
+    check_floating("x", x)
     _check_dim(x, dim)
     return x - logsumexp(x, dim=dim, keepdim=True)
 
@@ -128,7 +122,7 @@ def naive_softmax(x: Tensor, dim: int = -1) -> Tensor:
     Returns:
         A tensor of ``x``'s shape (``nan`` where an ``exp`` overflowed).
     """
-    _check_floating(x)
+    check_floating("x", x)
     _check_dim(x, dim)
     z = torch.exp(x)
     return z / z.sum(dim=dim, keepdim=True)
@@ -147,7 +141,7 @@ def softmax_jacobian(x: Tensor) -> Tensor:
     Returns:
         ``(..., n, n)``; entry ``[..., i, j]`` is ``∂softmax(x)_i / ∂x_j``.
     """
-    _check_floating(x)
+    check_floating("x", x)
     _check_dim(x, -1)
     s = softmax(x, dim=-1)  # (..., n)
     return torch.diag_embed(s) - s.unsqueeze(-1) * s.unsqueeze(-2)  # (..., n, n)
@@ -169,7 +163,7 @@ def autograd_gradient(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     Returns:
         A tensor of ``x``'s shape, detached (zeros where ``f`` does not depend on ``x``).
     """
-    _check_floating(x)
+    check_floating("x", x)
     with torch.enable_grad():
         leaf = x.detach().requires_grad_(True)
         out = _evaluate_scalar(f, leaf)
@@ -240,7 +234,7 @@ def numerical_jacobian(
     Returns:
         ``f(x).shape + x.shape``, the layout of ``torch.func.jacrev(f)(x)``.
     """
-    _check_floating(x)
+    check_floating("x", x)
     h = _check_eps(eps, x.dtype)
     out_shape = _evaluate(f, x.detach()).shape
     x_flat = x.detach().reshape(-1).clone()  # (n,)
@@ -271,7 +265,7 @@ def numerical_gradient(
     Raises:
         ValueError: if ``f(x)`` has more than one element, or ``eps <= 0``.
     """
-    _check_floating(x)
+    check_floating("x", x)
     _check_eps(eps, x.dtype)
     _evaluate_scalar(f, x.detach())
     return numerical_jacobian(f, x, eps=eps).reshape(x.shape)
@@ -293,7 +287,7 @@ def numerical_hessian(
     Returns:
         ``x.shape + x.shape`` (symmetric), the layout of ``torch.func.hessian(f)(x)``.
     """
-    _check_floating(x)
+    check_floating("x", x)
     h = _check_eps(eps, x.dtype, order=2)
     _evaluate_scalar(f, x.detach())
     x_flat = x.detach().reshape(-1).clone()  # (n,)
@@ -318,8 +312,8 @@ def relative_error(approx: Tensor, exact: Tensor) -> float:
     Raises:
         ValueError: if the shapes differ.
     """
-    _check_floating(approx, "approx")
-    _check_floating(exact, "exact")
+    check_floating("approx", approx)
+    check_floating("exact", exact)
     if approx.shape != exact.shape:
         raise ValueError(
             f"approx and exact must have the same shape, got {tuple(approx.shape)}"
@@ -348,7 +342,7 @@ def taylor_polynomial(f: Callable[[Tensor], Tensor], a: float, x: Tensor, *, ord
     Returns:
         A tensor of ``x``'s shape.
     """
-    _check_floating(x)
+    check_floating("x", x)
     if not isinstance(order, int) or isinstance(order, bool):
         raise TypeError(f"order must be an int, got {type(order).__name__}")
     if order < 0:
@@ -385,7 +379,7 @@ def gradient_descent(
     Returns:
         The path, ``(steps + 1, d)``: row 0 is ``x0``, row ``t`` is ``x_t``.
     """
-    _check_floating(x0, "x0")
+    check_floating("x0", x0)
     if x0.ndim != 1:
         raise ValueError(f"x0 must be a 1-D tensor (d,), got shape {tuple(x0.shape)}")
     if not isinstance(lr, (int, float)) or isinstance(lr, bool):

@@ -38,6 +38,7 @@ import torch
 from matplotlib.axes import Axes
 
 from companion.plotting import to_numpy
+from companion.utils import check_floating
 
 __all__ = [
     "autograd_gradient",
@@ -69,16 +70,8 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- input checks
-def _check_float(name: str, x: object) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
-
-
 def _check_ndim(name: str, x: object, ndim: int, layout: str) -> torch.Tensor:
-    x = _check_float(name, x)
+    x = check_floating(name, x)
     if x.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(x.shape)}")
     return x
@@ -258,7 +251,7 @@ def vector_norm(x: torch.Tensor, p: float = 2.0, *, dim: int = -1) -> torch.Tens
     as ``m · ‖x / m‖_p`` with ``m = max_i |x_i|`` so that large ``p`` does not overflow.
     Shape: ``x`` ``(..., d, ...)`` -> the shape of ``x`` without ``dim``.
     """
-    x = _check_float("x", x)
+    x = check_floating("x", x)
     p = _check_p(p)
     if x.ndim == 0:
         raise ValueError("x must have at least 1 dimension, got a 0-D tensor")
@@ -354,8 +347,8 @@ def cosine_similarity(
     ``eps`` so a zero vector gives 0 instead of a division by zero. ``x`` and ``y`` have the
     same shape ``(..., d, ...)``; the result drops ``dim``.
     """
-    x = _check_float("x", x)
-    y = _check_float("y", y)
+    x = check_floating("x", x)
+    y = check_floating("y", y)
     _same_dtype("y", y, "x", x)
     if x.shape != y.shape:
         raise ValueError(f"y must have the shape of x {tuple(x.shape)}, got {tuple(y.shape)}")
@@ -422,7 +415,7 @@ def autograd_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     Raises:
         ValueError: if ``f(x)`` is not a single number.
     """
-    x = _check_float("x", x)
+    x = check_floating("x", x)
     leaf = x.detach().clone().requires_grad_(True)
     value = f(leaf)
     if not isinstance(value, torch.Tensor) or value.numel() != 1:

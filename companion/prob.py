@@ -32,6 +32,7 @@ import math
 import torch
 
 from companion.calculus import softmax
+from companion.utils import check_floating
 
 __all__ = [
     "DOT_PRODUCT_ENTRIES",
@@ -61,21 +62,13 @@ DOT_PRODUCT_ENTRIES: tuple[str, ...] = ("gaussian", "rademacher", "uniform")
 # ---------------------------------------------------------------------------- checks
 
 
-def _check_float_tensor(name: str, x: object) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
-
-
 def _sum_tolerance(dtype: torch.dtype) -> float:
     return math.sqrt(torch.finfo(dtype).eps)  # 3e-4 in float32, 1.5e-8 in float64
 
 
 def _check_probabilities(name: str, p: object) -> torch.Tensor:
     """``p`` is a ``(..., K)`` float tensor of probability vectors (last dimension)."""
-    p = _check_float_tensor(name, p)
+    p = check_floating(name, p)
     if p.ndim == 0:
         raise ValueError(f"{name} must have at least 1 dimension (..., K), got a 0-d tensor")
     if (p < 0).any():
@@ -175,7 +168,7 @@ def softmax_with_temperature(
         TypeError: if ``logits`` is not a floating-point tensor or ``temperature`` not a number.
         ValueError: if ``temperature`` is not positive.
     """
-    logits = _check_float_tensor("logits", logits)
+    logits = check_floating("logits", logits)
     if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
         raise TypeError(f"temperature must be a float, got {type(temperature).__name__}")
     if not temperature > 0:
@@ -189,7 +182,7 @@ def softmax_with_temperature(
 def _check_gaussian(
     x: torch.Tensor, variance: float | torch.Tensor
 ) -> tuple[torch.Tensor, float | torch.Tensor]:
-    x = _check_float_tensor("x", x)
+    x = check_floating("x", x)
     _check_positive("variance", variance)
     return x, variance
 
@@ -250,9 +243,9 @@ def mvn_log_pdf(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch
         TypeError: if an argument is not a floating-point tensor.
         ValueError: for mismatched shapes, or a ``cov`` that is not symmetric positive-definite.
     """
-    x = _check_float_tensor("x", x)
-    mean = _check_float_tensor("mean", mean)
-    cov = _check_float_tensor("cov", cov)
+    x = check_floating("x", x)
+    mean = check_floating("mean", mean)
+    cov = check_floating("cov", cov)
     if mean.ndim != 1:
         raise ValueError(f"mean must be 1-D (d,), got shape {tuple(mean.shape)}")
     (d,) = mean.shape
@@ -283,8 +276,8 @@ def empirical_cdf(samples: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         TypeError: if an argument is not a floating-point tensor.
         ValueError: if ``samples`` is not 1-D and non-empty.
     """
-    samples = _check_float_tensor("samples", samples)
-    points = _check_float_tensor("points", points)
+    samples = check_floating("samples", samples)
+    points = check_floating("points", points)
     if samples.ndim != 1 or samples.numel() == 0:
         raise ValueError(f"samples must be 1-D and non-empty, got shape {tuple(samples.shape)}")
     sorted_samples = torch.sort(samples).values
@@ -302,7 +295,7 @@ def sample_mean_path(samples: torch.Tensor) -> torch.Tensor:
         TypeError: if ``samples`` is not a floating-point tensor.
         ValueError: if ``samples`` is 0-d or empty.
     """
-    samples = _check_float_tensor("samples", samples)
+    samples = check_floating("samples", samples)
     if samples.ndim == 0 or samples.shape[0] == 0:
         raise ValueError(f"samples must be (N, ...) with N >= 1, got shape {tuple(samples.shape)}")
     N = samples.shape[0]
@@ -322,7 +315,7 @@ def clt_standardized_means(samples: torch.Tensor, mean: float, std: float) -> to
         TypeError: if ``samples`` is not a floating-point tensor, or ``std`` not a number.
         ValueError: if ``samples`` is not 2-D and non-empty, or ``std`` is not positive.
     """
-    samples = _check_float_tensor("samples", samples)
+    samples = check_floating("samples", samples)
     if samples.ndim != 2 or samples.numel() == 0:
         raise ValueError(f"samples must be 2-D (R, n) and non-empty, got {tuple(samples.shape)}")
     _check_positive("std", std)
@@ -334,7 +327,7 @@ def clt_standardized_means(samples: torch.Tensor, mean: float, std: float) -> to
 
 
 def _check_binary(x: object) -> torch.Tensor:
-    x = _check_float_tensor("x", x)
+    x = check_floating("x", x)
     if x.ndim != 1 or x.numel() == 0:
         raise ValueError(f"x must be 1-D and non-empty, got shape {tuple(x.shape)}")
     if not ((x == 0) | (x == 1)).all():
@@ -352,7 +345,7 @@ def bernoulli_log_likelihood(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         ValueError: if ``x`` is not 1-D 0/1 data, or ``p`` is outside ``[0, 1]``.
     """
     x = _check_binary(x)
-    p = _check_float_tensor("p", p)
+    p = check_floating("p", p)
     if ((p < 0) | (p > 1)).any():
         raise ValueError("p must lie in [0, 1], got values outside it")
     k = x.sum()  # number of ones
@@ -383,7 +376,7 @@ def gaussian_mle(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         TypeError: if ``x`` is not a floating-point tensor.
         ValueError: if ``x`` is not 1-D with at least one element.
     """
-    x = _check_float_tensor("x", x)
+    x = check_floating("x", x)
     if x.ndim != 1 or x.numel() == 0:
         raise ValueError(f"x must be 1-D and non-empty, got shape {tuple(x.shape)}")
     mu = x.mean()
@@ -409,7 +402,7 @@ def bayes_posterior(prior: torch.Tensor, likelihood: torch.Tensor) -> torch.Tens
             ``[0, 1]``, the shapes differ, or ``P(e) = 0``.
     """
     prior = _check_probabilities("prior", prior)
-    likelihood = _check_float_tensor("likelihood", likelihood)
+    likelihood = check_floating("likelihood", likelihood)
     _check_same_shape("prior", prior, "likelihood", likelihood)
     if ((likelihood < 0) | (likelihood > 1)).any():
         raise ValueError("likelihood must lie in [0, 1] (it holds P(e | h)), got values outside")

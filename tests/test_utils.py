@@ -9,7 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from companion.utils import count_parameters, get_device, progress_enabled, seed_everything
+from companion.utils import (
+    check_floating,
+    count_parameters,
+    get_device,
+    progress_enabled,
+    seed_everything,
+)
 
 
 def test_seed_everything_makes_every_rng_repeat() -> None:
@@ -76,3 +82,18 @@ def test_progress_enabled_follows_argument_then_environment(
     monkeypatch.setenv("COMPANION_PROGRESS", "1")
     assert progress_enabled() is True
     assert progress_enabled(False) is False
+
+
+def test_check_floating_returns_floating_tensors() -> None:
+    x = torch.zeros(2, dtype=torch.float64)
+    assert check_floating("x", x) is x
+
+
+def test_check_floating_rejects_non_tensor() -> None:
+    with pytest.raises(TypeError, match="weights must be a torch.Tensor, got list"):
+        check_floating("weights", [1.0])
+
+
+def test_check_floating_rejects_integer_dtype() -> None:
+    with pytest.raises(TypeError, match="x must be a floating-point tensor, got dtype torch.int64"):
+        check_floating("x", torch.tensor([1, 2]))
