@@ -2,10 +2,13 @@
 
     python tools/run_notebooks.py book/foundations/calculus.ipynb [more.ipynb ...]
     python tools/run_notebooks.py --all
+    python tools/run_notebooks.py --tags-only --all     # only (re)tag figure cells
 
 Runs each notebook top to bottom in a fresh kernel from its own folder, with the same
 environment the test suite gives nbval (no progress bars, fixed hash seed), and writes
-outputs and execution counts back into the file. Prints each notebook's run time.
+outputs and execution counts back into the file. A code cell whose only outputs are figures
+gets the ``hide-input`` tag, so the site shows the figure with its code one click away.
+Prints each notebook's run time.
 """
 
 from __future__ import annotations
@@ -24,6 +27,21 @@ sys.path.insert(0, str(ROOT / "tests"))
 from notebook_env import KERNEL_ENV  # noqa: E402
 
 
+def tag_figure_cells(nb: nbformat.NotebookNode) -> int:
+    """Give every code cell that only draws figures the ``hide-input`` tag; returns how many."""
+    tagged = 0
+    for cell in nb.cells:
+        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        only_figures = bool(outputs) and all(
+            o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outputs
+        )
+        tags = cell.metadata.setdefault("tags", []) if only_figures else []
+        if only_figures and "hide-input" not in tags:
+            tags.append("hide-input")
+            tagged += 1
+    return tagged
+
+
 def run(path: Path, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
@@ -38,6 +56,7 @@ def run(path: Path, timeout: int) -> float:
     # Keep stored notebooks free of per-run noise.
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+    tag_figure_cells(nb)
     nbformat.write(nb, path)
     return elapsed
 
@@ -47,11 +66,21 @@ def main() -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--all", action="store_true", help="every notebook under book/")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument(
+        "--tags-only", action="store_true", help="only tag figure cells, execute nothing"
+    )
     args = parser.parse_args()
     paths = sorted((ROOT / "book").rglob("*.ipynb")) if args.all else args.notebooks
     paths = [p for p in paths if ".ipynb_checkpoints" not in p.parts]
     if not paths:
         parser.error("give notebooks or --all")
+    if args.tags_only:
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            if tagged := tag_figure_cells(nb):
+                nbformat.write(nb, path)
+            print(f"{tagged:3d} figure cell(s) tagged  {path}")
+        return 0
     os.environ.update(KERNEL_ENV)
     for path in paths:
         print(f"{run(path, args.timeout):6.1f} s  {path}")
