@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from companion.data.digits import load_digits
-from companion.nn import vit
+from companion.nn import vit, vit_config
 from companion.train import recipes
 from companion.train.loop import accuracy
 
@@ -37,7 +37,7 @@ from companion.train.loop import accuracy
 class TorchEncoderViT(nn.Module):
     """The same ViT with PyTorch's encoder: conv patch embedding, ``nn.TransformerEncoder``."""
 
-    def __init__(self, config: vit.ViTConfig) -> None:
+    def __init__(self, config: vit_config.ViTConfig) -> None:
         super().__init__()
         c = config
         self.conv_proj = nn.Conv2d(c.in_channels, c.embed_dim, c.patch_size, c.patch_size)
@@ -103,7 +103,7 @@ def machine() -> dict[str, object]:
 
 
 def throughput(
-    config: vit.ViTConfig, batch: int, repeats: int, seed: int = 0
+    config: vit_config.ViTConfig, batch: int, repeats: int, seed: int = 0
 ) -> dict[str, float | int | str]:
     torch.manual_seed(seed)
     ours = vit.VisionTransformer(config).eval()
@@ -140,12 +140,12 @@ def training_run(seed: int = 0) -> dict[str, float | int | str]:
     recipe = recipes.DigitsRecipe()
     wall, cpu = time.perf_counter(), time.process_time()
     model, history = recipes.train_on_digits(
-        vit.VIT_DIGITS, recipe, train_split="trainval", eval_split=None, seed=seed
+        vit_config.VIT_DIGITS, recipe, train_split="trainval", eval_split=None, seed=seed
     )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     x_test, y_test = load_digits("test")
     return {
-        "config": repr(vit.VIT_DIGITS),
+        "config": repr(vit_config.VIT_DIGITS),
         "recipe": repr(recipe),
         "train_split": "trainval",
         "epochs": history.epochs,
@@ -171,8 +171,8 @@ def main() -> int:
         "measured_under_contention": args.contended,
     }
     sizes = [
-        ("digits", vit.VIT_DIGITS, 512, 5 if args.quick else 20),
-        ("vit_b_16", vit.VIT_B_16, 2, 2 if args.quick else 5),
+        ("digits", vit_config.VIT_DIGITS, 512, 5 if args.quick else 20),
+        ("vit_b_16", vit_config.VIT_B_16, 2, 2 if args.quick else 5),
     ]
     result["throughput"] = {}
     for name, config, batch, repeats in sizes:

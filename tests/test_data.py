@@ -67,13 +67,13 @@ def test_unknown_split_name() -> None:
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
 def test_test_fraction_outside_open_interval(fraction: float) -> None:
-    with pytest.raises(ValueError, match=r"test_fraction must be a number in \(0, 1\), got"):
+    with pytest.raises(ValueError, match=r"test_fraction must be a finite number in \(0, 1\), got"):
         load_digits(test_fraction=fraction)
 
 
 @pytest.mark.parametrize("fraction", [1.0, -0.1])
 def test_val_fraction_outside_interval(fraction: float) -> None:
-    with pytest.raises(ValueError, match=r"val_fraction must be a number in \[0, 1\), got"):
+    with pytest.raises(ValueError, match=r"val_fraction must be a finite number in \[0, 1\), got"):
         load_digits(val_fraction=fraction)
 
 
@@ -108,10 +108,10 @@ def test_shift_on_canvas_rejects_non_4d() -> None:
 
 
 def test_shift_on_canvas_rejects_small_canvas() -> None:
-    with pytest.raises(ValueError, match="canvas_size must be at least 8, got 6"):
+    with pytest.raises(ValueError, match="canvas_size must be an int >= 8, got 6"):
         shift_on_canvas(torch.zeros(1, 1, 8, 8), canvas_size=6)
 
 
 def test_shift_on_canvas_rejects_large_shift() -> None:
-    with pytest.raises(ValueError, match=r"max_shift must be in \[0, 8\] for this canvas, got 9"):
+    with pytest.raises(ValueError, match=r"max_shift must be an int in \[0, 8\], got 9"):
         shift_on_canvas(torch.zeros(1, 1, 8, 8), canvas_size=16, max_shift=9)
