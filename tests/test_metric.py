@@ -397,16 +397,27 @@ def test_embedding_net_shapes_and_unit_norm(dtype, size, global_pool):
     assert raw(torch.rand(2, 1, size, size, dtype=dtype)).shape == (2, 5)
 
 
-def test_embedding_net_trains_with_fit():
-    from companion.train.loop import fit
+def test_embedding_net_learns_with_fit_and_the_triplet_loss():
+    """Eight epochs of batch-hard triplet loss on the 269 validation digits: the loss
+    falls, and the nearest neighbour in embedding space shares the label far more often
+    than before training (about 0.52 -> 0.72 in this run; chance is about 0.1)."""
+    from companion.data.digits import load_digits
+    from companion.train.loop import fit, predict
 
+    x, y = load_digits("val")
     torch.manual_seed(0)
-    x = torch.rand(16, 1, 8, 8)
-    y = torch.arange(4).repeat_interleave(4)
-    net = EmbeddingNet(EmbeddingConfig(channels=(4, 8), dim=4))
-    history = fit(net, batch_hard_triplet_loss, x, y, epochs=2, batch_size=8, progress=False)
-    assert history.epochs == 2
-    assert all(torch.isfinite(torch.tensor(history.train_loss)))
+    net = EmbeddingNet(EmbeddingConfig(channels=(8, 16), dim=8))
+    before = recall_at_k(predict(net, x), y, 1)
+
+    def loss_fn(embeddings, labels):
+        return batch_hard_triplet_loss(embeddings, labels, margin=0.2)
+
+    history = fit(net, loss_fn, x, y, epochs=8, batch_size=64, lr=3e-3, progress=False)
+    after = recall_at_k(predict(net, x), y, 1)
+    assert history.epochs == 8
+    assert history.train_loss[-1] < 0.9 * history.train_loss[0]
+    assert after > before + 0.1
+    assert after > 0.6
 
 
 @pytest.mark.parametrize(
