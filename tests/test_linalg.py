@@ -398,7 +398,7 @@ def test_vector_gradients_match_torch_func_grad(dtype: torch.dtype, d: int) -> N
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("m", "n"), [(3, 3), (6, 2), (2, 5)])
-def test_least_squares_gradient_matches_autograd(dtype: torch.dtype, m: int, n: int) -> None:
+def test_least_squares_gradient_matches_torch_func_grad(dtype: torch.dtype, m: int, n: int) -> None:
     A, x, b = randn(m, n, dtype=dtype), randn(n, dtype=dtype, seed=1), randn(m, dtype=dtype, seed=2)
     expected = torch.func.grad(lambda t: ((A @ t - b) ** 2).sum())(x)
     torch.testing.assert_close(matrix_calculus.grad_least_squares(A, x, b), expected, **tols(dtype))
