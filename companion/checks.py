@@ -39,15 +39,19 @@ def _type_name(x: object) -> str:
     return type(x).__name__
 
 
+def _tensor_or_raise(x: object, subject: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{subject} a torch.Tensor, got {_type_name(x)}")
+    return x
+
+
 def check_tensor(name: str, x: object) -> torch.Tensor:
     """Return ``x`` if it is a ``torch.Tensor``.
 
     Raises:
         TypeError: ``"{name} must be a torch.Tensor, got <type>"``.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {_type_name(x)}")
-    return x
+    return _tensor_or_raise(x, f"{name} must be")
 
 
 def check_floating(name: str, x: object) -> torch.Tensor:
@@ -220,9 +224,7 @@ def check_tensor_output(name: str, out: object) -> torch.Tensor:
     Raises:
         TypeError: ``"{name} must return a torch.Tensor, got <type>"``.
     """
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"{name} must return a torch.Tensor, got {_type_name(out)}")
-    return out
+    return _tensor_or_raise(out, f"{name} must return")
 
 
 def check_scalar_output(name: str, out: object) -> torch.Tensor:

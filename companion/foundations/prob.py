@@ -65,6 +65,13 @@ def _check_probabilities(name: str, p: object) -> torch.Tensor:
     return p
 
 
+def _check_two_distributions(p: object, q: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """``p`` and ``q``: probability vectors of one shape ``(..., K)``."""
+    p = _check_probabilities("p", p)
+    q = _check_probabilities("q", q)
+    return check_same_shape("p", p, "q", q), q
+
+
 def _check_positive(name: str, value: float | torch.Tensor) -> None:
     if isinstance(value, torch.Tensor):
         if not (value > 0).all():
@@ -100,9 +107,7 @@ def cross_entropy(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         TypeError: if ``p`` or ``q`` is not a floating-point tensor.
         ValueError: if either is not a probability vector, or their shapes differ.
     """
-    p = _check_probabilities("p", p)
-    q = _check_probabilities("q", q)
-    check_same_shape("p", p, "q", q)
+    p, q = _check_two_distributions(p, q)
     return -torch.xlogy(p, q).sum(dim=-1)
 
 
@@ -115,9 +120,7 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         TypeError: if ``p`` or ``q`` is not a floating-point tensor.
         ValueError: if either is not a probability vector, or their shapes differ.
     """
-    p = _check_probabilities("p", p)
-    q = _check_probabilities("q", q)
-    check_same_shape("p", p, "q", q)
+    p, q = _check_two_distributions(p, q)
     return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(dim=-1)
 
 

@@ -27,7 +27,8 @@ def memory_efficient_attention(
     *,
     block_size: int = 128,
 ) -> Tensor:
-    """The output of :func:`scaled_dot_product_attention`, computed block by block.
+    """The output of :func:`~companion.nn.attention.scaled_dot_product_attention`, block by
+    block.
 
     The keys and values are visited ``block_size`` at a time with the *online softmax*
     (all queries at once: they are independent of each other). Keep per query the
@@ -51,8 +52,10 @@ def memory_efficient_attention(
         output ``(..., L_q, d_v)``; zero for a fully masked query row.
 
     Raises:
-        TypeError / ValueError: as :func:`scaled_dot_product_attention`; and for a
-            ``block_size`` that is not a positive int.
+        TypeError: as :func:`~companion.nn.attention.scaled_dot_product_attention`, and for a
+            ``block_size`` that is not an int.
+        ValueError: as :func:`~companion.nn.attention.scaled_dot_product_attention`, and for a
+            ``block_size`` below 1.
     """
     check_qkv(query, key, value)
     check_int("block_size", block_size, low=1)

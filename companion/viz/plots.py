@@ -126,7 +126,8 @@ def plot_path(
     label: str | None = None,
     color: str | None = None,
 ) -> Axes:
-    """Draw an optimisation path ``(T, 2)`` (e.g. from :func:`gradient_descent`).
+    """Draw an optimisation path ``(T, 2)``, e.g. from
+    :func:`~companion.foundations.calculus.gradient_descent`.
 
     Iterates are dots joined by lines; the start is a square, the end a cross.
     """
