@@ -7,17 +7,17 @@ Every function takes and returns ``torch`` tensors (float32 or float64) and crea
 tensors on the device of its inputs. A categorical distribution over ``K`` outcomes is a
 probability vector: the last dimension of a ``(..., K)`` tensor, non-negative, summing to 1.
 
-==============================  ==============================================================
-:func:`entropy`                 ``H(p) = -Σ_k p_k log p_k``
-:func:`cross_entropy`           ``H(p, q) = -Σ_k p_k log q_k``
-:func:`kl_divergence`           ``KL(p‖q) = Σ_k p_k log(p_k / q_k) = H(p, q) - H(p)``
-:func:`gaussian_log_pdf`        ``log N(x; μ, σ²) = -(x-μ)²/(2σ²) - ½ log(2πσ²)``
-:func:`gaussian_pdf`            ``N(x; μ, σ²)``
-:func:`gaussian_cdf`            ``Φ((x-μ)/σ) = ½ (1 + erf((x-μ)/(σ√2)))``
-:func:`mvn_log_pdf`             ``log N(x; μ, Σ)`` for a ``d``-dimensional Gaussian
-:func:`bayes_posterior`         ``P(h | e) = P(e | h) P(h) / Σ_h' P(e | h') P(h')``
-:func:`softmax_with_temperature` ``softmax(z / T)``
-==============================  ==============================================================
+================================  ==============================================================
+:func:`entropy`                   ``H(p) = -Σ_k p_k log p_k``
+:func:`cross_entropy`             ``H(p, q) = -Σ_k p_k log q_k``
+:func:`kl_divergence`             ``KL(p‖q) = Σ_k p_k log(p_k / q_k) = H(p, q) - H(p)``
+:func:`gaussian_log_pdf`          ``log N(x; μ, σ²) = -(x-μ)²/(2σ²) - ½ log(2πσ²)``
+:func:`gaussian_pdf`              ``N(x; μ, σ²)``
+:func:`gaussian_cdf`              ``Φ((x-μ)/σ) = ½ (1 + erf((x-μ)/(σ√2)))``
+:func:`mvn_log_pdf`               ``log N(x; μ, Σ)`` for a ``d``-dimensional Gaussian
+:func:`bayes_posterior`           ``P(h | e) = P(e | h) P(h) / Σ_h' P(e | h') P(h')``
+:func:`softmax_with_temperature`  ``softmax(z / T)``
+================================  ==============================================================
 """
 
 from __future__ import annotations
