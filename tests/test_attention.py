@@ -1,4 +1,4 @@
-"""companion.attention against PyTorch's own attention (and a naive loop where it has no twin)."""
+"""companion.nn attention against PyTorch's own (and a naive loop where it has no twin)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from companion.attention import (
-    MultiHeadAttention,
-    attention_entropy,
-    causal_mask,
-    memory_efficient_attention,
-    merge_heads,
-    online_softmax_steps,
-    padding_mask,
-    scaled_dot_product_attention,
-    split_heads,
-)
+from companion.nn.attention import causal_mask, padding_mask, scaled_dot_product_attention
+from companion.nn.memory_efficient import memory_efficient_attention, online_softmax_steps
+from companion.nn.multihead import MultiHeadAttention, merge_heads, split_heads
+from companion.viz.probes import attention_entropy
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: {"atol": 1e-5, "rtol": 1e-5}, torch.float64: {"atol": 1e-10, "rtol": 1e-10}}
@@ -421,12 +414,12 @@ ERRORS = [
     (
         lambda: memory_efficient_attention(_Q, _K, _V, block_size=0),
         ValueError,
-        "block_size must be a positive int, got 0",
+        "block_size must be an int >= 1, got 0",
     ),
     (lambda: causal_mask(3.0), TypeError, "L_q must be an int, got float"),
-    (lambda: causal_mask(3, 0), ValueError, "L_k must be a positive int, got 0"),
+    (lambda: causal_mask(3, 0), ValueError, "L_k must be an int >= 1, got 0"),
     (lambda: padding_mask(torch.tensor([1]), 2.5), TypeError, "L must be an int, got float"),
-    (lambda: padding_mask(torch.tensor([1]), 0), ValueError, "L must be a positive int, got 0"),
+    (lambda: padding_mask(torch.tensor([1]), 0), ValueError, "L must be an int >= 1, got 0"),
     (
         lambda: padding_mask(torch.tensor([1.0]), 3),
         TypeError,
@@ -444,7 +437,7 @@ ERRORS = [
     ),
     (lambda: split_heads(_X, 3), ValueError, "feature size 8 is not divisible by num_heads=3"),
     (lambda: MultiHeadAttention(8.0, 2), TypeError, "embed_dim must be an int, got float"),
-    (lambda: MultiHeadAttention(8, 0), ValueError, "num_heads must be a positive int, got 0"),
+    (lambda: MultiHeadAttention(8, 0), ValueError, "num_heads must be an int >= 1, got 0"),
     (
         lambda: MultiHeadAttention(10, 4),
         ValueError,
@@ -503,17 +496,17 @@ ERRORS = [
     (
         lambda: attention_entropy(torch.tensor([1, 0])),
         TypeError,
-        "weights must be a floating-point tensor, got torch.int64",
+        "weights must be a floating-point tensor, got dtype torch.int64",
     ),
     (
         lambda: online_softmax_steps(torch.zeros(2, 2), 1),
         ValueError,
-        r"scores must be a 1-D floating-point tensor, got \(2, 2\)",
+        r"scores must be 1-D \(L,\), got shape \(2, 2\)",
     ),
     (
         lambda: online_softmax_steps(torch.zeros(4), 0),
         ValueError,
-        "block_size must be a positive int, got 0",
+        "block_size must be an int >= 1, got 0",
     ),
 ]
 

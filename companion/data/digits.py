@@ -4,12 +4,12 @@ scikit-learn ships the 1,797 digits inside the package, so nothing is downloaded
 split is stratified (each class keeps its share in every split) and depends only on the
 seed and the fractions, so every chapter and every learner gets the same images:
 
-============  ===========================================================
-``"test"``    ``test_fraction`` of each class; scored once, at the end
-``"val"``     ``val_fraction`` of each class; for every modelling choice
-``"train"``   the rest
-``"trainval"`` train and val together (a final fit once the choices are made)
-============  ===========================================================
+==============  ===========================================================
+``"test"``      ``test_fraction`` of each class; scored once, at the end
+``"val"``       ``val_fraction`` of each class; for every modelling choice
+``"train"``     the rest
+``"trainval"``  train and val together (a final fit once the choices are made)
+==============  ===========================================================
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from functools import cache
 import numpy as np
 import torch
 
-__all__ = ["DIGITS_SHAPE", "SPLITS", "load_digits", "shift_on_canvas"]
+from companion.checks import check_choice, check_number
+
+__all__ = ["DIGITS_SHAPE", "SPLITS", "load_digits"]
 
 #: ``(channels, height, width)`` of one digit image.
 DIGITS_SHAPE: tuple[int, int, int] = (1, 8, 8)
@@ -34,13 +36,6 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     bunch = sklearn_load_digits()
     images = (bunch.images / 16.0).astype(np.float32)  # pixel values 0..16 -> [0, 1]
     return images, bunch.target.astype(np.int64)
-
-
-def _check_fraction(name: str, value: float, *, allow_zero: bool) -> None:
-    low_ok = value >= 0 if allow_zero else value > 0
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low_ok or value >= 1:
-        interval = "[0, 1)" if allow_zero else "(0, 1)"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
 
 
 def _split_indices(
@@ -87,10 +82,9 @@ def load_digits(
         ValueError: for an unknown split name, or a fraction outside its interval, or
             fractions that leave no training images.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}; got {split!r}")
-    _check_fraction("test_fraction", test_fraction, allow_zero=False)
-    _check_fraction("val_fraction", val_fraction, allow_zero=True)
+    check_choice("split", split, SPLITS)
+    check_number("test_fraction", test_fraction, low=0, high=1, low_open=True, high_open=True)
+    check_number("val_fraction", val_fraction, low=0, high=1, high_open=True)
     if test_fraction + val_fraction >= 1:
         raise ValueError(
             "test_fraction + val_fraction must be below 1 to leave training images, "
@@ -103,43 +97,3 @@ def load_digits(
         x = x.reshape(len(idx), -1)  # (N, 64)
     y = torch.from_numpy(labels[idx])
     return x.to(device), y.to(device)
-
-
-def shift_on_canvas(
-    images: torch.Tensor, *, canvas_size: int = 16, max_shift: int | None = None, seed: int = 0
-) -> torch.Tensor:
-    """Paste each image at a random position on a larger blank canvas.
-
-    Each ``(C, h, w)`` image lands with its top-left corner at a uniformly random offset
-    ``(i, j)`` with ``0 <= i, j <= max_shift`` (default: as far as the canvas allows,
-    ``canvas_size - h``). Used to show that distances between raw pixels fall apart when
-    the same digit moves by a few pixels.
-
-    Args:
-        images: ``(N, C, h, w)``.
-        canvas_size: side ``S`` of the square canvas, at least ``max(h, w)``.
-        max_shift: largest offset in pixels along each axis.
-        seed: fixes the offsets.
-
-    Returns:
-        ``(N, C, S, S)`` on the device and with the dtype of ``images``.
-
-    Raises:
-        ValueError: if ``images`` is not 4-D, or the canvas or the shift do not fit.
-    """
-    if images.ndim != 4:
-        raise ValueError(f"images must be 4-D (N, C, h, w), got shape {tuple(images.shape)}")
-    n, c, h, w = images.shape
-    room = canvas_size - max(h, w)
-    if room < 0:
-        raise ValueError(f"canvas_size must be at least {max(h, w)}, got {canvas_size}")
-    if max_shift is None:
-        max_shift = room
-    if not 0 <= max_shift <= room:
-        raise ValueError(f"max_shift must be in [0, {room}] for this canvas, got {max_shift}")
-    generator = torch.Generator().manual_seed(seed)
-    offsets = torch.randint(0, max_shift + 1, (n, 2), generator=generator)
-    canvas = images.new_zeros(n, c, canvas_size, canvas_size)
-    for k, (i, j) in enumerate(offsets.tolist()):
-        canvas[k, :, i : i + h, j : j + w] = images[k]
-    return canvas
