@@ -6,11 +6,11 @@
 For each exercises notebook and each answer cell (by nbgrader ``grade_id``), ``WRONG``
 holds one or more wrong answers a learner could plausibly write (a forgotten ``√d_k``, a
 transposed matrix, a mask of the wrong sign, a mean instead of a sum...). The script runs,
-in one kernel per notebook: the set-up cells, then for the solution itself (the control)
-and for each wrong answer, the answer cell with that source followed by the exercise's test
-cell (visible and hidden asserts). A wrong answer is *rejected* when its test cell raises.
-The control must pass. It prints a table and exits with 1 if a wrong answer is accepted, a
-control fails, or an autograded exercise has no wrong answer listed.
+in one kernel per notebook, for the solution itself (the control) and for each wrong
+answer: the set-up cells before the exercise, the answer cell with that source, and the
+exercise's test cell (visible and hidden asserts). A wrong answer is *rejected* when its
+test cell raises. The control must pass. It prints a table and exits with 1 if a wrong
+answer is accepted, a control fails, or an autograded exercise has no wrong answer listed.
 
 A tool for authors of exercises, not part of the test suite (it takes a few minutes).
 """
@@ -420,8 +420,15 @@ def check(path: Path, cases: dict[str, list[tuple[str, str]]]) -> list[tuple[str
         for i, c in enumerate(cells)
         if c.cell_type == "code" and _grading(c).get("solution")
     }
-    first = min(answers.values())
-    setup = [i for i in range(first) if cells[i].cell_type == "code"]
+    # set-up cells: code cells that are neither an answer nor a test (the notebook's set-up,
+    # and any imports placed before an exercise)
+    setup = [
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "code"
+        and not _grading(c).get("solution")
+        and not _grading(c).get("grade")
+    ]
     rows = []
     missing = sorted(set(answers) - set(cases))
     for grade_id in missing:
@@ -442,7 +449,7 @@ def check(path: Path, cases: dict[str, list[tuple[str, str]]]) -> list[tuple[str
                 if cells[i].cell_type == "code" and _grading(cells[i]).get("grade")
             )
             for label, source in [("(the solution: control)", None), *wrong]:
-                for i in setup:
+                for i in (i for i in setup if i < answer):
                     client.execute_cell(copy.deepcopy(cells[i]), i)
                 answer_cell = copy.deepcopy(cells[answer])
                 if source is not None:
