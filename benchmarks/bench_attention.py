@@ -1,4 +1,4 @@
-"""Benchmark companion.attention against PyTorch's fused attention on the CPU.
+"""Benchmark companion.nn.attention against PyTorch's fused attention on the CPU.
 
     python benchmarks/bench_attention.py                 # L in 256, 1024, 4096
     python benchmarks/bench_attention.py --lengths 256 1024 --output /tmp/attention.json
@@ -7,9 +7,9 @@ For batch 4, 8 heads, d_k = d_v = 64, float32, no gradients, and each sequence l
 it measures three implementations of the same attention output:
 
 - ``pytorch``: ``torch.nn.functional.scaled_dot_product_attention`` (a fused kernel);
-- ``direct``: ``companion.attention.scaled_dot_product_attention`` (holds the L x L
+- ``direct``: ``companion.nn.attention.scaled_dot_product_attention`` (holds the L x L
   scores and weights);
-- ``memory_efficient``: ``companion.attention.memory_efficient_attention`` (online
+- ``memory_efficient``: ``companion.nn.memory_efficient.memory_efficient_attention`` (online
   softmax over blocks of 128 keys).
 
 What is reported, per implementation and L:
@@ -49,7 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils import benchmark
 
-from companion.attention import memory_efficient_attention, scaled_dot_product_attention
+from companion.nn.attention import scaled_dot_product_attention
+from companion.nn.memory_efficient import memory_efficient_attention
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "attention_cpu.json"
