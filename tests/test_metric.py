@@ -398,7 +398,9 @@ def test_batch_hard_soft_margin_loss_errors():
         batch_hard_soft_margin_loss(torch.zeros(4), torch.zeros(4, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
         batch_hard_soft_margin_loss(torch.zeros(4, 3), torch.zeros(3, dtype=torch.int64))
-    with pytest.raises(TypeError, match="embeddings must have a floating dtype"):
+    with pytest.raises(
+        TypeError, match="embeddings must be a floating-point tensor, got dtype torch.int64"
+    ):
         batch_hard_soft_margin_loss(torch.zeros(4, 3, dtype=torch.int64), torch.zeros(4))
 
 

@@ -181,7 +181,7 @@ def batch_hard_soft_margin_loss(
         TypeError: for non-tensor inputs or non-floating embeddings.
     """
     check_matrix("embeddings", embeddings)
-    labels = check_labels(labels, embeddings.shape[0]).to(embeddings.device)
+    labels = check_labels("labels", labels, embeddings.shape[0]).to(embeddings.device)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B), differentiable
     with torch.no_grad():
         a, p, n = _mine(dist, labels, "hard", 0.0)  # (T,) each: one triplet per valid anchor
