@@ -13,7 +13,12 @@ import torch.nn.functional as F
 from companion.data.augment import random_placement
 from companion.data.samplers import pk_batch
 from companion.metric.distances import pairwise_distances
-from companion.metric.losses import batch_hard_triplet_loss, mined_triplet_loss, triplet_margin_loss
+from companion.metric.losses import (
+    batch_hard_soft_margin_loss,
+    batch_hard_triplet_loss,
+    mined_triplet_loss,
+    triplet_margin_loss,
+)
 from companion.metric.miners import STRATEGIES, count_triplets, mine_triplets
 from companion.metric.retrieval import nearest_neighbor_accuracy, nearest_neighbors, recall_at_k
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet
@@ -327,6 +332,76 @@ def test_mined_triplet_loss_errors():
         mined_triplet_loss(x, torch.zeros(4, dtype=torch.int64), strategy="hardest")
     with pytest.raises(ValueError, match="margin must be a finite number >= 0"):
         batch_hard_triplet_loss(x, torch.zeros(4, dtype=torch.int64), margin=-0.2)
+
+
+def naive_soft_margin(x: torch.Tensor, y: torch.Tensor, squared: bool) -> torch.Tensor:
+    """Hermans et al.'s batch-hard soft-margin loss, one anchor at a time, from the
+    definition (differentiable: built from torch scalars)."""
+    n = len(y)
+    losses = []
+    for a in range(n):
+        dists = [((x[a] - x[j]) ** 2).sum() for j in range(n)]
+        if not squared:
+            dists = [dd.clamp_min(1e-300).sqrt() if dd > 0 else dd * 0 for dd in dists]
+        pos = [dists[p] for p in range(n) if p != a and y[p] == y[a]]
+        neg = [dists[k] for k in range(n) if y[k] != y[a]]
+        if pos and neg:
+            losses.append(F.softplus(torch.stack(pos).max() - torch.stack(neg).min()))
+    return torch.stack(losses).mean() if losses else x.sum() * 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize(("n", "classes"), [(12, 3), (9, 4), (16, 5)])
+def test_batch_hard_soft_margin_loss_matches_loop(dtype, squared, n, classes):
+    x, y = make_batch(n, 4, classes, dtype, seed=n + classes)
+    x.requires_grad_()
+    got = batch_hard_soft_margin_loss(x, y, squared=squared)
+    want = naive_soft_margin(x, y, squared)
+    torch.testing.assert_close(got, want, **tol(dtype))
+    (g_got,) = torch.autograd.grad(got, x)
+    (g_want,) = torch.autograd.grad(want, x)
+    torch.testing.assert_close(g_got, g_want, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_hard_soft_margin_loss_has_no_margin_and_pushes_easy_triplets(dtype):
+    # two tight, far-apart classes: every triplet is easy, the loss small but not 0
+    x = torch.tensor([[0.0, 0.0], [0.1, 0.0], [3.0, 0.0], [3.1, 0.0]], dtype=dtype)
+    x.requires_grad_()
+    y = torch.tensor([0, 0, 1, 1])
+    got = batch_hard_soft_margin_loss(x, y)
+    # anchors 0 and 3: 0.1 - 3.0; anchors 1 and 2: 0.1 - 2.9
+    want = F.softplus(torch.tensor([-2.9, -2.8, -2.8, -2.9], dtype=dtype)).mean()
+    torch.testing.assert_close(got, want, **tol(dtype))
+    got.backward()
+    assert x.grad.abs().sum() > 0  # the hinge with margin 0.2 would give no gradient here
+    assert batch_hard_triplet_loss(x.detach(), y, margin=0.2).item() == 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_hard_soft_margin_loss_no_valid_anchor_and_large_distances(dtype):
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    x.requires_grad_()
+    loss = batch_hard_soft_margin_loss(x, torch.arange(5))  # no positives at all
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+    far = torch.tensor([[0.0], [1e4], [0.0], [1e4]], dtype=dtype)
+    swapped = batch_hard_soft_margin_loss(far, torch.tensor([0, 0, 1, 1]))  # wrong order
+    assert torch.isfinite(swapped)
+    torch.testing.assert_close(swapped, torch.tensor(1e4, dtype=dtype), **tol(dtype))
+
+
+def test_batch_hard_soft_margin_loss_errors():
+    with pytest.raises(ValueError, match=r"embeddings must be 2-D \(N, D\)"):
+        batch_hard_soft_margin_loss(torch.zeros(4), torch.zeros(4, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        batch_hard_soft_margin_loss(torch.zeros(4, 3), torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(
+        TypeError, match="embeddings must be a floating-point tensor, got dtype torch.int64"
+    ):
+        batch_hard_soft_margin_loss(torch.zeros(4, 3, dtype=torch.int64), torch.zeros(4))
 
 
 # --- retrieval ---------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 ==================  =====================================================================
 :mod:`.distances`   ``pairwise_distances``
 :mod:`.miners`      ``mine_triplets``, ``count_triplets`` (batch-all, batch-hard, semi-hard)
-:mod:`.losses`      ``triplet_margin_loss``, ``mined_triplet_loss``, ``batch_hard_triplet_loss``
+:mod:`.losses`      ``triplet_margin_loss``, ``mined_triplet_loss``, ``batch_hard_triplet_loss``,
+                    ``batch_hard_soft_margin_loss`` (Hermans et al.'s soft margin)
 :mod:`.retrieval`   ``nearest_neighbors``, ``nearest_neighbor_accuracy``, ``recall_at_k``
 ==================  =====================================================================
 """

@@ -24,6 +24,7 @@ from companion.metric.distances import _row_distances, pairwise_distances
 from companion.metric.miners import STRATEGIES, _mine, _triplet_mask
 
 __all__ = [
+    "batch_hard_soft_margin_loss",
     "batch_hard_triplet_loss",
     "mined_triplet_loss",
     "triplet_margin_loss",
@@ -151,6 +152,43 @@ def batch_hard_triplet_loss(
         embeddings: ``(B, D)``; labels: ``(B,)``; margin: ``α >= 0``.
     """
     return mined_triplet_loss(embeddings, labels, strategy="hard", margin=margin, squared=squared)
+
+
+def batch_hard_soft_margin_loss(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    squared: bool = False,
+) -> torch.Tensor:
+    """Hermans et al.'s batch-hard loss with a soft margin: the mean over anchors ``a`` of
+    ``softplus(max_p d(a, p) − min_n d(a, n))``, with ``softplus(x) = log(1 + eˣ)``.
+
+    The hinge ``max(x + α, 0)`` is replaced by ``softplus(x)``: there is no margin to
+    choose, and triplets already in order (``x < 0``) still get a small push, which decays
+    as ``eˣ``. Hardest positive ``p`` (the farthest of ``a``'s class, ``a`` itself left
+    out) and hardest negative ``n`` (the closest of another class) are chosen as in
+    :func:`batch_hard_triplet_loss`; anchors lacking a positive or a negative are left out,
+    and a batch without a valid anchor gives 0 (differentiable, zero gradient).
+
+    Args:
+        embeddings: ``(B, D)``.
+        labels: ``(B,)`` integer class labels.
+        squared: use squared distances (Hermans et al. use plain ones).
+
+    Returns:
+        A scalar tensor.
+
+    Raises:
+        ValueError: if ``embeddings`` is not 2-D or ``labels`` does not match it.
+        TypeError: for non-tensor inputs or non-floating embeddings.
+    """
+    check_matrix("embeddings", embeddings)
+    labels = check_labels("labels", labels, embeddings.shape[0]).to(embeddings.device)
+    dist = pairwise_distances(embeddings, squared=squared)  # (B, B), differentiable
+    with torch.no_grad():
+        a, p, n = _mine(dist, labels, "hard", 0.0)  # (T,) each: one triplet per valid anchor
+    losses = F.softplus(dist[a, p] - dist[a, n])  # (T,)
+    return losses.sum() / max(len(losses), 1)  # 0 with a zero gradient when T = 0
 
 
 # --- retrieval ---------------------------------------------------------------------------

@@ -1,0 +1,492 @@
+"""Check that every autograded exercise's tests reject a plausible wrong answer.
+
+    python tools/check_exercise_tests.py            # every notebook listed below
+    python tools/check_exercise_tests.py book/transformers/attention_exercises.ipynb
+
+For each exercises notebook and each answer cell (by nbgrader ``grade_id``), ``WRONG``
+holds one or more wrong answers a learner could plausibly write (a forgotten ``√d_k``, a
+transposed matrix, a mask of the wrong sign, a mean instead of a sum...). The script runs,
+in one kernel per notebook, for the solution itself (the control) and for each wrong
+answer: the set-up cells before the exercise, the answer cell with that source, and the
+exercise's test cell (visible and hidden asserts). A wrong answer is *rejected* when its
+test cell raises. The control must pass. It prints a table and exits with 1 if a wrong
+answer is accepted, a control fails, or an autograded exercise has no wrong answer listed.
+
+A tool for authors of exercises, not part of the test suite (it takes a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from notebook_env import KERNEL_ENV  # noqa: E402
+
+# {notebook: {answer grade_id: [(what is wrong, answer source), ...]}}
+WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "book/foundations/linear_algebra_exercises.ipynb": {
+        "ex2-gram-schmidt": [
+            (
+                "projects on the original columns v_i instead of the q_i",
+                """def gram_schmidt(V):
+    Q = torch.zeros_like(V)
+    for j in range(V.shape[1]):
+        w = V[:, j].clone()
+        for i in range(j):
+            w = w - (V[:, i] @ w) / (V[:, i] @ V[:, i]) * V[:, i]
+        Q[:, j] = w / w.norm()
+    return Q""",
+            ),
+            (
+                "forgets to normalise the columns",
+                """def gram_schmidt(V):
+    Q = torch.zeros_like(V)
+    for j in range(V.shape[1]):
+        w = V[:, j].clone()
+        for i in range(j):
+            w = w - (Q[:, i] @ w) / (Q[:, i] @ Q[:, i]) * Q[:, i]
+        Q[:, j] = w
+    return Q""",
+            ),
+        ],
+        "ex4-least-squares": [
+            (
+                "adds a ridge term 1e-2·I 'for stability'",
+                """def least_squares(A, b):
+    eye = torch.eye(A.shape[1], dtype=A.dtype)
+    return torch.linalg.solve(A.T @ A + 1e-2 * eye, A.T @ b)""",
+            ),
+        ],
+        "ex6-power-iteration": [
+            (
+                "returns σ₁² (the Rayleigh quotient of AᵀA, no square root)",
+                """def spectral_norm_power(A, n_iters=100):
+    generator = torch.Generator().manual_seed(0)
+    v = torch.randn(A.shape[1], generator=generator, dtype=A.dtype)
+    for _ in range(n_iters):
+        v = A.T @ (A @ v)
+        v = v / v.norm()
+    return float(v @ (A.T @ (A @ v)))""",
+            ),
+        ],
+        "ex7-rank-for-energy": [
+            (
+                "energy of the singular values, not of their squares",
+                """def rank_for_energy(s, share):
+    energy = s.cumsum(dim=0)
+    return int((energy < share * energy[-1]).sum()) + 1""",
+            ),
+        ],
+    },
+    "book/foundations/probability_exercises.ipynb": {
+        "ex2_solution": [
+            (
+                "one Bayes update whatever the number of tests",
+                """def posterior_after_positive_tests(prevalence, sensitivity, rate, n):
+    ill = prevalence * sensitivity
+    healthy = (1 - prevalence) * rate
+    return ill / (ill + healthy)""",
+            ),
+        ],
+        "ex4_solution": [
+            (
+                "KL(q ‖ p): the arguments swapped",
+                """def bernoulli_kl(p, q):
+    heads = torch.xlogy(q, q) - torch.xlogy(q, p)
+    return heads + torch.xlogy(1 - q, 1 - q) - torch.xlogy(1 - q, 1 - p)""",
+            ),
+        ],
+        "ex5_solution": [
+            (
+                "the unbiased covariance, divided by n − 1",
+                """def mvn_mle(x):
+    mean = x.mean(dim=0)
+    centred = x - mean
+    return mean, centred.T @ centred / (x.shape[0] - 1)""",
+            ),
+        ],
+        "ex6_solution": [
+            (
+                "returns log T, the bisection variable, instead of T",
+                """def temperature_for_entropy(logits, target):
+    K = logits.shape[-1]
+    if not 0 < target < math.log(K):
+        raise ValueError("target out of range")
+    def entropy_at(log_t):
+        return prob.entropy(prob.softmax_with_temperature(logits, math.exp(log_t))).item()
+    low, high = math.log(1e-3), math.log(1e3)
+    while entropy_at(low) > target:
+        low -= 2.0
+    while entropy_at(high) < target:
+        high += 2.0
+    for _ in range(200):
+        middle = (low + high) / 2
+        if entropy_at(middle) < target:
+            low = middle
+        else:
+            high = middle
+    return middle""",
+            ),
+        ],
+    },
+    "book/foundations/calculus_exercises.ipynb": {
+        "ex2-answer": [
+            (
+                "the gradient of the sum, not of the mean (no 1/B)",
+                """def cross_entropy_grad(logits, targets):
+    B, C = logits.shape
+    one_hot = F.one_hot(targets, num_classes=C).to(logits.dtype)
+    return calc.softmax(logits, dim=-1) - one_hot""",
+            ),
+        ],
+        "ex4-answer": [
+            (
+                "2/λ_min: eigvalsh's first eigenvalue is the smallest",
+                """def max_stable_lr(A):
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or not torch.allclose(A, A.T):
+        raise ValueError("A must be symmetric")
+    eigenvalues = torch.linalg.eigvalsh(A)
+    if eigenvalues[0] <= 0:
+        raise ValueError("A must be positive definite")
+    return 2.0 / eigenvalues[0].item()""",
+            ),
+            (
+                "no symmetry check (eigvalsh reads one triangle only)",
+                """def max_stable_lr(A):
+    eigenvalues = torch.linalg.eigvalsh(A)
+    if eigenvalues[0] <= 0:
+        raise ValueError("A must be positive definite")
+    return 2.0 / eigenvalues[-1].item()""",
+            ),
+        ],
+        "ex5-answer": [
+            (
+                "the literal log(1 + exp(x))",
+                "def softplus(x):\n    return torch.log(1 + torch.exp(x))",
+            ),
+            (
+                "m + log(e^{-m} + e^{x-m}), which rounds 1 + e^x to 1 for x ≪ 0",
+                """def softplus(x):
+    m = torch.clamp(x, min=0)
+    return m + torch.log(torch.exp(-m) + torch.exp(x - m))""",
+            ),
+        ],
+        "ex6-answer": [
+            (
+                "H·1 instead of H·v (differentiates the sum of the gradient)",
+                """def hessian_vector_product(f, x, v):
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(x), x, create_graph=True)
+    (hv,) = torch.autograd.grad(grad.sum(), x)
+    return hv.detach()""",
+            ),
+        ],
+    },
+    "book/transformers/attention_exercises.ipynb": {
+        "ex2-answer": [
+            (
+                "forgets the 1/√d_k",
+                """def attention_weights(query, key, mask=None):
+    scores = query @ key.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -math.inf)
+    return torch.softmax(scores, dim=-1)""",
+            ),
+            (
+                "mask with the wrong sign (fills where the mask is True)",
+                """def attention_weights(query, key, mask=None):
+    scores = query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(mask, -math.inf)
+    return torch.softmax(scores, dim=-1)""",
+            ),
+            (
+                "divides by d_k instead of √d_k",
+                """def attention_weights(query, key, mask=None):
+    scores = query @ key.transpose(-2, -1) / query.shape[-1]
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -math.inf)
+    return torch.softmax(scores, dim=-1)""",
+            ),
+        ],
+        "ex3-answer": [
+            (
+                "strict inequality |i − j| < window",
+                """def local_mask(L, window):
+    positions = torch.arange(L)
+    return (positions[:, None] - positions[None, :]).abs() < window""",
+            ),
+        ],
+        "ex-mha-mask-answer": [
+            (
+                "passes the course mask without inverting it",
+                """def torch_mha_with_mask(mha, x, mask):
+    per_head = mask.repeat_interleave(mha.num_heads, dim=0)
+    return mha(x, x, x, attn_mask=per_head, need_weights=False)[0]""",
+            ),
+            (
+                "repeat instead of repeat_interleave (head-major order of the B·H masks)",
+                """def torch_mha_with_mask(mha, x, mask):
+    per_head = (~mask).repeat(mha.num_heads, 1, 1)
+    return mha(x, x, x, attn_mask=per_head, need_weights=False)[0]""",
+            ),
+        ],
+        "ex5-answer": [
+            (
+                "adds the two blocks without rescaling by e^(m_i − m)",
+                """def merge_blocks(m1, l1, o1, m2, l2, o2):
+    return torch.maximum(m1, m2), l1 + l2, o1 + o2""",
+            ),
+        ],
+    },
+    "book/transformers/vision_transformer_exercises.ipynb": {
+        "ex2-answer": [
+            (
+                "flattens each patch pixel by pixel, channels last",
+                """def my_patchify(images, P):
+    B, C, H, W = images.shape
+    x = images.reshape(B, C, H // P, P, W // P, P).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(B, (H // P) * (W // P), C * P * P)""",
+            ),
+            (
+                "numbers the patches column by column",
+                """def my_patchify(images, P):
+    B, C, H, W = images.shape
+    x = images.reshape(B, C, H // P, P, W // P, P).permute(0, 4, 2, 1, 3, 5)
+    return x.reshape(B, (H // P) * (W // P), C * P * P)""",
+            ),
+        ],
+        "ex3-answer": [
+            (
+                "forgets the class token (L = N)",
+                """def attention_cost(config):
+    L = config.num_patches
+    weights = config.depth * config.num_heads * L * L
+    flops = config.depth * 4 * L * L * config.embed_dim
+    return {"tokens": L, "weights": weights, "flops": flops}""",
+            ),
+            (
+                "counts one head's width d_k instead of D in the products",
+                """def attention_cost(config):
+    L = config.num_patches + 1
+    d_k = config.embed_dim // config.num_heads
+    weights = config.depth * config.num_heads * L * L
+    flops = config.depth * 4 * L * L * d_k
+    return {"tokens": L, "weights": weights, "flops": flops}""",
+            ),
+        ],
+        "ex5b-answer": [
+            (
+                "ignores perm (the result is invariant anyway)",
+                """def shuffle_patches_logits(model, images, perm):
+    B = images.shape[0]
+    x = torch.cat([model.class_token.expand(B, -1, -1), model.patch_embedding(images)], dim=1)
+    for block in model.blocks:
+        x, _ = block(x)
+    return model.head(model.norm(x)[:, 0])""",
+            ),
+            (
+                "keeps the position embeddings",
+                """def shuffle_patches_logits(model, images, perm):
+    B = images.shape[0]
+    tokens = model.patch_embedding(images)[:, perm]
+    x = torch.cat([model.class_token.expand(B, -1, -1), tokens], dim=1) + model.position_embedding
+    for block in model.blocks:
+        x, _ = block(x)
+    return model.head(model.norm(x)[:, 0])""",
+            ),
+        ],
+    },
+    "book/representation/triplet_loss_exercises.ipynb": {
+        "ex2-answer": [
+            (
+                "the gradient of the sum, not of the mean (no 1/B)",
+                """def triplet_gradients(anchor, positive, negative, margin):
+    d_ap = ((anchor - positive) ** 2).sum(dim=1)
+    d_an = ((anchor - negative) ** 2).sum(dim=1)
+    active = (d_ap - d_an + margin > 0).to(anchor.dtype)[:, None]
+    grad_a = 2 * (negative - positive) * active
+    return grad_a, 2 * (positive - anchor) * active, 2 * (anchor - negative) * active""",
+            ),
+            (
+                "the gradient with respect to a has the wrong sign",
+                """def triplet_gradients(anchor, positive, negative, margin):
+    B = anchor.shape[0]
+    d_ap = ((anchor - positive) ** 2).sum(dim=1)
+    d_an = ((anchor - negative) ** 2).sum(dim=1)
+    active = (d_ap - d_an + margin > 0).to(anchor.dtype)[:, None] / B
+    grad_a = 2 * (positive - negative) * active
+    return grad_a, 2 * (positive - anchor) * active, 2 * (anchor - negative) * active""",
+            ),
+        ],
+        "ex3-answer": [
+            (
+                "squared distances",
+                """def batch_hard_soft_margin_loss(embeddings, labels):
+    dist = torch.cdist(embeddings, embeddings) ** 2
+    same = labels[:, None] == labels[None, :]
+    is_pos = same & ~torch.eye(len(labels), dtype=torch.bool)
+    hardest_pos = dist.masked_fill(~is_pos, float("-inf")).amax(dim=1)
+    hardest_neg = dist.masked_fill(same, float("inf")).amin(dim=1)
+    valid = is_pos.any(dim=1) & (~same).any(dim=1)
+    return F.softplus(hardest_pos[valid] - hardest_neg[valid]).mean()""",
+            ),
+            (
+                "a hinge with margin 0.2 instead of the softplus",
+                """def batch_hard_soft_margin_loss(embeddings, labels):
+    dist = torch.cdist(embeddings, embeddings)
+    same = labels[:, None] == labels[None, :]
+    is_pos = same & ~torch.eye(len(labels), dtype=torch.bool)
+    hardest_pos = dist.masked_fill(~is_pos, float("-inf")).amax(dim=1)
+    hardest_neg = dist.masked_fill(same, float("inf")).amin(dim=1)
+    valid = is_pos.any(dim=1) & (~same).any(dim=1)
+    return F.relu(hardest_pos[valid] - hardest_neg[valid] + 0.2).mean()""",
+            ),
+            (
+                "the anchor counts as its own positive (d(a, a) = 0)",
+                """def batch_hard_soft_margin_loss(embeddings, labels):
+    dist = torch.cdist(embeddings, embeddings)
+    same = labels[:, None] == labels[None, :]
+    hardest_pos = dist.masked_fill(~same, float("-inf")).amax(dim=1)
+    hardest_neg = dist.masked_fill(same, float("inf")).amin(dim=1)
+    valid = (~same).any(dim=1)
+    return F.softplus(hardest_pos[valid] - hardest_neg[valid]).mean()""",
+            ),
+        ],
+        "ex4-answer": [
+            (
+                "FaceNet's squared distances",
+                """def semihard_negatives(embeddings, labels, anchor, positive, margin):
+    dist = ((embeddings - embeddings[anchor]) ** 2).sum(dim=1)
+    d_ap = dist[positive]
+    semihard = (labels != labels[anchor]) & (dist > d_ap) & (dist < d_ap + margin)
+    return semihard.nonzero(as_tuple=True)[0].tolist()""",
+            ),
+        ],
+        "ex6-answer": [
+            (
+                "the mean over all valid triplets (the chapter's batch-all)",
+                """def batch_all_active_loss(embeddings, labels, margin):
+    dist = torch.cdist(embeddings, embeddings)
+    same = labels[:, None] == labels[None, :]
+    is_pos = same & ~torch.eye(len(labels), dtype=torch.bool)
+    valid = is_pos[:, :, None] & ~same[:, None, :]
+    losses = F.relu(dist[:, :, None] - dist[:, None, :] + margin) * valid
+    return losses.sum() / valid.sum().clamp_min(1)""",
+            ),
+            (
+                "counts a = p as a valid triplet",
+                """def batch_all_active_loss(embeddings, labels, margin):
+    dist = torch.cdist(embeddings, embeddings)
+    same = labels[:, None] == labels[None, :]
+    valid = same[:, :, None] & ~same[:, None, :]
+    losses = F.relu(dist[:, :, None] - dist[:, None, :] + margin) * valid
+    return losses.sum() / (losses > 0).sum().clamp_min(1)""",
+            ),
+        ],
+    },
+}
+
+
+def _grading(cell: nbformat.NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _failed(cell: nbformat.NotebookNode) -> bool:
+    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+
+
+def _error_line(cell: nbformat.NotebookNode) -> str:
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "error":
+            return f"{o['ename']}: {o['evalue']}".splitlines()[0][:70]
+    return ""
+
+
+def check(path: Path, cases: dict[str, list[tuple[str, str]]]) -> list[tuple[str, ...]]:
+    """Rows ``(notebook, exercise, answer, outcome, ok)`` for one notebook."""
+    nb = nbformat.read(path, as_version=4)
+    cells = nb.cells
+    answers = {
+        _grading(c)["grade_id"]: i
+        for i, c in enumerate(cells)
+        if c.cell_type == "code" and _grading(c).get("solution")
+    }
+    # set-up cells: code cells that are neither an answer nor a test (the notebook's set-up,
+    # and any imports placed before an exercise)
+    setup = [
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "code"
+        and not _grading(c).get("solution")
+        and not _grading(c).get("grade")
+    ]
+    rows = []
+    missing = sorted(set(answers) - set(cases))
+    for grade_id in missing:
+        rows.append((path.name, grade_id, "(no wrong answer listed)", "-", "NO"))
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    with client.setup_kernel():
+        for grade_id, wrong in cases.items():
+            answer = answers[grade_id]
+            test = next(
+                i
+                for i in range(answer + 1, len(cells))
+                if cells[i].cell_type == "code" and _grading(cells[i]).get("grade")
+            )
+            for label, source in [("(the solution: control)", None), *wrong]:
+                for i in (i for i in setup if i < answer):
+                    client.execute_cell(copy.deepcopy(cells[i]), i)
+                answer_cell = copy.deepcopy(cells[answer])
+                if source is not None:
+                    answer_cell.source = source
+                client.execute_cell(answer_cell, answer)
+                test_cell = copy.deepcopy(cells[test])
+                client.execute_cell(test_cell, test)
+                if _failed(answer_cell):
+                    outcome, rejected = f"answer cell fails: {_error_line(answer_cell)}", None
+                else:
+                    rejected = _failed(test_cell)
+                    outcome = f"rejected ({_error_line(test_cell)})" if rejected else "accepted"
+                if source is None:
+                    ok = "yes" if rejected is False else "NO"
+                else:
+                    ok = "yes" if rejected else "NO"
+                rows.append((path.name, grade_id, label, outcome, ok))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args()
+    chosen = [p.as_posix() for p in args.notebooks] or list(WRONG)
+    os.environ.update(KERNEL_ENV)
+    rows = []
+    for name in chosen:
+        rows += check(ROOT / name, WRONG[name])
+    print("| notebook | exercise | answer | test cell | as expected |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(s.replace("|", "\\|") for s in row) + " |")
+    bad = [r for r in rows if r[-1] != "yes"]
+    print(f"\n{len(rows)} runs, {len(bad)} not as expected")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
