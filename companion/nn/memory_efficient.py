@@ -40,37 +40,126 @@ from companion.attention import _check_mask, _check_qkv
 __all__ = ["memory_efficient_attention", "online_softmax_steps"]
 
 
-def _blocks_forward(
-    q: Tensor, key: Tensor, value: Tensor, masked_out: Tensor | None, block_size: int
-) -> tuple[Tensor, Tensor]:
-    """Online-softmax forward, no autograd: ``(O, lse)``, ``(..., L_q, d_v)`` and ``(..., L_q, 1)``.
+def _prepare(
+    query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None, torch.Size]:
+    """Scale the queries and flatten the batch dims: ``(q, k, v, masked_out, batch)``.
 
-    ``q`` is already scaled by ``1/√d_k`` and has every batch dim; ``masked_out`` is the
-    expanded *negated* mask (True where a score is masked), or None.
+    ``q = query / √d_k`` ``(N, L_q, d_k)``, ``k`` ``(N, L_k, d_k)``, ``v`` ``(N, L_k, d_v)``
+    with ``N`` the product of the broadcast batch dims ``batch`` (views where no input is
+    broadcast); ``masked_out`` is the negated mask (True where a score is masked),
+    expanded to ``(*batch, L_q, L_k)`` as a view, or None.
     """
-    *batch, L_q, _ = q.shape
+    L_q, d_k = query.shape[-2:]
     L_k, d_v = value.shape[-2:]
-    k_t = key.transpose(-2, -1)  # (..., d_k, L_k)
+    batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    masked_out = None
+    if mask is not None:
+        shape = _check_mask(mask, torch.Size((*batch, L_q, L_k)))
+        batch = shape[:-2]
+        masked_out = (~mask).expand(shape)  # (*batch, L_q, L_k), a view: sliced by key blocks
+    q = (query * (1.0 / math.sqrt(d_k))).expand(*batch, L_q, d_k).reshape(-1, L_q, d_k)
+    k = key.expand(*batch, L_k, d_k).reshape(-1, L_k, d_k)  # (N, L_k, d_k)
+    v = value.expand(*batch, L_k, d_v).reshape(-1, L_k, d_v)  # (N, L_k, d_v)
+    return q, k, v, masked_out, batch
+
+
+def _fill_masked(s: Tensor, masked_out: Tensor | None, cols: slice, batch: torch.Size) -> None:
+    """Set the masked scores of the key block ``cols`` of ``s`` ``(N, L_q, b)`` to -inf."""
+    if masked_out is not None:
+        s.view(*batch, *s.shape[-2:]).masked_fill_(masked_out[..., cols], -math.inf)
+
+
+def _block_buffer(N: int, L_q: int, block_size: int, like: Tensor) -> Tensor:
+    """One ``(N, L_q, block_size)`` buffer that every key block's scores are written into.
+
+    Writing into memory already in use is much faster than a fresh allocation per block
+    (the operating system hands out new memory page by page on first touch).
+    """
+    return torch.empty((N, L_q, block_size), dtype=like.dtype, device=like.device)
+
+
+def _block_view(buffer: Tensor, b: int) -> Tensor:
+    """The first ``N·L_q·b`` numbers of ``buffer`` as a contiguous ``(N, L_q, b)`` tensor."""
+    N, L_q, _ = buffer.shape
+    return buffer.view(-1)[: N * L_q * b].view(N, L_q, b)
+
+
+def _blocks_forward(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    masked_out: Tensor | None,
+    batch: torch.Size,
+    block_size: int,
+) -> tuple[Tensor, Tensor]:
+    """Online-softmax forward, no autograd: ``(O, lse)``, ``(N, L_q, d_v)`` and ``(N, L_q, 1)``."""
+    N, L_q, _ = q.shape
+    L_k, d_v = v.shape[-2:]
+    k_t = k.transpose(1, 2)  # (N, d_k, L_k)
     options = {"dtype": q.dtype, "device": q.device}
-    m = torch.full((*batch, L_q, 1), -math.inf, **options)  # running maximum
-    total = torch.zeros((*batch, L_q, 1), **options)  # running sum of exp(s - m)
-    out = torch.zeros((*batch, L_q, d_v), **options)  # running sum of exp(s - m) v
+    m = torch.full((N, L_q, 1), -math.inf, **options)  # running maximum
+    total = torch.zeros((N, L_q, 1), **options)  # running sum of exp(s - m)
+    out = torch.zeros((N, L_q, d_v), **options)  # running sum of exp(s - m) v
     m_safe = m
+    buffer = _block_buffer(N, L_q, min(block_size, L_k), q)
     for j in range(0, L_k, block_size):
-        s = q @ k_t[..., j : j + block_size]  # (..., L_q, b)
-        if masked_out is not None:
-            s.masked_fill_(masked_out[..., j : j + block_size], -math.inf)
-        m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # (..., L_q, 1)
+        cols = slice(j, j + block_size)
+        s = _block_view(buffer, k_t[:, :, cols].shape[-1])  # (N, L_q, b)
+        torch.bmm(q, k_t[:, :, cols], out=s)  # the scores of key block j
+        _fill_masked(s, masked_out, cols, batch)
+        m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # (N, L_q, 1)
         m_safe = m_new.masked_fill(m_new == -math.inf, 0.0)  # rows with no key allowed yet
-        p = s.sub_(m_safe).exp_()  # (..., L_q, b), in place; exp(-inf) = 0 where masked
-        correction = torch.exp(m - m_safe)  # (..., L_q, 1); 0 while m is -inf
+        p = s.sub_(m_safe).exp_()  # (N, L_q, b), in place; exp(-inf) = 0 where masked
+        correction = torch.exp(m - m_safe)  # (N, L_q, 1); 0 while m is -inf
         total.mul_(correction).add_(p.sum(dim=-1, keepdim=True))
-        out.mul_(correction).add_(p @ value[..., j : j + block_size, :])  # (..., L_q, d_v)
+        out.mul_(correction).baddbmm_(p, v[:, cols])  # (N, L_q, d_v): c·o + P_j V_j
         m = m_new
-    empty = total == 0  # (..., L_q, 1): rows that may attend to nothing
+    empty = total == 0  # (N, L_q, 1): rows that may attend to nothing
     # lse = +inf for an empty row: then exp(s - lse) = 0 in the backward pass, never NaN
-    lse = (m_safe + total.log()).masked_fill_(empty, math.inf)  # (..., L_q, 1)
-    return out.div_(total.masked_fill_(empty, 1.0)), lse  # (..., L_q, d_v), (..., L_q, 1)
+    lse = (m_safe + total.log()).masked_fill_(empty, math.inf)  # (N, L_q, 1)
+    return out.div_(total.masked_fill_(empty, 1.0)), lse  # (N, L_q, d_v), (N, L_q, 1)
+
+
+def _blocks_backward(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    out: Tensor,
+    lse: Tensor,
+    d_out: Tensor,
+    masked_out: Tensor | None,
+    batch: torch.Size,
+    block_size: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Recompute backward, no autograd: gradients w.r.t. the *scaled* ``q``, ``k`` and ``v``.
+
+    All ``(N, L, d)``; ``out`` and ``d_out`` are ``(N, L_q, d_v)``, ``lse`` ``(N, L_q, 1)``.
+    """
+    L_k = k.shape[1]
+    D = (d_out * out).sum(dim=-1, keepdim=True)  # (N, L_q, 1): rowsum(dO ⊙ O)
+    neg_lse, neg_D = -lse, -D
+    dq = torch.zeros_like(q)  # (N, L_q, d_k)
+    dk = torch.empty_like(k)  # (N, L_k, d_k)
+    dv = torch.empty((*k.shape[:2], v.shape[-1]), dtype=v.dtype, device=v.device)
+    k_t, v_t = k.transpose(1, 2), v.transpose(1, 2)  # (N, d_k, L_k), (N, d_v, L_k)
+    N, L_q, _ = q.shape
+    p_buffer = _block_buffer(N, L_q, min(block_size, L_k), q)
+    ds_buffer = _block_buffer(N, L_q, min(block_size, L_k), q)
+    for j in range(0, L_k, block_size):
+        cols = slice(j, j + block_size)
+        b = k_t[:, :, cols].shape[-1]
+        p = _block_view(p_buffer, b)  # (N, L_q, b)
+        torch.baddbmm(neg_lse, q, k_t[:, :, cols], out=p)  # S_j − lse
+        _fill_masked(p, masked_out, cols, batch)
+        p.exp_()  # P_j = exp(S_j − lse), the weights recomputed; 0 where masked
+        dv[:, cols] = torch.bmm(p.transpose(1, 2), d_out)  # (N, b, d_v): P_jᵀ dO
+        ds = _block_view(ds_buffer, b)  # (N, L_q, b)
+        torch.baddbmm(neg_D, d_out, v_t[:, :, cols], out=ds)  # dP_j − D
+        ds.mul_(p)  # dS_j = P_j ⊙ (dP_j − D)
+        dq.baddbmm_(ds, k[:, cols])  # (N, L_q, d_k): += dS_j K_j
+        dk[:, cols] = torch.bmm(ds.transpose(1, 2), q)  # (N, b, d_k): dS_jᵀ (Q / √d_k)
+    return dq, dk, dv
 
 
 class _MemoryEfficientAttention(torch.autograd.Function):
@@ -82,64 +171,31 @@ class _MemoryEfficientAttention(torch.autograd.Function):
         query: Tensor,
         key: Tensor,
         value: Tensor,
-        masked_out: Tensor | None,
+        mask: Tensor | None,
         block_size: int,
     ) -> Tensor:
-        scale = 1.0 / math.sqrt(query.shape[-1])
-        batch = masked_out.shape[:-2] if masked_out is not None else None
-        q = _scaled_queries(query, key, value, scale, batch)  # (..., L_q, d_k)
-        out, lse = _blocks_forward(q, key, value, masked_out, block_size)
+        q, k, v, masked_out, batch = _prepare(query, key, value, mask)
+        out, lse = _blocks_forward(q, k, v, masked_out, batch, block_size)
         # Only the output and one log-sum-exp per query row are kept (and the inputs).
-        ctx.save_for_backward(query, key, value, out, lse, masked_out)
+        ctx.save_for_backward(query, key, value, out, lse, mask)
         ctx.block_size = block_size
-        return out
+        return out.view(*batch, *out.shape[-2:])  # (..., L_q, d_v)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
-        query, key, value, out, lse, masked_out = ctx.saved_tensors
-        block_size = ctx.block_size
-        scale = 1.0 / math.sqrt(query.shape[-1])
-        q = _scaled_queries(query, key, value, scale, out.shape[:-2])  # (..., L_q, d_k)
-        *batch, L_q, d_k = q.shape
-        L_k, d_v = value.shape[-2:]
-        dO = grad_output  # (..., L_q, d_v)
-        D = (dO * out).sum(dim=-1, keepdim=True)  # (..., L_q, 1): rowsum(dO ⊙ O)
-        options = {"dtype": q.dtype, "device": q.device}
-        dq = torch.zeros((*batch, L_q, d_k), **options)  # gradient w.r.t. the scaled queries
-        dK = torch.empty((*batch, L_k, d_k), **options)
-        dV = torch.empty((*batch, L_k, d_v), **options)
-        k_t = key.transpose(-2, -1)  # (..., d_k, L_k)
-        v_t = value.transpose(-2, -1)  # (..., d_v, L_k)
-        for j in range(0, L_k, block_size):
-            cols = slice(j, j + block_size)
-            s = q @ k_t[..., cols]  # (..., L_q, b): the scores again
-            if masked_out is not None:
-                s.masked_fill_(masked_out[..., cols], -math.inf)
-            p = s.sub_(lse).exp_()  # (..., L_q, b): the weights, recomputed in place
-            dV[..., cols, :] = p.transpose(-2, -1) @ dO  # (..., b, d_v): dV_j = P_jᵀ dO
-            dp = dO @ v_t[..., cols]  # (..., L_q, b): dP_j = dO V_jᵀ
-            ds = dp.sub_(D).mul_(p)  # (..., L_q, b): dS_j = P_j ⊙ (dP_j − D), in place
-            dq.add_(ds @ key[..., cols, :])  # (..., L_q, d_k): += dS_j K_j
-            dK[..., cols, :] = ds.transpose(-2, -1) @ q  # (..., b, d_k): dS_jᵀ (Q/√d_k)
-        dQ = dq.mul_(scale)  # S = (Q/√d_k) Kᵀ: one more factor 1/√d_k for Q
-        needs = ctx.needs_input_grad
-        return (
-            dQ.sum_to_size(query.shape) if needs[0] else None,
-            dK.sum_to_size(key.shape) if needs[1] else None,
-            dV.sum_to_size(value.shape) if needs[2] else None,
-            None,
-            None,
-        )
-
-
-def _scaled_queries(
-    query: Tensor, key: Tensor, value: Tensor, scale: float, batch: torch.Size | None
-) -> Tensor:
-    """``query / √d_k`` expanded to every batch dim of q, k, v (and the mask)."""
-    if batch is None:
-        batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
-    return (query * scale).expand(*batch, *query.shape[-2:])  # (..., L_q, d_k)
+        query, key, value, out, lse, mask = ctx.saved_tensors
+        q, k, v, masked_out, batch = _prepare(query, key, value, mask)
+        d_out = grad_output.reshape(out.shape)  # (N, L_q, d_v)
+        dq, dk, dv = _blocks_backward(q, k, v, out, lse, d_out, masked_out, batch, ctx.block_size)
+        dq.mul_(1.0 / math.sqrt(query.shape[-1]))  # S = (Q/√d_k) Kᵀ: one more 1/√d_k for Q
+        grads = []
+        for g, x, needed in zip(
+            (dq, dk, dv), (query, key, value), ctx.needs_input_grad[:3], strict=True
+        ):
+            # (N, L, d) -> (*batch, L, d), summed over the dims the input was broadcast along
+            grads.append(g.view(*batch, *g.shape[-2:]).sum_to_size(x.shape) if needed else None)
+        return (*grads, None, None)
 
 
 def memory_efficient_attention(
@@ -174,19 +230,13 @@ def memory_efficient_attention(
         raise TypeError(f"block_size must be an int, got {type(block_size).__name__}")
     if block_size < 1:
         raise ValueError(f"block_size must be a positive int, got {block_size}")
-    L_q, L_k = query.shape[-2], key.shape[-2]
-    masked_out = None
-    if mask is not None:
-        batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
-        shape = _check_mask(mask, torch.Size((*batch, L_q, L_k)))
-        masked_out = (~mask).expand(shape)  # (..., L_q, L_k), a view: sliced by key blocks
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
-    if not needs_grad:  # inference: no autograd bookkeeping, nothing saved
-        scale = 1.0 / math.sqrt(query.shape[-1])
-        batch = masked_out.shape[:-2] if masked_out is not None else None
-        q = _scaled_queries(query, key, value, scale, batch)  # (..., L_q, d_k)
-        return _blocks_forward(q, key, value, masked_out, block_size)[0]
-    return _MemoryEfficientAttention.apply(query, key, value, masked_out, block_size)
+    if needs_grad:
+        return _MemoryEfficientAttention.apply(query, key, value, mask, block_size)
+    # inference: no autograd bookkeeping, nothing saved
+    q, k, v, masked_out, batch = _prepare(query, key, value, mask)
+    out, _ = _blocks_forward(q, k, v, masked_out, batch, block_size)
+    return out.view(*batch, *out.shape[-2:])  # (..., L_q, d_v)
 
 
 # ------------------------------------------------------------ helpers for the chapter
