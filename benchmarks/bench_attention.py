@@ -9,7 +9,7 @@ gradients (``results``), and forward plus backward (``results_forward_backward``
 output, then the gradients of ``(output * dO).sum()`` with respect to q, k and v):
 
 - ``pytorch``: ``torch.nn.functional.scaled_dot_product_attention`` (a fused kernel);
-- ``direct``: ``companion.attention.scaled_dot_product_attention`` (holds the L x L
+- ``direct``: ``companion.nn.attention.scaled_dot_product_attention`` (holds the L x L
   weights; with gradients, autograd through it stores them for the backward pass);
 - ``memory_efficient``: ``companion.nn.memory_efficient.memory_efficient_attention``
   (online softmax over blocks of 128 keys; its backward pass recomputes each block from
@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils import benchmark
 
-from companion.attention import scaled_dot_product_attention
+from companion.nn.attention import scaled_dot_product_attention
 from companion.nn.memory_efficient import memory_efficient_attention
 
 ROOT = Path(__file__).resolve().parents[1]

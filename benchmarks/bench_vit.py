@@ -1,4 +1,4 @@
-"""Benchmark companion.vit on the CPU: forward throughput against PyTorch's own encoder,
+"""Benchmark companion.nn.vit on the CPU: forward throughput against PyTorch's own encoder,
 and the digits training run of the Vision Transformer chapter.
 
     python benchmarks/bench_vit.py [--quick] [--contended] [--out benchmarks/results/vit_cpu.json]
@@ -10,7 +10,7 @@ inference path ("fast path") is in play for the reference. The two are timed in
 alternation, and the median of the repeats is kept, so that load on a shared machine
 hits both alike. Sizes: the digits model (8x8, patch 2) and ViT-B/16 (224x224).
 
-Training: ``companion.vit.train_on_digits`` with the chapter's recipe on the train and
+Training: ``companion.train.recipes.train_on_digits`` with the chapter's recipe on the train and
 validation splits (the chapter's final model), then the test accuracy (scored once), with
 wall-clock and CPU seconds.
 """
@@ -28,9 +28,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from companion import vit
-from companion.data import load_digits
-from companion.train import accuracy
+from companion.data.digits import load_digits
+from companion.nn import vit
+from companion.train import recipes
+from companion.train.loop import accuracy
 
 
 class TorchEncoderViT(nn.Module):
@@ -136,9 +137,9 @@ def throughput(
 
 def training_run(seed: int = 0) -> dict[str, float | int | str]:
     load_digits("test")  # load (and import scikit-learn) before the clock starts
-    recipe = vit.DigitsRecipe()
+    recipe = recipes.DigitsRecipe()
     wall, cpu = time.perf_counter(), time.process_time()
-    model, history = vit.train_on_digits(
+    model, history = recipes.train_on_digits(
         vit.VIT_DIGITS, recipe, train_split="trainval", eval_split=None, seed=seed
     )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -165,7 +166,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     result: dict[str, object] = {
-        "benchmark": "companion.vit on the CPU, float32",
+        "benchmark": "companion.nn.vit on the CPU, float32",
         "machine": machine(),
         "measured_under_contention": args.contended,
     }

@@ -2,13 +2,15 @@
 
 Every chapter of the book imports its code from here; the notebooks explain and show,
 this package holds the code, and ``tests/`` proves it (against PyTorch wherever PyTorch
-has a twin).
+has a twin). The subpackages are grouped by role, and import only downwards::
 
-Submodules are imported on first use, so ``import companion`` stays cheap::
+    checks, utils  ->  data, foundations  ->  nn, metric  ->  train  ->  viz
+
+Subpackages are imported on first use, so ``import companion`` stays cheap::
 
     import companion
 
-    x_train, y_train = companion.data.load_digits("train")
+    x_train, y_train = companion.data.digits.load_digits("train")
 """
 
 from __future__ import annotations
@@ -18,20 +20,16 @@ from types import ModuleType
 
 __version__ = "0.1.0"
 
-#: The course's modules, one concept each.
+#: The package's subpackages and top-level modules, in import order (lower layers first).
 SUBMODULES: tuple[str, ...] = (
-    "data",
+    "checks",
     "utils",
-    "train",
-    "plotting",
-    "linalg",
-    "prob",
-    "calculus",
-    "attention",
-    "vit",
+    "data",
+    "foundations",
+    "nn",
     "metric",
-    "embedding",
-    "coursework",
+    "train",
+    "viz",
 )
 
 __all__ = ["SUBMODULES", "__version__", *SUBMODULES]

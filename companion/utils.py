@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 __all__ = [
-    "check_floating",
     "count_parameters",
     "get_device",
     "progress_enabled",
@@ -83,16 +82,3 @@ def progress_enabled(progress: bool | None = None) -> bool:
     if progress is not None:
         return bool(progress)
     return os.environ.get("COMPANION_PROGRESS", "1") != "0"
-
-
-def check_floating(name: str, x: object) -> torch.Tensor:
-    """Return ``x`` if it is a floating-point tensor; the modules' shared input check.
-
-    Raises:
-        TypeError: naming ``name``, if ``x`` is not a tensor, or not of a floating dtype.
-    """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x

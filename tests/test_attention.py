@@ -1,4 +1,4 @@
-"""companion.attention against PyTorch's own attention (and a naive loop where it has no twin)."""
+"""companion.nn attention against PyTorch's own (and a naive loop where it has no twin)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from companion.attention import (
-    MultiHeadAttention,
-    attention_entropy,
-    causal_mask,
-    memory_efficient_attention,
-    merge_heads,
-    online_softmax_steps,
-    padding_mask,
-    scaled_dot_product_attention,
-    split_heads,
-)
+from companion.nn.attention import causal_mask, padding_mask, scaled_dot_product_attention
+from companion.nn.memory_efficient import memory_efficient_attention, online_softmax_steps
+from companion.nn.multihead import MultiHeadAttention, merge_heads, split_heads
+from companion.viz.probes import attention_entropy
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: {"atol": 1e-5, "rtol": 1e-5}, torch.float64: {"atol": 1e-10, "rtol": 1e-10}}

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from companion.attention import causal_mask, padding_mask, scaled_dot_product_attention
+from companion.nn.attention import causal_mask, padding_mask, scaled_dot_product_attention
 from companion.nn.attention_backward import attention_backward
 
 DTYPES = [torch.float32, torch.float64]

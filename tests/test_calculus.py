@@ -1,4 +1,4 @@
-"""Tests for companion.calculus: each function against its PyTorch twin (or a naive loop)."""
+"""companion.foundations.calculus: each function against its PyTorch twin (or a naive loop)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from companion import calculus as calc
+from companion.foundations import calculus as calc
+from companion.viz import plots
 
 # Forward-mode AD (jacfwd, torch.func.hessian) loads decompositions through torch.jit.script,
 # which warns on this torch version: not our code.
@@ -356,23 +357,23 @@ def test_plot_contours_and_path():
     fig, ax = plt.subplots()
     a = torch.tensor([[3.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     f = lambda p: 0.5 * ((p @ a) * p).sum(-1)  # noqa: E731
-    out = calc.plot_contours(f, xlim=(-2, 2), ylim=(-1, 1), resolution=20, ax=ax)
+    out = plots.plot_contours(f, xlim=(-2, 2), ylim=(-1, 1), resolution=20, ax=ax)
     assert out is ax
     assert ax.get_xlim() == (-2.0, 2.0)
     path = calc.gradient_descent(
         torch.func.grad(f), torch.tensor([1.5, 0.8], dtype=torch.float64), lr=0.1, steps=5
     )
-    calc.plot_path(path, ax=ax, label="lr=0.1")
+    plots.plot_path(path, ax=ax, label="lr=0.1")
     assert len(ax.lines) == 3  # path, start, end
-    calc.plot_contours(f, xlim=(-2, 2), ylim=(-1, 1), resolution=5, ax=ax, filled=True)
+    plots.plot_contours(f, xlim=(-2, 2), ylim=(-1, 1), resolution=5, ax=ax, filled=True)
     with pytest.raises(ValueError, match="resolution must be at least 2"):
-        calc.plot_contours(f, xlim=(-2, 2), ylim=(-1, 1), resolution=1, ax=ax)
+        plots.plot_contours(f, xlim=(-2, 2), ylim=(-1, 1), resolution=1, ax=ax)
     with pytest.raises(ValueError, match=r"f must map \(N, 2\) points to \(N,\) values"):
-        calc.plot_contours(lambda p: p, xlim=(-2, 2), ylim=(-1, 1), resolution=5, ax=ax)
+        plots.plot_contours(lambda p: p, xlim=(-2, 2), ylim=(-1, 1), resolution=5, ax=ax)
     with pytest.raises(ValueError, match=r"path must have shape \(T, 2\)"):
-        calc.plot_path(torch.zeros(3, 3), ax=ax)
+        plots.plot_path(torch.zeros(3, 3), ax=ax)
     with pytest.raises(TypeError, match=r"path must be a torch\.Tensor"):
-        calc.plot_path([[0.0, 0.0]], ax=ax)
+        plots.plot_path([[0.0, 0.0]], ax=ax)
     plt.close(fig)
 
 

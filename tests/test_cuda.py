@@ -33,7 +33,7 @@ def _close(cpu, gpu, **tol) -> None:
 
 
 def test_attention_functions_and_module() -> None:
-    from companion import attention
+    from companion.nn import attention, memory_efficient, multihead
 
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 3, 17, 8, generator=g, dtype=torch.float64) for _ in range(3))
@@ -41,7 +41,9 @@ def test_attention_functions_and_module() -> None:
     _close(*_both(attention.scaled_dot_product_attention, q, k, v, mask))
     _close(
         *_both(
-            lambda q, k, v, m: attention.memory_efficient_attention(q, k, v, m, block_size=5),
+            lambda q, k, v, m: memory_efficient.memory_efficient_attention(
+                q, k, v, m, block_size=5
+            ),
             q,
             k,
             v,
@@ -53,7 +55,7 @@ def test_attention_functions_and_module() -> None:
     assert attention.padding_mask(lengths.to(CUDA), 6).device.type == "cuda"
 
     torch.manual_seed(0)
-    mha = attention.MultiHeadAttention(16, 4).double()
+    mha = multihead.MultiHeadAttention(16, 4).double()
     x = torch.randn(2, 9, 16, dtype=torch.float64)
     cpu = mha(x, x, x)
     gpu = mha.to(CUDA)(x.to(CUDA), x.to(CUDA), x.to(CUDA))
@@ -64,7 +66,7 @@ def test_attention_functions_and_module() -> None:
 
 
 def test_vision_transformer_forward_backward_and_weights() -> None:
-    from companion import vit
+    from companion.nn import vit
 
     torch.manual_seed(0)
     model = vit.VisionTransformer(vit.VIT_DIGITS).double()
@@ -80,31 +82,33 @@ def test_vision_transformer_forward_backward_and_weights() -> None:
 
 
 def test_metric_learning_pieces() -> None:
-    from companion import metric
+    from companion.metric import distances, losses, miners, retrieval
 
     g = torch.Generator().manual_seed(0)
     x = nn.functional.normalize(torch.randn(24, 8, generator=g, dtype=torch.float64), dim=1)
     labels = torch.arange(24) % 4
-    _close(*_both(metric.pairwise_distances, x))
+    _close(*_both(distances.pairwise_distances, x))
     for strategy in ("all", "hard", "semihard"):
         cpu, gpu = _both(
-            lambda e, y, s=strategy: metric.mine_triplets(e, y, strategy=s, margin=0.2), x, labels
+            lambda e, y, s=strategy: miners.mine_triplets(e, y, strategy=s, margin=0.2), x, labels
         )
         _close(cpu, gpu)
-    _close(*_both(lambda e, y: metric.batch_hard_triplet_loss(e, y, margin=0.2), x, labels))
+    _close(*_both(lambda e, y: losses.batch_hard_triplet_loss(e, y, margin=0.2), x, labels))
     _close(
         *_both(
-            lambda a, p, n: metric.triplet_margin_loss(a, p, n, margin=0.5),
+            lambda a, p, n: losses.triplet_margin_loss(a, p, n, margin=0.5),
             x,
             x.flip(0),
             x.roll(1, 0),
         )
     )
-    assert metric.recall_at_k(x.to(CUDA), labels.to(CUDA), 1) == metric.recall_at_k(x, labels, 1)
+    assert retrieval.recall_at_k(x.to(CUDA), labels.to(CUDA), 1) == retrieval.recall_at_k(
+        x, labels, 1
+    )
 
 
 def test_embedding_network() -> None:
-    from companion import embedding
+    from companion.nn import embedding
 
     torch.manual_seed(0)
     net = embedding.EmbeddingNet(embedding.EmbeddingConfig(image_size=16)).double()
@@ -114,8 +118,8 @@ def test_embedding_network() -> None:
 
 
 def test_training_loop_runs_on_cuda() -> None:
-    from companion.data import load_digits
-    from companion.train import accuracy, fit
+    from companion.data.digits import load_digits
+    from companion.train.loop import accuracy, fit
 
     x, y = load_digits("train", flatten=True, device=CUDA)
     torch.manual_seed(0)
@@ -134,7 +138,7 @@ def test_training_loop_runs_on_cuda() -> None:
 
 
 def test_foundations_on_cuda() -> None:
-    from companion import calculus
+    from companion.foundations import calculus
 
     g = torch.Generator().manual_seed(0)
     x = 50 * torch.randn(5, 7, generator=g, dtype=torch.float64)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from companion.data import DIGITS_SHAPE, SPLITS, load_digits, shift_on_canvas
+from companion.data.augment import shift_on_canvas
+from companion.data.digits import DIGITS_SHAPE, SPLITS, load_digits
 
 
 def _ids(images: torch.Tensor) -> set[bytes]:

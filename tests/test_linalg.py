@@ -1,4 +1,4 @@
-"""Tests for companion.linalg: each function against torch.linalg / autograd or a naive loop."""
+"""companion.foundations.linalg: each function against torch.linalg, autograd or a naive loop."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import scipy.linalg
 import torch
 import torch.nn.functional as F
 
-from companion import linalg
+from companion.foundations import linalg
+from companion.viz import plots
 
 DTYPES = [torch.float32, torch.float64]
 SHAPES = [(3, 3), (5, 3), (3, 6), (8, 8)]
@@ -255,10 +256,10 @@ def test_unit_ball_boundary_errors() -> None:
 def test_plot_unit_balls_draws_one_curve_per_p() -> None:
     fig, ax = plt.subplots()
     try:
-        assert linalg.plot_unit_balls((1, 2, math.inf), ax=ax) is ax
+        assert plots.plot_unit_balls((1, 2, math.inf), ax=ax) is ax
         assert len(ax.get_lines()) == 3 + 2  # three balls and the two axes lines
         with pytest.raises(ValueError, match=r"ps must name at least one p, got an empty"):
-            linalg.plot_unit_balls((), ax=ax)
+            plots.plot_unit_balls((), ax=ax)
     finally:
         plt.close(fig)
 
@@ -348,11 +349,11 @@ def test_plot_linear_map() -> None:
     fig, axes = plt.subplots(1, 2)
     try:
         symmetric = torch.tensor([[2.0, 1.0], [1.0, 2.0]])
-        assert linalg.plot_linear_map(symmetric, ax=axes[0], title="sym") is axes[0]
+        assert plots.plot_linear_map(symmetric, ax=axes[0], title="sym") is axes[0]
         labels = [t.get_text() for t in axes[0].texts if "λ" in t.get_text()]
         assert sorted(labels) == [" λ=1", " λ=3"]  # one label per real eigenvalue
         rotation = torch.tensor([[0.0, -1.0], [1.0, 0.0]])  # eigenvalues ±i: none drawn
-        linalg.plot_linear_map(rotation, ax=axes[1])
+        plots.plot_linear_map(rotation, ax=axes[1])
         assert not [t for t in axes[1].texts if "λ" in t.get_text()]
     finally:
         plt.close(fig)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from companion.attention import causal_mask, padding_mask, scaled_dot_product_attention
+from companion.nn.attention import causal_mask, padding_mask, scaled_dot_product_attention
 from companion.nn.memory_efficient import memory_efficient_attention, online_softmax_steps
 
 DTYPES = [torch.float32, torch.float64]

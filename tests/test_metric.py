@@ -1,5 +1,5 @@
 """Tests of companion.metric (distances, triplet loss, mining, retrieval) and
-companion.embedding (the embedding network and its helpers)."""
+companion.nn.embedding (the embedding network and its helpers)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from companion.embedding import EmbeddingConfig, EmbeddingNet, pca_2d, pk_batch, random_placement
-from companion.metric import (
-    STRATEGIES,
-    batch_hard_triplet_loss,
-    count_triplets,
-    mine_triplets,
-    mined_triplet_loss,
-    nearest_neighbor_accuracy,
-    nearest_neighbors,
-    pairwise_distances,
-    recall_at_k,
-    triplet_margin_loss,
-)
+from companion.data.augment import random_placement
+from companion.data.samplers import pk_batch
+from companion.metric.distances import pairwise_distances
+from companion.metric.losses import batch_hard_triplet_loss, mined_triplet_loss, triplet_margin_loss
+from companion.metric.miners import STRATEGIES, count_triplets, mine_triplets
+from companion.metric.retrieval import nearest_neighbor_accuracy, nearest_neighbors, recall_at_k
+from companion.nn.embedding import EmbeddingConfig, EmbeddingNet
+from companion.viz.probes import pca_2d
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -381,7 +376,7 @@ def test_retrieval_errors():
         nearest_neighbor_accuracy(x, y, x, y[:3])
 
 
-# --- companion.embedding -----------------------------------------------------------------
+# --- companion.nn.embedding -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -400,7 +395,7 @@ def test_embedding_net_shapes_and_unit_norm(dtype, size, global_pool):
 
 
 def test_embedding_net_trains_with_fit():
-    from companion.train import fit
+    from companion.train.loop import fit
 
     torch.manual_seed(0)
     x = torch.rand(16, 1, 8, 8)

@@ -1,4 +1,4 @@
-"""companion.plotting: the helpers draw what they are given and check their input."""
+"""companion.viz.style: the helpers draw what they are given and check their input."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from companion.plotting import heatmap, show_images, to_numpy, use_course_style
+from companion.viz.style import heatmap, show_images, to_numpy, use_course_style
 
 
 @pytest.fixture(autouse=True)

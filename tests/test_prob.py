@@ -1,4 +1,4 @@
-"""Tests for companion.prob: each function against torch.distributions / torch, or a naive loop."""
+"""companion.foundations.prob: each function against torch.distributions, torch or a loop."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Categorical, MultivariateNormal, Normal
 
-from companion import prob
+from companion.foundations import dot_products, prob
 
 DTYPES = [torch.float32, torch.float64]
 SHAPES = [(5,), (3, 4), (2, 3, 6)]
@@ -261,10 +261,10 @@ def test_bayes_posterior_matches_loop_and_sequential_updates(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("entries", prob.DOT_PRODUCT_ENTRIES)
+@pytest.mark.parametrize("entries", dot_products.DOT_PRODUCT_ENTRIES)
 def test_random_dot_products_match_loop(dtype, entries):
     d, n = 6, 5
-    got = prob.random_dot_products(d, n, generator=gen(20), entries=entries, dtype=dtype)
+    got = dot_products.random_dot_products(d, n, generator=gen(20), entries=entries, dtype=dtype)
     assert got.shape == (n,)
     assert got.dtype == dtype
     # Regenerate the same q, k and take the dot products one by one.
@@ -277,20 +277,22 @@ def test_random_dot_products_match_loop(dtype, entries):
         qk = math.sqrt(3) * (2 * torch.rand(2, n, d, generator=g, dtype=dtype) - 1)
     expected = torch.stack([sum(qk[0, i, j] * qk[1, i, j] for j in range(d)) for i in range(n)])
     torch.testing.assert_close(got, expected, **tol(dtype))
-    scaled = prob.random_dot_products(
+    scaled = dot_products.random_dot_products(
         d, n, generator=gen(20), entries=entries, dtype=dtype, scaled=True
     )
     torch.testing.assert_close(scaled, expected / math.sqrt(d), **tol(dtype))
 
 
 @pytest.mark.parametrize("d", [1, 8, 64])
-@pytest.mark.parametrize("entries", prob.DOT_PRODUCT_ENTRIES)
+@pytest.mark.parametrize("entries", dot_products.DOT_PRODUCT_ENTRIES)
 def test_dot_product_variance_is_d(d, entries):
     n = 10_000
-    var = prob.dot_product_variance_experiment(d, n, gen(21), entries=entries)
+    var = dot_products.dot_product_variance_experiment(d, n, gen(21), entries=entries)
     # Gaussian entries: standard error d·sqrt(2/n) (a bit more for d = 1); allow 5 of them.
     assert abs(var - d) < 5 * d * math.sqrt(8 / n)
-    scaled = prob.dot_product_variance_experiment(d, n, gen(21), entries=entries, scaled=True)
+    scaled = dot_products.dot_product_variance_experiment(
+        d, n, gen(21), entries=entries, scaled=True
+    )
     assert scaled == pytest.approx(var / d, rel=1e-9)
 
 
@@ -398,12 +400,12 @@ def test_bayes_errors():
 
 def test_dot_product_errors():
     with raises(TypeError, "d must be an int, got float"):
-        prob.random_dot_products(2.0, 10)
+        dot_products.random_dot_products(2.0, 10)
     with raises(ValueError, "n must be at least 1, got 0"):
-        prob.random_dot_products(2, 0)
+        dot_products.random_dot_products(2, 0)
     with raises(
         ValueError, "entries must be one of ('gaussian', 'rademacher', 'uniform'), got 'cauchy'"
     ):
-        prob.random_dot_products(2, 10, entries="cauchy")
+        dot_products.random_dot_products(2, 10, entries="cauchy")
     with raises(ValueError, "n must be at least 2 to estimate a variance, got 1"):
-        prob.dot_product_variance_experiment(4, 1)
+        dot_products.dot_product_variance_experiment(4, 1)

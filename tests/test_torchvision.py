@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from companion.nn.vit import VIT_B_16, VisionTransformer, ViTConfig, torchvision_shapes
 from companion.utils import count_parameters
-from companion.vit import VIT_B_16, VisionTransformer, ViTConfig, torchvision_shapes
 
 try:  # a torchvision built for another torch fails with a RuntimeError, not an ImportError
     from torchvision import models

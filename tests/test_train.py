@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from companion.train import History, accuracy, fit, predict
+from companion.train.loop import History, accuracy, fit, predict
 
 
 def _blobs(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

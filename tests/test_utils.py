@@ -9,13 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from companion.utils import (
-    check_floating,
-    count_parameters,
-    get_device,
-    progress_enabled,
-    seed_everything,
-)
+from companion.checks import check_floating
+from companion.utils import count_parameters, get_device, progress_enabled, seed_everything
 
 
 def test_seed_everything_makes_every_rng_repeat() -> None:

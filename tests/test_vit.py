@@ -1,4 +1,4 @@
-"""Tests for companion.vit: shapes against naive loops, blocks against PyTorch's encoder
+"""Tests for companion.nn.vit: shapes against naive loops, blocks against PyTorch's encoder
 layer, the torchvision key mapping, the parameter counts, and every error message."""
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion import vit
+from companion.data import augment
+from companion.nn import vit
+from companion.train import recipes
 from companion.utils import count_parameters
+from companion.viz import probes
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: {"atol": 2e-5, "rtol": 1e-4}, torch.float64: {"atol": 1e-10, "rtol": 1e-9}}
@@ -371,7 +374,7 @@ def test_from_torchvision_misshaped_key() -> None:
 def test_class_token_attention_matches_loop(dtype: torch.dtype) -> None:
     g = torch.Generator().manual_seed(0)
     weights = torch.rand(2, 3, 10, 10, generator=g, dtype=dtype).softmax(-1)
-    out = vit.class_token_attention(weights, 3)
+    out = probes.class_token_attention(weights, 3)
     expected = torch.zeros(2, 3, 3, dtype=dtype)
     for b in range(2):
         for i in range(3):
@@ -382,7 +385,7 @@ def test_class_token_attention_matches_loop(dtype: torch.dtype) -> None:
 
 def test_class_token_attention_error() -> None:
     with pytest.raises(ValueError, match=r"weights must be \(B, H, 17, 17\) for grid_size=4, got"):
-        vit.class_token_attention(torch.zeros(1, 2, 10, 10), 4)
+        probes.class_token_attention(torch.zeros(1, 2, 10, 10), 4)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -390,7 +393,7 @@ def test_class_token_attention_error() -> None:
 def test_attention_rollout_matches_loop(dtype: torch.dtype, depth: int) -> None:
     g = torch.Generator().manual_seed(0)
     weights = [torch.rand(2, 4, 5, 5, generator=g, dtype=dtype).softmax(-1) for _ in range(depth)]
-    out = vit.attention_rollout(weights)
+    out = probes.attention_rollout(weights)
     for b in range(2):
         r = torch.eye(5, dtype=dtype)
         for w in weights:
@@ -402,16 +405,16 @@ def test_attention_rollout_matches_loop(dtype: torch.dtype, depth: int) -> None:
 
 def test_attention_rollout_errors() -> None:
     with pytest.raises(ValueError, match=r"at least one block's attention weights, got none"):
-        vit.attention_rollout([])
+        probes.attention_rollout([])
     with pytest.raises(ValueError, match=r"must all have the same shape \(B, H, L, L\), got"):
-        vit.attention_rollout([torch.zeros(1, 2, 5, 5), torch.zeros(1, 2, 4, 4)])
+        probes.attention_rollout([torch.zeros(1, 2, 5, 5), torch.zeros(1, 2, 4, 4)])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batched", [True, False])
 def test_position_similarity_matches_loop(dtype: torch.dtype, batched: bool) -> None:
     pos = torch.randn(1, 10, 6, dtype=dtype, generator=torch.Generator().manual_seed(0))
-    out = vit.position_similarity(pos if batched else pos[0], 3)
+    out = probes.position_similarity(pos if batched else pos[0], 3)
     assert out.shape == (3, 3, 3, 3)
     for i in range(3):
         for j in range(3):
@@ -423,7 +426,7 @@ def test_position_similarity_matches_loop(dtype: torch.dtype, batched: bool) -> 
 
 def test_position_similarity_error() -> None:
     with pytest.raises(ValueError, match=r"must be \(1, 17, D\) or \(17, D\) for grid_size=4"):
-        vit.position_similarity(torch.zeros(1, 10, 4), 4)
+        probes.position_similarity(torch.zeros(1, 10, 4), 4)
 
 
 # ----------------------------------------------------------------------------- training
@@ -435,8 +438,8 @@ def test_random_shift_is_a_shift(dtype: torch.dtype, max_shift: int) -> None:
     g = torch.Generator().manual_seed(0)
     images = torch.zeros(6, 2, 9, 8, dtype=dtype)
     images[:, :, 2:-2, 2:-2] = torch.rand(6, 2, 5, 4, generator=g, dtype=dtype) + 0.1
-    out = vit.random_shift(images, torch.Generator().manual_seed(1), max_shift=max_shift)
-    again = vit.random_shift(images, torch.Generator().manual_seed(1), max_shift=max_shift)
+    out = augment.random_shift(images, torch.Generator().manual_seed(1), max_shift=max_shift)
+    again = augment.random_shift(images, torch.Generator().manual_seed(1), max_shift=max_shift)
     assert torch.equal(out, again)
     assert out.dtype == dtype
     assert out.shape == images.shape
@@ -451,17 +454,17 @@ def test_random_shift_is_a_shift(dtype: torch.dtype, max_shift: int) -> None:
 
 def test_random_shift_zero_is_identity_and_errors() -> None:
     images = torch.rand(2, 1, 8, 8)
-    assert torch.equal(vit.random_shift(images, torch.Generator(), max_shift=0), images)
+    assert torch.equal(augment.random_shift(images, torch.Generator(), max_shift=0), images)
     with pytest.raises(ValueError, match=r"images must be 4-D \(B, C, H, W\), got shape \(8, 8\)"):
-        vit.random_shift(torch.zeros(8, 8), torch.Generator())
+        augment.random_shift(torch.zeros(8, 8), torch.Generator())
     with pytest.raises(ValueError, match=r"max_shift must be an int in \[0, 8\), got 8"):
-        vit.random_shift(images, torch.Generator(), max_shift=8)
+        augment.random_shift(images, torch.Generator(), max_shift=8)
 
 
 def test_train_on_digits_runs() -> None:
     config = dataclasses.replace(vit.VIT_DIGITS, embed_dim=8, depth=1, num_heads=2, mlp_dim=8)
-    recipe = vit.DigitsRecipe(epochs=2, batch_size=256, warmup_epochs=1)
-    model, history = vit.train_on_digits(config, recipe, train_split="val", eval_split="val")
+    recipe = recipes.DigitsRecipe(epochs=2, batch_size=256, warmup_epochs=1)
+    model, history = recipes.train_on_digits(config, recipe, train_split="val", eval_split="val")
     assert not model.training
     assert history.epochs == 2
     assert len(history.metrics["eval_accuracy"]) == 2
@@ -470,4 +473,4 @@ def test_train_on_digits_runs() -> None:
 
 def test_train_on_digits_refuses_the_test_split() -> None:
     with pytest.raises(ValueError, match=r"eval_split must not be 'test': make choices on 'val'"):
-        vit.train_on_digits(eval_split="test")
+        recipes.train_on_digits(eval_split="test")

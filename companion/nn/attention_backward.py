@@ -23,7 +23,7 @@ import math
 import torch
 from torch import Tensor
 
-from companion.attention import _check_mask, _check_qkv, scaled_dot_product_attention
+from companion.nn.attention import _check_mask, _check_qkv, scaled_dot_product_attention
 
 __all__ = ["attention_backward"]
 

@@ -20,7 +20,7 @@ import math
 import torch
 from torch import Tensor
 
-from companion.utils import check_floating
+from companion.checks import check_floating
 
 __all__ = ["gelu", "layer_norm"]
 

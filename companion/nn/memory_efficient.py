@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from companion.attention import _check_mask, _check_qkv
+from companion.nn.attention import _check_mask, _check_qkv
 
 __all__ = ["memory_efficient_attention", "online_softmax_steps"]
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from companion.utils import check_floating
+from companion.checks import check_floating
 
 __all__ = [
     "interpolate_position_embeddings",

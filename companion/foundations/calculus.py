@@ -14,8 +14,6 @@ The functions follow the calculus cheat-sheet (``book/foundations/calculus.ipynb
 :func:`numerical_hessian`     four-point second differences
 :func:`taylor_polynomial`     ``sum_k f⁽ᵏ⁾(a) (x - a)ᵏ / k!`` with autograd derivatives
 :func:`gradient_descent`      the path ``x_{t+1} = x_t - lr ∇f(x_t)``
-:func:`plot_contours`         level sets of a 2-D function
-:func:`plot_path`             an optimisation path on top of them
 ============================  ==================================================
 """
 
@@ -24,12 +22,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import matplotlib.pyplot as plt
 import torch
-from matplotlib.axes import Axes
 from torch import Tensor
 
-from companion.utils import check_floating
+from companion.checks import check_floating
 
 __all__ = [
     "autograd_gradient",
@@ -41,8 +37,6 @@ __all__ = [
     "numerical_gradient",
     "numerical_hessian",
     "numerical_jacobian",
-    "plot_contours",
-    "plot_path",
     "relative_error",
     "softmax",
     "softmax_jacobian",
@@ -399,74 +393,3 @@ def gradient_descent(
             )
         path.append((path[-1] - lr * g).detach())
     return torch.stack(path)  # (steps + 1, d)
-
-
-# ---------------------------------------------------------------------- plotting
-
-
-def plot_contours(
-    f: Callable[[Tensor], Tensor],
-    *,
-    xlim: tuple[float, float],
-    ylim: tuple[float, float],
-    levels: int | list[float] = 15,
-    resolution: int = 100,
-    ax: Axes | None = None,
-    filled: bool = False,
-) -> Axes:
-    """Draw the level sets of a function of two variables on ``xlim × ylim``.
-
-    Args:
-        f: maps a batch of points ``(N, 2)`` to values ``(N,)`` (float64).
-        xlim, ylim: the plotted window.
-        levels: how many contour levels, or their values.
-        resolution: grid points per axis.
-        ax: where to draw (default: the current axes).
-        filled: ``contourf`` instead of contour lines.
-
-    Returns:
-        The axes, with equal aspect ratio.
-    """
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
-    xs = torch.linspace(*xlim, resolution, dtype=torch.float64)
-    ys = torch.linspace(*ylim, resolution, dtype=torch.float64)
-    gx, gy = torch.meshgrid(xs, ys, indexing="xy")  # (R, R) each
-    points = torch.stack([gx, gy], dim=-1).reshape(-1, 2)  # (R*R, 2)
-    with torch.no_grad():
-        values = _evaluate(f, points)
-    if values.shape != (points.shape[0],):
-        raise ValueError(
-            f"f must map (N, 2) points to (N,) values, got shape {tuple(values.shape)}"
-        )
-    z = values.reshape(resolution, resolution).numpy()  # (R, R)
-    ax = ax if ax is not None else plt.gca()
-    draw = ax.contourf if filled else ax.contour
-    draw(gx.numpy(), gy.numpy(), z, levels=levels, cmap="viridis", alpha=0.8)
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_aspect("equal")
-    return ax
-
-
-def plot_path(
-    path: Tensor,
-    *,
-    ax: Axes | None = None,
-    label: str | None = None,
-    color: str | None = None,
-) -> Axes:
-    """Draw an optimisation path ``(T, 2)`` (e.g. from :func:`gradient_descent`).
-
-    Iterates are dots joined by lines; the start is a square, the end a cross.
-    """
-    if not isinstance(path, Tensor):
-        raise TypeError(f"path must be a torch.Tensor, got {type(path).__name__}")
-    if path.ndim != 2 or path.shape[1] != 2:
-        raise ValueError(f"path must have shape (T, 2), got {tuple(path.shape)}")
-    p = path.detach().cpu().to(torch.float64).numpy()
-    ax = ax if ax is not None else plt.gca()
-    (line,) = ax.plot(p[:, 0], p[:, 1], "o-", ms=3, lw=1, label=label, color=color)
-    ax.plot(p[0, 0], p[0, 1], "s", color=line.get_color(), ms=6)
-    ax.plot(p[-1, 0], p[-1, 1], "x", color=line.get_color(), ms=8, mew=2)
-    return ax

@@ -20,32 +20,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from companion.attention import MultiHeadAttention
-from companion.data import load_digits
-from companion.train import History, accuracy, fit
+from companion.nn.multihead import MultiHeadAttention
 
 __all__ = [
     "VIT_B_16",
     "VIT_DIGITS",
     "VIT_H_14",
     "VIT_L_16",
-    "DigitsRecipe",
     "EncoderBlock",
     "PatchEmbedding",
     "ViTConfig",
     "VisionTransformer",
-    "attention_rollout",
-    "class_token_attention",
     "parameter_count",
     "parameter_counts",
     "patchify",
-    "position_similarity",
-    "random_shift",
     "torchvision_shapes",
-    "train_on_digits",
 ]
 
 
@@ -203,7 +194,7 @@ class EncoderBlock(nn.Module):
         x = x + Dropout(MSA(LN_1(x)))
         x = x + MLP(LN_2(x)),    MLP = Linear(D, M) → GELU → Dropout → Linear(M, D) → Dropout
 
-    ``MSA`` is :class:`companion.attention.MultiHeadAttention`.
+    ``MSA`` is :class:`companion.nn.multihead.MultiHeadAttention`.
     """
 
     def __init__(self, config: ViTConfig) -> None:
@@ -466,206 +457,3 @@ def parameter_count(config: ViTConfig) -> int:
     """Total number of parameters of ``VisionTransformer(config)`` (sum of
     :func:`parameter_counts`)."""
     return sum(parameter_counts(config).values())
-
-
-def class_token_attention(weights: torch.Tensor, grid_size: int) -> torch.Tensor:
-    """How much the class token attends to each patch, averaged over heads, as an image.
-
-    Args:
-        weights: one block's attention weights ``(B, H, N + 1, N + 1)``, ``N = grid_size²``.
-        grid_size: patches per side.
-
-    Returns:
-        ``(B, grid_size, grid_size)``: ``mean_h weights[:, h, 0, 1:]`` on the patch grid.
-
-    Raises:
-        ValueError: if the shape does not match ``grid_size``.
-    """
-    L = grid_size * grid_size + 1
-    if weights.ndim != 4 or tuple(weights.shape[2:]) != (L, L):
-        raise ValueError(
-            f"weights must be (B, H, {L}, {L}) for grid_size={grid_size}, "
-            f"got shape {tuple(weights.shape)}"
-        )
-    B = weights.shape[0]
-    return weights[:, :, 0, 1:].mean(dim=1).reshape(B, grid_size, grid_size)  # (B, g, g)
-
-
-def attention_rollout(weights: list[torch.Tensor]) -> torch.Tensor:
-    """Attention rollout (Abnar & Zuidema, 2020), used in the ViT paper's attention maps.
-
-    Each block's head-averaged weights get the residual connection added and rows
-    renormalized, ``Â_l = (mean_h A_l + I) / 2``, and the blocks are chained:
-    ``R = Â_L ··· Â_2 Â_1``. Row 0 of ``R`` is how much the class token's output draws,
-    through all blocks, on each input token.
-
-    Args:
-        weights: ``depth`` tensors ``(B, H, L, L)`` (first block first).
-
-    Returns:
-        ``(B, L, L)``, each row summing to 1.
-
-    Raises:
-        ValueError: for an empty list or shapes that differ.
-    """
-    if len(weights) == 0:
-        raise ValueError("weights must hold at least one block's attention weights, got none")
-    shape = weights[0].shape
-    if any(w.shape != shape for w in weights) or len(shape) != 4 or shape[2] != shape[3]:
-        raise ValueError(
-            "weights must all have the same shape (B, H, L, L), got "
-            f"{[tuple(w.shape) for w in weights]}"
-        )
-    L = shape[-1]
-    eye = torch.eye(L, device=weights[0].device, dtype=weights[0].dtype)
-    rollout = eye.expand(shape[0], L, L)
-    for w in weights:
-        a = (w.mean(dim=1) + eye) / 2  # (B, L, L), rows sum to 1
-        rollout = a @ rollout
-    return rollout
-
-
-def position_similarity(position_embedding: torch.Tensor, grid_size: int) -> torch.Tensor:
-    """Cosine similarity between the position embeddings of the patches (as in the ViT
-    paper's Figure 7): entry ``[i, j, k, l]`` compares patch ``(i, j)`` with patch ``(k, l)``.
-
-    Args:
-        position_embedding: ``(1, N + 1, D)`` or ``(N + 1, D)`` (class token first, ignored).
-        grid_size: patches per side, ``N = grid_size²``.
-
-    Returns:
-        ``(grid_size, grid_size, grid_size, grid_size)``.
-
-    Raises:
-        ValueError: if the shape does not match ``grid_size``.
-    """
-    pos = position_embedding.detach()
-    if pos.ndim == 3 and pos.shape[0] == 1:
-        pos = pos[0]
-    N = grid_size * grid_size
-    if pos.ndim != 2 or pos.shape[0] != N + 1:
-        raise ValueError(
-            f"position_embedding must be (1, {N + 1}, D) or ({N + 1}, D) for "
-            f"grid_size={grid_size}, got shape {tuple(position_embedding.shape)}"
-        )
-    unit = F.normalize(pos[1:], dim=-1)  # (N, D)
-    g = grid_size
-    return (unit @ unit.T).reshape(g, g, g, g)  # (g, g, g, g)
-
-
-def random_shift(
-    images: torch.Tensor, generator: torch.Generator, *, max_shift: int = 1
-) -> torch.Tensor:
-    """Move each image by a random whole number of pixels in ``[-max_shift, max_shift]``
-    along each axis, filling with zeros (a light augmentation; the signature is
-    :func:`companion.train.fit`'s ``transform``).
-
-    Args:
-        images: ``(B, C, H, W)``.
-        generator: a CPU generator; all randomness is drawn from it.
-        max_shift: largest shift in pixels, ``0 <= max_shift < min(H, W)``.
-
-    Returns:
-        ``(B, C, H, W)``, on the device and with the dtype of ``images``.
-
-    Raises:
-        ValueError: if ``images`` is not 4-D or ``max_shift`` is out of range.
-    """
-    if images.ndim != 4:
-        raise ValueError(f"images must be 4-D (B, C, H, W), got shape {tuple(images.shape)}")
-    B, _, H, W = images.shape
-    if not isinstance(max_shift, int) or not 0 <= max_shift < min(H, W):
-        raise ValueError(f"max_shift must be an int in [0, {min(H, W)}), got {max_shift!r}")
-    if max_shift == 0:
-        return images
-    s = max_shift
-    shifts = torch.randint(-s, s + 1, (B, 2), generator=generator).to(images.device)
-    padded = F.pad(images, (s, s, s, s))  # (B, C, H + 2s, W + 2s)
-    rows = torch.arange(H, device=images.device) + s - shifts[:, :1]  # (B, H)
-    cols = torch.arange(W, device=images.device) + s - shifts[:, 1:]  # (B, W)
-    batch = torch.arange(B, device=images.device)[:, None, None]  # (B, 1, 1)
-    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
-    return out.permute(0, 3, 1, 2).contiguous()  # (B, C, H, W)
-
-
-@dataclass(frozen=True)
-class DigitsRecipe:
-    """How :func:`train_on_digits` trains (defaults chosen on the validation split).
-
-    Attributes:
-        epochs: passes over the training split.
-        batch_size: images per step.
-        lr: peak learning rate of AdamW (linear warm-up, then cosine decay to 0).
-        warmup_epochs: epochs of warm-up.
-        weight_decay: AdamW's decoupled weight decay.
-        label_smoothing: cross-entropy's label smoothing.
-        max_shift: random shift of each training image, in pixels (0: no augmentation).
-    """
-
-    epochs: int = 100
-    batch_size: int = 128
-    lr: float = 3e-3
-    warmup_epochs: int = 5
-    weight_decay: float = 0.3
-    label_smoothing: float = 0.1
-    max_shift: int = 1
-
-
-def train_on_digits(
-    config: ViTConfig = VIT_DIGITS,
-    recipe: DigitsRecipe | None = None,
-    *,
-    train_split: str = "train",
-    eval_split: str | None = "val",
-    seed: int = 0,
-    device: torch.device | str | None = None,
-) -> tuple[VisionTransformer, History]:
-    """Train ``VisionTransformer(config)`` on one split of :func:`companion.data.load_digits`.
-
-    The loss is cross-entropy with ``recipe.label_smoothing``; each training batch is
-    moved by :func:`random_shift` (``recipe.max_shift``). After each epoch the accuracy
-    on ``eval_split`` is recorded as ``history.metrics["eval_accuracy"]`` (skipped if
-    ``eval_split`` is ``None``; never pass the test split here, score it once at the end).
-
-    Returns:
-        The trained model (in eval mode) and its :class:`companion.train.History`.
-
-    Raises:
-        ValueError: if ``eval_split`` is ``"test"`` (choices are made on the validation
-            split; the test split is scored once, by the caller, at the end).
-    """
-    if eval_split == "test":
-        raise ValueError(
-            "eval_split must not be 'test': make choices on 'val' and score the test split "
-            "once at the end"
-        )
-    recipe = recipe if recipe is not None else DigitsRecipe()
-    torch.manual_seed(seed)
-    model = VisionTransformer(config).to(device)
-    x, y = load_digits(train_split, device=device)
-    evaluate = None
-    if eval_split is not None:
-        x_eval, y_eval = load_digits(eval_split, device=device)
-
-        def evaluate(m: nn.Module) -> dict[str, float]:
-            return {"eval_accuracy": accuracy(m, x_eval, y_eval)}
-
-    def transform(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return random_shift(xb, gen, max_shift=recipe.max_shift)
-
-    history = fit(
-        model,
-        nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
-        x,
-        y,
-        epochs=recipe.epochs,
-        batch_size=recipe.batch_size,
-        lr=recipe.lr,
-        weight_decay=recipe.weight_decay,
-        schedule="cosine",
-        warmup_epochs=recipe.warmup_epochs,
-        transform=transform if recipe.max_shift > 0 else None,
-        evaluate=evaluate,
-        seed=seed,
-    )
-    return model.eval(), history

@@ -19,7 +19,7 @@ from functools import cache
 import numpy as np
 import torch
 
-__all__ = ["DIGITS_SHAPE", "SPLITS", "load_digits", "shift_on_canvas"]
+__all__ = ["DIGITS_SHAPE", "SPLITS", "load_digits"]
 
 #: ``(channels, height, width)`` of one digit image.
 DIGITS_SHAPE: tuple[int, int, int] = (1, 8, 8)
@@ -103,43 +103,3 @@ def load_digits(
         x = x.reshape(len(idx), -1)  # (N, 64)
     y = torch.from_numpy(labels[idx])
     return x.to(device), y.to(device)
-
-
-def shift_on_canvas(
-    images: torch.Tensor, *, canvas_size: int = 16, max_shift: int | None = None, seed: int = 0
-) -> torch.Tensor:
-    """Paste each image at a random position on a larger blank canvas.
-
-    Each ``(C, h, w)`` image lands with its top-left corner at a uniformly random offset
-    ``(i, j)`` with ``0 <= i, j <= max_shift`` (default: as far as the canvas allows,
-    ``canvas_size - h``). Used to show that distances between raw pixels fall apart when
-    the same digit moves by a few pixels.
-
-    Args:
-        images: ``(N, C, h, w)``.
-        canvas_size: side ``S`` of the square canvas, at least ``max(h, w)``.
-        max_shift: largest offset in pixels along each axis.
-        seed: fixes the offsets.
-
-    Returns:
-        ``(N, C, S, S)`` on the device and with the dtype of ``images``.
-
-    Raises:
-        ValueError: if ``images`` is not 4-D, or the canvas or the shift do not fit.
-    """
-    if images.ndim != 4:
-        raise ValueError(f"images must be 4-D (N, C, h, w), got shape {tuple(images.shape)}")
-    n, c, h, w = images.shape
-    room = canvas_size - max(h, w)
-    if room < 0:
-        raise ValueError(f"canvas_size must be at least {max(h, w)}, got {canvas_size}")
-    if max_shift is None:
-        max_shift = room
-    if not 0 <= max_shift <= room:
-        raise ValueError(f"max_shift must be in [0, {room}] for this canvas, got {max_shift}")
-    generator = torch.Generator().manual_seed(seed)
-    offsets = torch.randint(0, max_shift + 1, (n, 2), generator=generator)
-    canvas = images.new_zeros(n, c, canvas_size, canvas_size)
-    for k, (i, j) in enumerate(offsets.tolist()):
-        canvas[k, :, i : i + h, j : j + w] = images[k]
-    return canvas

@@ -15,11 +15,10 @@ products as linear maps                :func:`matvec_by_columns`, :func:`matvec_
                                        :func:`matmul_by_outer_products`
 rank and the SVD                       :func:`numerical_rank`, :func:`low_rank_approximation`
 norms                                  :func:`vector_norm`, :func:`frobenius_norm`,
-                                       :func:`spectral_norm`, :func:`unit_ball_boundary`,
-                                       :func:`plot_unit_balls`
+                                       :func:`spectral_norm`, :func:`unit_ball_boundary`
 inner products and projections         :func:`project_onto`, :func:`projection_matrix`,
                                        :func:`cosine_similarity`
-eigenvalues (the picture)              :func:`transform_unit_circle`, :func:`plot_linear_map`
+eigenvalues (the picture)              :func:`transform_unit_circle`
 matrix calculus                        :func:`autograd_gradient`, :func:`grad_dot`,
                                        :func:`grad_quadratic_form`,
                                        :func:`grad_least_squares`, :func:`grad_trace_linear`,
@@ -30,15 +29,11 @@ matrix calculus                        :func:`autograd_gradient`, :func:`grad_do
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
-from matplotlib.axes import Axes
 
-from companion.plotting import to_numpy
-from companion.utils import check_floating
+from companion.checks import check_floating
 
 __all__ = [
     "autograd_gradient",
@@ -58,8 +53,6 @@ __all__ = [
     "matvec_by_rows",
     "null_space_basis",
     "numerical_rank",
-    "plot_linear_map",
-    "plot_unit_balls",
     "project_onto",
     "projection_matrix",
     "spectral_norm",
@@ -292,23 +285,6 @@ def unit_ball_boundary(
     return directions / vector_norm(directions, p).unsqueeze(1)
 
 
-def plot_unit_balls(ps: Sequence[float] = (1.0, 2.0, math.inf), *, ax: Axes | None = None) -> Axes:
-    """Draw the unit sphere ``‖x‖_p = 1`` in the plane for each ``p`` in ``ps``; return the Axes."""
-    if len(ps) == 0:
-        raise ValueError("ps must name at least one p, got an empty sequence")
-    ax = ax if ax is not None else plt.gca()
-    for p in ps:
-        points = unit_ball_boundary(p).numpy()
-        closed = np.vstack([points, points[:1]])  # (n_points + 1, 2): back to the start
-        label = "p = ∞" if math.isinf(p) else f"p = {p:g}"
-        _ = ax.plot(closed[:, 0], closed[:, 1], label=label)
-    ax.set_aspect("equal")
-    ax.axhline(0, color="0.8", lw=0.8, zorder=0)
-    ax.axvline(0, color="0.8", lw=0.8, zorder=0)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    return ax
-
-
 # ------------------------------------------------------------ inner products and projections
 def project_onto(v: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """The orthogonal projection of ``v`` onto the line through ``u`` (both ``(d,)``).
@@ -372,38 +348,6 @@ def transform_unit_circle(
     _check_shape("A", A, (2, 2), "(a map of the plane)")
     circle = unit_ball_boundary(2.0, n_points, dtype=A.dtype).to(A.device)  # (n_points, 2)
     return circle, circle @ A.mT  # row i: A @ circle[i]
-
-
-def plot_linear_map(A: torch.Tensor, *, ax: Axes | None = None, title: str | None = None) -> Axes:
-    """Draw the unit circle, its image under ``A`` (``(2, 2)``) and the real eigenvectors.
-
-    Each real eigenvector ``v`` (unit length) is drawn with its image ``A v = λ v``, an arrow
-    of length ``|λ|`` along the same line. Returns the Axes.
-    """
-    circle, image = transform_unit_circle(A)
-    circle, image = to_numpy(circle), to_numpy(image)
-    ax = ax if ax is not None else plt.gca()
-    _ = ax.plot(circle[:, 0], circle[:, 1], color="0.6", lw=1, label="unit circle")
-    _ = ax.plot(image[:, 0], image[:, 1], color="C0", label="image $Ax$")
-    eigenvalues, eigenvectors = torch.linalg.eig(A.detach().cpu().double())
-    for lam, v in zip(eigenvalues, eigenvectors.mT, strict=True):
-        if abs(lam.imag) > 1e-12:
-            continue  # complex pair: no real direction is kept
-        v, lam_real = v.real.tolist(), lam.real.item()
-        _ = ax.annotate("", xy=(v[0], v[1]), xytext=(0, 0), arrowprops={"arrowstyle": "->"})
-        _ = ax.annotate(
-            "",
-            xy=(lam_real * v[0], lam_real * v[1]),
-            xytext=(0, 0),
-            arrowprops={"arrowstyle": "->", "color": "C3", "lw": 2},
-        )
-        _ = ax.text(lam_real * v[0], lam_real * v[1], f" λ={lam_real:.2g}", color="C3")
-    ax.set_aspect("equal")
-    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
-    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
-    if title is not None:
-        ax.set_title(title)
-    return ax
 
 
 # --------------------------------------------------------------------------- matrix calculus

@@ -1,0 +1,108 @@
+"""Augmentations: move the digits around, so a network learns what a digit is, not where.
+
+Each ``transform(x, generator)`` has the signature of :func:`companion.train.loop.fit`'s
+``transform`` and draws all its randomness from ``generator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "random_placement",
+    "random_shift",
+    "shift_on_canvas",
+]
+
+
+def shift_on_canvas(
+    images: torch.Tensor, *, canvas_size: int = 16, max_shift: int | None = None, seed: int = 0
+) -> torch.Tensor:
+    """Paste each image at a random position on a larger blank canvas.
+
+    Each ``(C, h, w)`` image lands with its top-left corner at a uniformly random offset
+    ``(i, j)`` with ``0 <= i, j <= max_shift`` (default: as far as the canvas allows,
+    ``canvas_size - h``). Used to show that distances between raw pixels fall apart when
+    the same digit moves by a few pixels.
+
+    Args:
+        images: ``(N, C, h, w)``.
+        canvas_size: side ``S`` of the square canvas, at least ``max(h, w)``.
+        max_shift: largest offset in pixels along each axis.
+        seed: fixes the offsets.
+
+    Returns:
+        ``(N, C, S, S)`` on the device and with the dtype of ``images``.
+
+    Raises:
+        ValueError: if ``images`` is not 4-D, or the canvas or the shift do not fit.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must be 4-D (N, C, h, w), got shape {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    room = canvas_size - max(h, w)
+    if room < 0:
+        raise ValueError(f"canvas_size must be at least {max(h, w)}, got {canvas_size}")
+    if max_shift is None:
+        max_shift = room
+    if not 0 <= max_shift <= room:
+        raise ValueError(f"max_shift must be in [0, {room}] for this canvas, got {max_shift}")
+    generator = torch.Generator().manual_seed(seed)
+    offsets = torch.randint(0, max_shift + 1, (n, 2), generator=generator)
+    canvas = images.new_zeros(n, c, canvas_size, canvas_size)
+    for k, (i, j) in enumerate(offsets.tolist()):
+        canvas[k, :, i : i + h, j : j + w] = images[k]
+    return canvas
+
+
+def random_shift(
+    images: torch.Tensor, generator: torch.Generator, *, max_shift: int = 1
+) -> torch.Tensor:
+    """Move each image by a random whole number of pixels in ``[-max_shift, max_shift]``
+    along each axis, filling with zeros (a light augmentation; the signature is
+    :func:`companion.train.loop.fit`'s ``transform``).
+
+    Args:
+        images: ``(B, C, H, W)``.
+        generator: a CPU generator; all randomness is drawn from it.
+        max_shift: largest shift in pixels, ``0 <= max_shift < min(H, W)``.
+
+    Returns:
+        ``(B, C, H, W)``, on the device and with the dtype of ``images``.
+
+    Raises:
+        ValueError: if ``images`` is not 4-D or ``max_shift`` is out of range.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must be 4-D (B, C, H, W), got shape {tuple(images.shape)}")
+    B, _, H, W = images.shape
+    if not isinstance(max_shift, int) or not 0 <= max_shift < min(H, W):
+        raise ValueError(f"max_shift must be an int in [0, {min(H, W)}), got {max_shift!r}")
+    if max_shift == 0:
+        return images
+    s = max_shift
+    shifts = torch.randint(-s, s + 1, (B, 2), generator=generator).to(images.device)
+    padded = F.pad(images, (s, s, s, s))  # (B, C, H + 2s, W + 2s)
+    rows = torch.arange(H, device=images.device) + s - shifts[:, :1]  # (B, H)
+    cols = torch.arange(W, device=images.device) + s - shifts[:, 1:]  # (B, W)
+    batch = torch.arange(B, device=images.device)[:, None, None]  # (B, 1, 1)
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()  # (B, C, H, W)
+
+
+def random_placement(
+    canvas_size: int = 16, *, max_shift: int | None = None
+) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    """An augmentation for :func:`companion.train.loop.fit`: ``transform(x, generator)`` pastes
+    each ``(C, h, w)`` image of the batch at a fresh random place on a
+    ``canvas_size × canvas_size`` canvas (:func:`companion.data.augment.shift_on_canvas`), so the
+    network sees every digit at many positions."""
+
+    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        return shift_on_canvas(x, canvas_size=canvas_size, max_shift=max_shift, seed=seed)
+
+    return transform

@@ -1,0 +1,156 @@
+"""The triplet loss, on given triplets and on the triplets a miner picks.
+
+An embedding network ``f`` maps each image to a vector; metric learning trains it so that
+images of the same class land close together and images of different classes far apart.
+The triplet loss does this on an *anchor* ``a``, a *positive* ``p`` (same class) and a
+*negative* ``n`` (another class):
+
+.. math::
+
+    L(a, p, n) = \\max\\big(d(f(a), f(p)) - d(f(a), f(n)) + \\alpha,\\ 0\\big)
+
+with the margin ``α`` and ``d`` the Euclidean distance (or its square, as in FaceNet).
+Which triplets of a batch enter the loss is the job of a *miner*
+(:mod:`companion.metric.miners`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from companion.checks import check_labels, check_margin, check_matrix
+from companion.metric.distances import _row_distances, pairwise_distances
+from companion.metric.miners import STRATEGIES, _mine, _triplet_mask
+
+__all__ = [
+    "batch_hard_triplet_loss",
+    "mined_triplet_loss",
+    "triplet_margin_loss",
+]
+
+_REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
+
+
+# --- input checks ------------------------------------------------------------------------
+
+
+# --- distances ---------------------------------------------------------------------------
+
+
+# --- the loss ----------------------------------------------------------------------------
+
+
+def triplet_margin_loss(
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    negative: torch.Tensor,
+    *,
+    margin: float = 1.0,
+    squared: bool = False,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """The triplet loss ``max(d(a_i, p_i) − d(a_i, n_i) + margin, 0)`` of each row ``i``.
+
+    With ``squared=False`` this is ``torch.nn.functional.triplet_margin_loss`` with
+    ``p=2``, except that PyTorch measures ``‖a − p + ε‖`` with ``ε = 1e-6`` added to every
+    coordinate: the two agree to within ``2·ε·sqrt(D)`` per row. With ``squared=True``
+    the distances are squared, as in FaceNet. An empty batch gives a loss of 0 (PyTorch
+    gives NaN for ``"mean"``), still attached to the inputs' graph.
+
+    Args:
+        anchor, positive, negative: ``(N, D)`` each.
+        margin: ``α >= 0``.
+        squared: use ``‖·‖²`` instead of ``‖·‖``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (the ``(N,)`` losses).
+
+    Raises:
+        ValueError: for inputs that are not 2-D or differ in shape, a negative margin or
+            an unknown reduction.
+    """
+    for name, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        check_matrix(name, t)
+    if not anchor.shape == positive.shape == negative.shape:
+        raise ValueError(
+            "anchor, positive and negative must have the same shape, got "
+            f"{tuple(anchor.shape)}, {tuple(positive.shape)} and {tuple(negative.shape)}"
+        )
+    check_margin(margin)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    d_ap = _row_distances(anchor, positive, squared=squared)  # (N,)
+    d_an = _row_distances(anchor, negative, squared=squared)  # (N,)
+    losses = F.relu(d_ap - d_an + margin)  # (N,)
+    if reduction == "none":
+        return losses
+    if losses.numel() == 0:
+        return losses.sum()  # 0, with a grad_fn when the inputs have one
+    return losses.mean() if reduction == "mean" else losses.sum()
+
+
+# --- mining ------------------------------------------------------------------------------
+
+
+def mined_triplet_loss(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    strategy: str = "all",
+    margin: float = 0.2,
+    squared: bool = False,
+) -> torch.Tensor:
+    """Mine the batch with ``strategy``, then average the triplet loss over those triplets.
+
+    ``loss_fn(embeddings, labels)`` for :func:`companion.train.loop.fit`. The distances come
+    from one :func:`pairwise_distances` matrix of the batch, so the loss of each triplet
+    equals ``triplet_margin_loss(e[a], e[p], e[n])`` up to rounding, at a fraction of the
+    cost ("all" and "semihard" score every ``(a, p, n)`` of the batch at once, a
+    ``(B, B, B)`` tensor: meant for batches of up to a few hundred rows). When the batch
+    holds no triplet (a single class, say) the loss is 0 and still differentiable (zero
+    gradient).
+
+    Args:
+        embeddings: ``(B, D)``; labels: ``(B,)``; the rest as in :func:`mine_triplets`.
+
+    Returns:
+        A scalar tensor.
+    """
+    check_matrix("embeddings", embeddings)
+    labels = check_labels(labels, embeddings.shape[0])
+    check_margin(margin)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    dist = pairwise_distances(embeddings, squared=squared)  # (B, B), differentiable
+    labels = labels.to(embeddings.device)
+    if strategy == "hard":
+        with torch.no_grad():
+            a, p, n = _mine(dist, labels, strategy, margin)
+        losses = F.relu(dist[a, p] - dist[a, n] + margin)  # (T,)
+        return losses.sum() / max(len(losses), 1)  # 0 with a zero gradient when T = 0
+    # "all" and "semihard": every triplet of the batch at once, masked (no index lists).
+    with torch.no_grad():
+        mask = _triplet_mask(dist, labels, strategy, margin)  # (B, B, B)
+    losses = F.relu(dist[:, :, None] - dist[:, None, :] + margin)  # (B, B, B): a, p, n
+    return (losses * mask).sum() / mask.sum().clamp_min(1)
+
+
+def batch_hard_triplet_loss(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    margin: float = 0.2,
+    squared: bool = False,
+) -> torch.Tensor:
+    """Hermans et al.'s batch-hard loss: the mean over anchors ``a`` of
+    ``max(max_p d(a, p) − min_n d(a, n) + margin, 0)``.
+
+    Anchors lacking a positive or a negative are left out; a batch without any valid
+    anchor gives 0 (differentiable). Same as ``mined_triplet_loss(..., strategy="hard")``.
+
+    Args:
+        embeddings: ``(B, D)``; labels: ``(B,)``; margin: ``α >= 0``.
+    """
+    return mined_triplet_loss(embeddings, labels, strategy="hard", margin=margin, squared=squared)
+
+
+# --- retrieval ---------------------------------------------------------------------------

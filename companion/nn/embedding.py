@@ -1,0 +1,87 @@
+"""An embedding network for metric learning.
+
+``EmbeddingNet`` is the ``f`` of the triplet loss: a small CNN mapping an image to a point
+on the unit sphere. A *Siamese* (or triplet) network is nothing more than this one network
+applied to the anchor, the positive and the negative: the weights are shared, so the three
+embeddings live in the same space and can be compared. In practice the whole batch goes
+through ``f`` once and the miner (:func:`companion.metric.miners.mine_triplets`) picks the
+triplets among the embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["EmbeddingConfig", "EmbeddingNet"]
+
+
+@dataclass
+class EmbeddingConfig:
+    """Shape of an :class:`EmbeddingNet`.
+
+    Attributes:
+        image_size: side ``S`` of the square input images, a multiple of 4.
+        in_channels: ``C`` of the input images.
+        channels: output channels of the two convolution blocks.
+        dim: size ``E`` of the embedding.
+        normalize: project the embedding onto the unit sphere ``‖f(x)‖ = 1``.
+        global_pool: average the last feature map over all positions before the linear
+            layer (features that do not depend on where the digit is) instead of
+            flattening it.
+    """
+
+    image_size: int = 8
+    in_channels: int = 1
+    channels: tuple[int, int] = (32, 64)
+    dim: int = 32
+    normalize: bool = True
+    global_pool: bool = True
+
+
+class EmbeddingNet(nn.Module):
+    """``f(x) = normalize(W · flatten(block₂(block₁(x))) + b)``, each block a 3x3
+    convolution, a ReLU and a 2x2 max-pool (the pools halve the side twice).
+
+    Input ``(B, C, S, S)``; output ``(B, E)``, of unit length when ``config.normalize``.
+    """
+
+    def __init__(self, config: EmbeddingConfig | None = None) -> None:
+        super().__init__()
+        config = config if config is not None else EmbeddingConfig()
+        if config.image_size < 4 or config.image_size % 4 != 0:
+            raise ValueError(
+                f"image_size must be a positive multiple of 4, got {config.image_size}"
+            )
+        if config.dim < 1:
+            raise ValueError(f"dim must be at least 1, got {config.dim}")
+        self.config = config
+        c1, c2 = config.channels
+        self.features = nn.Sequential(
+            nn.Conv2d(config.in_channels, c1, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (B, c1, S/2, S/2)
+            nn.Conv2d(c1, c2, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (B, c2, S/4, S/4)
+        )
+        positions = 1 if config.global_pool else (config.image_size // 4) ** 2
+        self.head = nn.Linear(c2 * positions, config.dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        if x.ndim != 4 or x.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
+            raise ValueError(
+                f"x must have shape (B, {cfg.in_channels}, {cfg.image_size}, {cfg.image_size}),"
+                f" got {tuple(x.shape)}"
+            )
+        B, _C, _S, _ = x.shape
+        h = self.features(x)  # (B, c2, S/4, S/4)
+        if cfg.global_pool:
+            h = h.mean(dim=(2, 3))  # (B, c2)
+        h = h.reshape(B, -1)  # (B, c2 · positions)
+        z = self.head(h)  # (B, E)
+        return F.normalize(z, dim=1) if cfg.normalize else z

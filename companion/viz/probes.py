@@ -1,0 +1,139 @@
+"""Probes that look inside a model: where the attention goes, what the position embeddings
+learned, how the embeddings spread. Tensors in, tensors out; the notebooks draw them."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "attention_entropy",
+    "attention_rollout",
+    "class_token_attention",
+    "pca_2d",
+    "position_similarity",
+]
+
+
+def attention_entropy(weights: Tensor) -> Tensor:
+    """Entropy ``-Σ_j w_j log w_j`` (nats) of each row: ``(..., L_q, L_k)`` → ``(..., L_q)``.
+
+    0 for a row that puts all its weight on one key, ``log L_k`` for a uniform row
+    (``0 log 0`` counts as 0).
+    """
+    if not isinstance(weights, Tensor) or not weights.is_floating_point():
+        got = weights.dtype if isinstance(weights, Tensor) else type(weights).__name__
+        raise TypeError(f"weights must be a floating-point tensor, got {got}")
+    return -torch.special.xlogy(weights, weights).sum(dim=-1)
+
+
+def class_token_attention(weights: torch.Tensor, grid_size: int) -> torch.Tensor:
+    """How much the class token attends to each patch, averaged over heads, as an image.
+
+    Args:
+        weights: one block's attention weights ``(B, H, N + 1, N + 1)``, ``N = grid_size²``.
+        grid_size: patches per side.
+
+    Returns:
+        ``(B, grid_size, grid_size)``: ``mean_h weights[:, h, 0, 1:]`` on the patch grid.
+
+    Raises:
+        ValueError: if the shape does not match ``grid_size``.
+    """
+    L = grid_size * grid_size + 1
+    if weights.ndim != 4 or tuple(weights.shape[2:]) != (L, L):
+        raise ValueError(
+            f"weights must be (B, H, {L}, {L}) for grid_size={grid_size}, "
+            f"got shape {tuple(weights.shape)}"
+        )
+    B = weights.shape[0]
+    return weights[:, :, 0, 1:].mean(dim=1).reshape(B, grid_size, grid_size)  # (B, g, g)
+
+
+def attention_rollout(weights: list[torch.Tensor]) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema, 2020), used in the ViT paper's attention maps.
+
+    Each block's head-averaged weights get the residual connection added and rows
+    renormalized, ``Â_l = (mean_h A_l + I) / 2``, and the blocks are chained:
+    ``R = Â_L ··· Â_2 Â_1``. Row 0 of ``R`` is how much the class token's output draws,
+    through all blocks, on each input token.
+
+    Args:
+        weights: ``depth`` tensors ``(B, H, L, L)`` (first block first).
+
+    Returns:
+        ``(B, L, L)``, each row summing to 1.
+
+    Raises:
+        ValueError: for an empty list or shapes that differ.
+    """
+    if len(weights) == 0:
+        raise ValueError("weights must hold at least one block's attention weights, got none")
+    shape = weights[0].shape
+    if any(w.shape != shape for w in weights) or len(shape) != 4 or shape[2] != shape[3]:
+        raise ValueError(
+            "weights must all have the same shape (B, H, L, L), got "
+            f"{[tuple(w.shape) for w in weights]}"
+        )
+    L = shape[-1]
+    eye = torch.eye(L, device=weights[0].device, dtype=weights[0].dtype)
+    rollout = eye.expand(shape[0], L, L)
+    for w in weights:
+        a = (w.mean(dim=1) + eye) / 2  # (B, L, L), rows sum to 1
+        rollout = a @ rollout
+    return rollout
+
+
+def position_similarity(position_embedding: torch.Tensor, grid_size: int) -> torch.Tensor:
+    """Cosine similarity between the position embeddings of the patches (as in the ViT
+    paper's Figure 7): entry ``[i, j, k, l]`` compares patch ``(i, j)`` with patch ``(k, l)``.
+
+    Args:
+        position_embedding: ``(1, N + 1, D)`` or ``(N + 1, D)`` (class token first, ignored).
+        grid_size: patches per side, ``N = grid_size²``.
+
+    Returns:
+        ``(grid_size, grid_size, grid_size, grid_size)``.
+
+    Raises:
+        ValueError: if the shape does not match ``grid_size``.
+    """
+    pos = position_embedding.detach()
+    if pos.ndim == 3 and pos.shape[0] == 1:
+        pos = pos[0]
+    N = grid_size * grid_size
+    if pos.ndim != 2 or pos.shape[0] != N + 1:
+        raise ValueError(
+            f"position_embedding must be (1, {N + 1}, D) or ({N + 1}, D) for "
+            f"grid_size={grid_size}, got shape {tuple(position_embedding.shape)}"
+        )
+    unit = F.normalize(pos[1:], dim=-1)  # (N, D)
+    g = grid_size
+    return (unit @ unit.T).reshape(g, g, g, g)  # (g, g, g, g)
+
+
+def pca_2d(x: torch.Tensor) -> torch.Tensor:
+    """Project the rows of ``x`` on their two principal directions (for a scatter plot).
+
+    Centres ``x``, takes the SVD ``X − mean = U Σ Vᵀ`` and returns ``U[:, :2] Σ[:2]``, with
+    each direction's sign fixed so that its largest loading is positive (the SVD alone
+    leaves the sign free).
+
+    Args:
+        x: ``(N, D)`` with ``N >= 2`` and ``D >= 2``.
+
+    Returns:
+        ``(N, 2)``.
+
+    Raises:
+        ValueError: if ``x`` is not 2-D with at least 2 rows and 2 columns.
+    """
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
+        raise ValueError(f"x must be 2-D (N, D) with N, D >= 2, got shape {tuple(x.shape)}")
+    centred = x.detach() - x.detach().mean(dim=0)  # (N, D)
+    _u, _s, vh = torch.linalg.svd(centred, full_matrices=False)  # vh: (min(N, D), D)
+    directions = vh[:2]  # (2, D)
+    largest = directions.abs().argmax(dim=1)  # (2,)
+    signs = directions.gather(1, largest[:, None]).sign()  # (2, 1)
+    return centred @ (directions * signs).T  # (N, 2)
