@@ -4,11 +4,12 @@ and the digits training run of the Vision Transformer chapter.
     python benchmarks/bench_vit.py [--quick] [--contended] [--out benchmarks/results/vit_cpu.json]
 
 Throughput: ``VisionTransformer(config)`` against the same network built from
-``nn.TransformerEncoder`` (``norm_first=True``, GELU, ``batch_first=True``) carrying the
-same weights, both in ``eval()`` under ``torch.inference_mode()``, so PyTorch's fused
-inference path ("fast path") is in play for the reference. The two are timed in
-alternation, and the median of the repeats is kept, so that load on a shared machine
-hits both alike. Sizes: the digits model (8x8, patch 2) and ViT-B/16 (224x224).
+``nn.TransformerEncoder`` (``tests/reference_vit.py``, the twin the tests compare with:
+``norm_first=True``, GELU, ``batch_first=True``) carrying the same weights, both in
+``eval()`` under ``torch.inference_mode()``, so PyTorch's fused inference path ("fast
+path") is in play for the reference. The two are timed in alternation, and the median of
+the repeats is kept, so that load on a shared machine hits both alike. Sizes: the digits
+model (``VIT_DIGITS``: 8x8, patch 4) and ViT-B/16 (224x224).
 
 Training: ``companion.train.recipes.train_on_digits`` with the chapter's recipe on the train and
 validation splits (the chapter's final model), then the test accuracy (scored once), with
@@ -22,6 +23,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -29,57 +31,12 @@ import torch
 from torch import nn
 
 from companion.data.digits import load_digits
-from companion.nn import vit
+from companion.nn import vit, vit_config
 from companion.train import recipes
 from companion.train.loop import accuracy
 
-
-class TorchEncoderViT(nn.Module):
-    """The same ViT with PyTorch's encoder: conv patch embedding, ``nn.TransformerEncoder``."""
-
-    def __init__(self, config: vit.ViTConfig) -> None:
-        super().__init__()
-        c = config
-        self.conv_proj = nn.Conv2d(c.in_channels, c.embed_dim, c.patch_size, c.patch_size)
-        self.class_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
-        self.pos_embedding = nn.Parameter(torch.zeros(1, c.num_patches + 1, c.embed_dim))
-        layer = nn.TransformerEncoderLayer(
-            c.embed_dim,
-            c.num_heads,
-            c.mlp_dim,
-            dropout=0.0,
-            activation="gelu",
-            layer_norm_eps=c.layer_norm_eps,
-            batch_first=True,
-            norm_first=True,
-        )
-        self.encoder = nn.TransformerEncoder(layer, c.depth, enable_nested_tensor=False)
-        self.ln = nn.LayerNorm(c.embed_dim, eps=c.layer_norm_eps)
-        self.head = nn.Linear(c.embed_dim, c.num_classes)
-
-    def load_torchvision(self, sd: dict[str, torch.Tensor]) -> None:
-        renames = {
-            ".ln_1.": ".norm1.",
-            ".ln_2.": ".norm2.",
-            ".mlp.0.": ".linear1.",
-            ".mlp.3.": ".linear2.",
-            ".self_attention.": ".self_attn.",
-        }
-        ours = {}
-        for key, value in sd.items():
-            new = key.replace("encoder.layers.encoder_layer_", "encoder.layers.")
-            new = new.replace("encoder.pos_embedding", "pos_embedding")
-            new = new.replace("encoder.ln.", "ln.").replace("heads.head.", "head.")
-            for a, b in renames.items():
-                new = new.replace(a, b)
-            ours[new] = value
-        self.load_state_dict(ours, strict=True)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        B = images.shape[0]
-        x = self.conv_proj(images).flatten(2).transpose(1, 2)  # (B, N, D)
-        x = torch.cat([self.class_token.expand(B, -1, -1), x], dim=1) + self.pos_embedding
-        return self.head(self.ln(self.encoder(x))[:, 0])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from reference_vit import TorchVisionTwin
 
 
 def machine() -> dict[str, object]:
@@ -103,13 +60,13 @@ def machine() -> dict[str, object]:
 
 
 def throughput(
-    config: vit.ViTConfig, batch: int, repeats: int, seed: int = 0
+    config: vit_config.ViTConfig, batch: int, repeats: int, seed: int = 0
 ) -> dict[str, float | int | str]:
     torch.manual_seed(seed)
     ours = vit.VisionTransformer(config).eval()
     with torch.no_grad():  # a non-zero head, so that the logits can be compared
         nn.init.normal_(ours.head.weight, std=0.02)
-    theirs = TorchEncoderViT(config).eval()
+    theirs = TorchVisionTwin(config).eval()
     theirs.load_torchvision(ours.to_torchvision())
     images = torch.randn(batch, config.in_channels, config.image_size, config.image_size)
     times: dict[str, list[float]] = {"ours": [], "torch": []}
@@ -140,12 +97,12 @@ def training_run(seed: int = 0) -> dict[str, float | int | str]:
     recipe = recipes.DigitsRecipe()
     wall, cpu = time.perf_counter(), time.process_time()
     model, history = recipes.train_on_digits(
-        vit.VIT_DIGITS, recipe, train_split="trainval", eval_split=None, seed=seed
+        vit_config.VIT_DIGITS, recipe, train_split="trainval", eval_split=None, seed=seed
     )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     x_test, y_test = load_digits("test")
     return {
-        "config": repr(vit.VIT_DIGITS),
+        "config": repr(vit_config.VIT_DIGITS),
         "recipe": repr(recipe),
         "train_split": "trainval",
         "epochs": history.epochs,
@@ -171,8 +128,8 @@ def main() -> int:
         "measured_under_contention": args.contended,
     }
     sizes = [
-        ("digits", vit.VIT_DIGITS, 512, 5 if args.quick else 20),
-        ("vit_b_16", vit.VIT_B_16, 2, 2 if args.quick else 5),
+        ("digits", vit_config.VIT_DIGITS, 512, 5 if args.quick else 20),
+        ("vit_b_16", vit_config.VIT_B_16, 2, 2 if args.quick else 5),
     ]
     result["throughput"] = {}
     for name, config, batch, repeats in sizes:

@@ -1,51 +1,303 @@
-"""Input checks shared by the package: each names the argument, what was expected and what came."""
+"""Input checks, one home for the whole package.
+
+Every helper raises with the same wording, ``"<argument> must be <what was expected>, got
+<what came>"``: a ``TypeError`` for the wrong kind of object, a ``ValueError`` for the right
+kind with the wrong shape or value. Each returns its (checked) argument, so a function can
+write ``x = check_floating("x", x)``. ``bool`` is never accepted as a number, although
+Python counts ``True`` as the int 1.
+"""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import torch
 
 __all__ = [
+    "check_bool",
+    "check_choice",
     "check_floating",
+    "check_int",
     "check_labels",
-    "check_margin",
+    "check_mask",
     "check_matrix",
+    "check_ndim",
+    "check_number",
+    "check_qkv",
+    "check_same_dtype",
+    "check_same_shape",
+    "check_scalar_output",
+    "check_shape",
+    "check_tensor",
+    "check_tensor_output",
+    "check_vector",
 ]
 
 
-def check_floating(name: str, x: object) -> torch.Tensor:
-    """Return ``x`` if it is a floating-point tensor; the modules' shared input check.
+def _type_name(x: object) -> str:
+    return type(x).__name__
+
+
+def check_tensor(name: str, x: object) -> torch.Tensor:
+    """Return ``x`` if it is a ``torch.Tensor``.
 
     Raises:
-        TypeError: naming ``name``, if ``x`` is not a tensor, or not of a floating dtype.
+        TypeError: ``"{name} must be a torch.Tensor, got <type>"``.
     """
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor, got {_type_name(x)}")
+    return x
+
+
+def check_floating(name: str, x: object) -> torch.Tensor:
+    """Return ``x`` if it is a floating-point tensor.
+
+    Raises:
+        TypeError: ``"{name} must be a floating-point tensor, got dtype <dtype>"`` (or the
+            message of :func:`check_tensor` for a non-tensor).
+    """
+    x = check_tensor(name, x)
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     return x
 
 
-def check_matrix(name: str, x: object) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, D), got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
+def check_ndim(name: str, x: torch.Tensor, ndim: int, layout: str) -> torch.Tensor:
+    """Return ``x`` if it has ``ndim`` dimensions; ``layout`` names them, e.g. ``"(N, D)"``.
+
+    Raises:
+        ValueError: ``"{name} must be {ndim}-D {layout}, got shape <shape>"``.
+    """
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(x.shape)}")
     return x
 
 
-def check_labels(labels: object, n: int) -> torch.Tensor:
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
-    if labels.ndim != 1 or labels.shape[0] != n:
+def check_matrix(name: str, x: object, layout: str = "(N, D)") -> torch.Tensor:
+    """Return ``x`` if it is a 2-D floating-point tensor (:func:`check_floating`, then
+    :func:`check_ndim` with ``layout``)."""
+    return check_ndim(name, check_floating(name, x), 2, layout)
+
+
+def check_vector(name: str, x: object) -> torch.Tensor:
+    """Return ``x`` if it is a 1-D floating-point tensor ``(d,)``."""
+    return check_ndim(name, check_floating(name, x), 1, "(d,)")
+
+
+def check_shape(name: str, x: torch.Tensor, expected: Sequence[int], why: str = "") -> torch.Tensor:
+    """Return ``x`` if its shape is ``expected``; ``why`` says where that comes from.
+
+    Raises:
+        ValueError: ``"{name} must have shape {expected} {why}, got <shape>"``.
+    """
+    expected = tuple(expected)
+    if tuple(x.shape) != expected:
+        reason = f" {why}" if why else ""
+        raise ValueError(f"{name} must have shape {expected}{reason}, got {tuple(x.shape)}")
+    return x
+
+
+def check_same_dtype(name: str, x: torch.Tensor, ref_name: str, ref: torch.Tensor) -> torch.Tensor:
+    """Return ``x`` if it has the dtype of ``ref``.
+
+    Raises:
+        TypeError: ``"{name} must have the dtype of {ref_name} (<dtype>), got <dtype>"``.
+    """
+    if x.dtype != ref.dtype:
+        raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {x.dtype}")
+    return x
+
+
+def check_same_shape(name: str, x: torch.Tensor, ref_name: str, ref: torch.Tensor) -> torch.Tensor:
+    """Return ``x`` if it has the shape of ``ref``.
+
+    Raises:
+        ValueError: ``"{name} must have the shape of {ref_name} <shape>, got <shape>"``.
+    """
+    if x.shape != ref.shape:
         raise ValueError(
-            f"labels must have shape ({n},) to match the {n} embeddings, "
-            f"got shape {tuple(labels.shape)}"
+            f"{name} must have the shape of {ref_name} {tuple(ref.shape)}, got {tuple(x.shape)}"
         )
-    return labels
+    return x
 
 
-def check_margin(margin: float) -> None:
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
-        raise ValueError(f"margin must be a number >= 0, got {margin!r}")
+def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high}"
+    return ""
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a ``bool`` (a flag; ``0`` and ``1`` are refused).
+
+    Raises:
+        TypeError: ``"{name} must be a bool, got <type>"``.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {_type_name(value)}")
+    return value
+
+
+def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` if it is an ``int`` (not a ``bool``) in ``[low, high]``.
+
+    Raises:
+        TypeError: ``"{name} must be an int, got <type>"``.
+        ValueError: ``"{name} must be an int >= {low}, got <value>"`` (or
+            ``"in [{low}, {high}]"``, or ``"<= {high}"``).
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {_type_name(value)}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        interval = _interval(low, high, low_open=False, high_open=False)
+        raise ValueError(f"{name} must be an int {interval}, got {value}")
+    return value
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a finite real number in the interval.
+
+    ``low_open`` / ``high_open`` exclude the bound: ``check_number("lr", lr, low=0,
+    low_open=True)`` asks for ``lr > 0``. NaN and infinities are refused.
+
+    Raises:
+        TypeError: ``"{name} must be a number, got <type>"``.
+        ValueError: ``"{name} must be a finite number > 0, got <value>"`` (with the
+            interval asked for).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {_type_name(value)}")
+    ok = math.isfinite(value)
+    if low is not None:
+        ok = ok and (value > low if low_open else value >= low)
+    if high is not None:
+        ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        interval = _interval(low, high, low_open, high_open)
+        raise ValueError(f"{name} must be a finite number {interval}".rstrip() + f", got {value!r}")
+    return float(value)
+
+
+def check_choice(name: str, value: object, choices: Sequence[object]) -> object:
+    """Return ``value`` if it is one of ``choices``.
+
+    Raises:
+        ValueError: ``"{name} must be one of 'a', 'b', got <value>"``.
+    """
+    if value not in choices:
+        listed = ", ".join(map(repr, choices))
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value
+
+
+def check_labels(name: str, labels: object, n: int) -> torch.Tensor:
+    """Return ``labels`` if it is a ``(n,)`` tensor (one label per row of the data).
+
+    Raises:
+        TypeError: as :func:`check_tensor`.
+        ValueError: ``"{name} must have shape ({n},), one label per row, got <shape>"``.
+    """
+    labels = check_tensor(name, labels)
+    return check_shape(name, labels, (n,), "(one label per row)")
+
+
+def check_tensor_output(name: str, out: object) -> torch.Tensor:
+    """Return ``out``, what the function ``name`` returned, if it is a tensor.
+
+    Raises:
+        TypeError: ``"{name} must return a torch.Tensor, got <type>"``.
+    """
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"{name} must return a torch.Tensor, got {_type_name(out)}")
+    return out
+
+
+def check_scalar_output(name: str, out: object) -> torch.Tensor:
+    """Return ``out`` as a 0-D tensor if the function ``name`` returned one number.
+
+    Raises:
+        TypeError: as :func:`check_tensor_output`.
+        ValueError: ``"{name} must return a scalar (one element), got shape <shape>"``.
+    """
+    out = check_tensor_output(name, out)
+    if out.numel() != 1:
+        raise ValueError(f"{name} must return a scalar (one element), got shape {tuple(out.shape)}")
+    return out.reshape(())
+
+
+# --------------------------------------------------------------- attention's inputs
+
+
+def check_qkv(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
+    """Check attention's ``query (..., L_q, d_k)``, ``key (..., L_k, d_k)`` and
+    ``value (..., L_k, d_v)``: floating, one dtype, matching ``d_k`` and ``L_k``, batch
+    dims that broadcast.
+
+    Raises:
+        TypeError: a non-tensor or non-floating input, or mixed dtypes.
+        ValueError: fewer than 2 dims, or sizes that do not fit together.
+    """
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        check_floating(name, t)
+        if t.ndim < 2:
+            raise ValueError(
+                f"{name} must have shape (..., L, d) with 2+ dims, got {tuple(t.shape)}"
+            )
+    if not query.dtype == key.dtype == value.dtype:
+        raise TypeError(
+            f"query, key and value must share one dtype, got {query.dtype}, {key.dtype}, "
+            f"{value.dtype}"
+        )
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(
+            f"query and key must have the same d_k (last dim), got query {tuple(query.shape)} "
+            f"and key {tuple(key.shape)}"
+        )
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(
+            f"key and value must have the same L_k (dim -2), got key {tuple(key.shape)} "
+            f"and value {tuple(value.shape)}"
+        )
+    try:
+        torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the batch dims of query {tuple(query.shape)}, key {tuple(key.shape)} and "
+            f"value {tuple(value.shape)} do not broadcast"
+        ) from None
+
+
+def check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> torch.Size:
+    """Check a boolean attention mask against scores ``(..., L_q, L_k)``; return the
+    broadcast shape.
+
+    Raises:
+        TypeError: a non-tensor or non-boolean mask.
+        ValueError: a mask that does not broadcast to ``scores_shape``.
+    """
+    check_tensor("mask", mask)
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask must be a boolean tensor (True = may attend), got {mask.dtype}")
+    try:
+        shape = torch.broadcast_shapes(mask.shape, scores_shape)
+    except RuntimeError:
+        shape = None
+    if shape is None or shape[-2:] != scores_shape[-2:]:
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not broadcast to (..., L_q, L_k) = "
+            f"{tuple(scores_shape)}"
+        )
+    return shape

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from companion.checks import check_choice, check_int
+
 __all__ = [
     "count_parameters",
     "get_device",
@@ -27,10 +29,7 @@ def seed_everything(seed: int = 0) -> torch.Generator:
         TypeError: if ``seed`` is not an ``int``.
         ValueError: if ``seed`` is negative or does not fit in 32 bits (NumPy's limit).
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    check_int("seed", seed, low=0, high=2**32 - 1)  # NumPy's limit
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - seeding the legacy global state is the point here
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -49,8 +48,7 @@ def get_device(prefer: str | None = None) -> torch.device:
     """
     if prefer is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if prefer not in ("cpu", "cuda"):
-        raise ValueError(f"prefer must be None, 'cpu' or 'cuda', got {prefer!r}")
+    check_choice("prefer", prefer, (None, "cpu", "cuda"))
     if prefer == "cuda" and not torch.cuda.is_available():
         raise ValueError("prefer='cuda' was asked for, but torch.cuda.is_available() is False")
     return torch.device(prefer)

@@ -414,12 +414,12 @@ ERRORS = [
     (
         lambda: memory_efficient_attention(_Q, _K, _V, block_size=0),
         ValueError,
-        "block_size must be a positive int, got 0",
+        "block_size must be an int >= 1, got 0",
     ),
     (lambda: causal_mask(3.0), TypeError, "L_q must be an int, got float"),
-    (lambda: causal_mask(3, 0), ValueError, "L_k must be a positive int, got 0"),
+    (lambda: causal_mask(3, 0), ValueError, "L_k must be an int >= 1, got 0"),
     (lambda: padding_mask(torch.tensor([1]), 2.5), TypeError, "L must be an int, got float"),
-    (lambda: padding_mask(torch.tensor([1]), 0), ValueError, "L must be a positive int, got 0"),
+    (lambda: padding_mask(torch.tensor([1]), 0), ValueError, "L must be an int >= 1, got 0"),
     (
         lambda: padding_mask(torch.tensor([1.0]), 3),
         TypeError,
@@ -437,7 +437,7 @@ ERRORS = [
     ),
     (lambda: split_heads(_X, 3), ValueError, "feature size 8 is not divisible by num_heads=3"),
     (lambda: MultiHeadAttention(8.0, 2), TypeError, "embed_dim must be an int, got float"),
-    (lambda: MultiHeadAttention(8, 0), ValueError, "num_heads must be a positive int, got 0"),
+    (lambda: MultiHeadAttention(8, 0), ValueError, "num_heads must be an int >= 1, got 0"),
     (
         lambda: MultiHeadAttention(10, 4),
         ValueError,
@@ -496,17 +496,17 @@ ERRORS = [
     (
         lambda: attention_entropy(torch.tensor([1, 0])),
         TypeError,
-        "weights must be a floating-point tensor, got torch.int64",
+        "weights must be a floating-point tensor, got dtype torch.int64",
     ),
     (
         lambda: online_softmax_steps(torch.zeros(2, 2), 1),
         ValueError,
-        r"scores must be a 1-D floating-point tensor, got \(2, 2\)",
+        r"scores must be 1-D \(L,\), got shape \(2, 2\)",
     ),
     (
         lambda: online_softmax_steps(torch.zeros(4), 0),
         ValueError,
-        "block_size must be a positive int, got 0",
+        "block_size must be an int >= 1, got 0",
     ),
 ]
 

@@ -61,12 +61,12 @@ def test_rows_as_tokens():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: BlockConfig(depth=0), ValueError, "depth must be a positive int, got 0"),
+        (lambda: BlockConfig(depth=0), ValueError, "depth must be an int >= 1, got 0"),
         (lambda: BlockConfig(embed_dim=2.0), TypeError, "embed_dim must be an int, got float"),
         (lambda: BlockConfig(mlp_dim=-1), ValueError, r"mlp_dim must be an int >= 0"),
         (lambda: BlockConfig(embed_dim=10, num_heads=4), ValueError, "must be divisible by"),
         (lambda: BlockConfig(norm_first=1), TypeError, "norm_first must be a bool, got int"),
-        (lambda: TransformerBlock(8, 2, 0), ValueError, "mlp_dim must be a positive int"),
+        (lambda: TransformerBlock(8, 2, 0), ValueError, "mlp_dim must be an int >= 1, got 0"),
         (lambda: TokenEncoder("small"), TypeError, "config must be a BlockConfig, got str"),
         (
             lambda: TokenEncoder(BlockConfig(depth=1))(torch.zeros(2, 7, 8)),

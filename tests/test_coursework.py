@@ -20,8 +20,6 @@ from typing import Any
 
 import nbformat
 import pytest
-from nbgrader.utils import determine_grade
-
 from companion.coursework import (
     CSV_FIELDS,
     EXERCISES_SUFFIX,
@@ -31,6 +29,7 @@ from companion.coursework import (
     main,
     release,
 )
+from nbgrader.utils import determine_grade
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "coursework"

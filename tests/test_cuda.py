@@ -66,10 +66,10 @@ def test_attention_functions_and_module() -> None:
 
 
 def test_vision_transformer_forward_backward_and_weights() -> None:
-    from companion.nn import vit
+    from companion.nn import vit, vit_config
 
     torch.manual_seed(0)
-    model = vit.VisionTransformer(vit.VIT_DIGITS).double()
+    model = vit.VisionTransformer(vit_config.VIT_DIGITS).double()
     images = torch.rand(4, 1, 8, 8, dtype=torch.float64)
     cpu = model.eval()(images)
     model = model.to(CUDA)
@@ -138,11 +138,11 @@ def test_training_loop_runs_on_cuda() -> None:
 
 
 def test_foundations_on_cuda() -> None:
-    from companion.foundations import calculus
+    from companion.foundations import autodiff, calculus
 
     g = torch.Generator().manual_seed(0)
     x = 50 * torch.randn(5, 7, generator=g, dtype=torch.float64)
     for fn in (calculus.softmax, calculus.log_softmax, calculus.logsumexp):
         _close(*_both(fn, x))
     f = lambda v: (v**3).sum()  # noqa: E731
-    _close(*_both(lambda v: calculus.numerical_gradient(f, v), x[0]))
+    _close(*_both(lambda v: autodiff.numerical_gradient(f, v), x[0]))

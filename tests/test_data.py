@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 import torch
 
 from companion.data.augment import shift_on_canvas
 from companion.data.digits import DIGITS_SHAPE, SPLITS, load_digits
-
-
-def _ids(images: torch.Tensor) -> set[bytes]:
-    return {row.numpy().tobytes() for row in images.reshape(len(images), -1)}
 
 
 def test_shapes_dtypes_and_range() -> None:
@@ -28,16 +26,36 @@ def test_flatten_gives_rows_of_64() -> None:
     assert x.shape[1:] == (64,)
 
 
+def _multiset(
+    images: torch.Tensor, labels: torch.Tensor, *, scale: float = 16.0
+) -> Counter[tuple[bytes, int]]:
+    """Each (image, label) pair with how often it occurs; pixels scaled back to 0..16."""
+    rows = (images.flatten(1) * scale).round().to(torch.uint8)  # (N, 64)
+    return Counter(zip((r.numpy().tobytes() for r in rows), labels.tolist(), strict=True))
+
+
 @pytest.mark.parametrize("seed", [0, 1])
-def test_splits_partition_the_data_set(seed: int) -> None:
-    sizes = {s: len(load_digits(s, seed=seed)[1]) for s in SPLITS}
-    assert sizes["train"] + sizes["val"] + sizes["test"] == 1797
-    assert sizes["trainval"] == sizes["train"] + sizes["val"]
-    train, val, test = (_ids(load_digits(s, seed=seed)[0]) for s in ("train", "val", "test"))
-    # The digits set holds a few identical images; disjointness is checked on indices
-    # through the sizes above, and here on content for all but those duplicates.
-    assert len(train & test) <= 5
-    assert len(val & test) <= 5
+@pytest.mark.parametrize(("test_fraction", "val_fraction"), [(0.2, 0.15), (0.3, 0.0)])
+def test_splits_partition_the_data_set(seed: int, test_fraction: float, val_fraction: float):
+    """Against scikit-learn's own copy of the digits: train, val and test together hold
+    every (image, label) of the data set exactly as often as it holds it, so every
+    original index lands in exactly one split (the set has a few identical images, which
+    compares them by count, not by identity), and trainval is train and val together."""
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    bunch = sklearn_load_digits()
+    everything = _multiset(
+        torch.from_numpy(bunch.images), torch.from_numpy(bunch.target), scale=1.0
+    )
+    kwargs = {"seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction}
+    parts = {s: _multiset(*load_digits(s, **kwargs)) for s in SPLITS}
+    assert parts["train"] + parts["val"] + parts["test"] == everything
+    assert parts["trainval"] == parts["train"] + parts["val"]
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        shared = parts[a] & parts[b]  # only images the data set holds more than once
+        assert all(everything[key] > 1 for key in shared), f"{a} and {b} share an image"
+    assert sum(parts["test"].values()) == pytest.approx(test_fraction * 1797, abs=10)
+    assert sum(parts["val"].values()) == pytest.approx(val_fraction * 1797, abs=10)
 
 
 def test_split_is_stratified() -> None:
@@ -67,13 +85,13 @@ def test_unknown_split_name() -> None:
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
 def test_test_fraction_outside_open_interval(fraction: float) -> None:
-    with pytest.raises(ValueError, match=r"test_fraction must be a number in \(0, 1\), got"):
+    with pytest.raises(ValueError, match=r"test_fraction must be a finite number in \(0, 1\), got"):
         load_digits(test_fraction=fraction)
 
 
 @pytest.mark.parametrize("fraction", [1.0, -0.1])
 def test_val_fraction_outside_interval(fraction: float) -> None:
-    with pytest.raises(ValueError, match=r"val_fraction must be a number in \[0, 1\), got"):
+    with pytest.raises(ValueError, match=r"val_fraction must be a finite number in \[0, 1\), got"):
         load_digits(val_fraction=fraction)
 
 
@@ -108,10 +126,10 @@ def test_shift_on_canvas_rejects_non_4d() -> None:
 
 
 def test_shift_on_canvas_rejects_small_canvas() -> None:
-    with pytest.raises(ValueError, match="canvas_size must be at least 8, got 6"):
+    with pytest.raises(ValueError, match="canvas_size must be an int >= 8, got 6"):
         shift_on_canvas(torch.zeros(1, 1, 8, 8), canvas_size=6)
 
 
 def test_shift_on_canvas_rejects_large_shift() -> None:
-    with pytest.raises(ValueError, match=r"max_shift must be in \[0, 8\] for this canvas, got 9"):
+    with pytest.raises(ValueError, match=r"max_shift must be an int in \[0, 8\], got 9"):
         shift_on_canvas(torch.zeros(1, 1, 8, 8), canvas_size=16, max_shift=9)

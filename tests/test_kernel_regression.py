@@ -73,7 +73,7 @@ def test_is_dot_product_attention_with_augmented_vectors():
         (
             lambda: kernel_regression(torch.zeros(2), torch.zeros(2), torch.zeros(2), bandwidth=0),
             ValueError,
-            "bandwidth must be a positive number",
+            "bandwidth must be a finite number > 0",
         ),
     ],
 )

@@ -1,95 +1,108 @@
-"""companion.nn.layers: layer_norm and gelu against torch.nn.functional."""
+"""The package's layers import only downwards (CONTRIBUTING.md, "The package's layers"):
+
+    checks, utils  ->  data, foundations  ->  nn, metric  ->  train  ->  viz
+
+Modules are imported in a fresh interpreter and what they pulled in is read from
+``sys.modules``. Importing several modules loads the union of what each one loads, so when
+the model modules together load no matplotlib, no scikit-learn and no training code, none
+of them does; two interpreters check the whole package in a few seconds.
+"""
 
 from __future__ import annotations
 
-import pytest
-import torch
-import torch.nn.functional as F
+import json
+import subprocess
+import sys
+from pathlib import Path
 
-from companion.nn.layers import gelu, layer_norm
+import companion
 
-DTYPES = [torch.float32, torch.float64]
-TOL = {torch.float32: {"atol": 1e-5, "rtol": 1e-5}, torch.float64: {"atol": 1e-10, "rtol": 1e-10}}
-SHAPES = [(7,), (3, 5), (2, 4, 16), (2, 3, 4, 8)]
+PACKAGE = Path(companion.__file__).parent
+ROOT = PACKAGE.parent
 
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("affine", [False, True])
-@pytest.mark.parametrize("eps", [1e-5, 1e-6])
-def test_layer_norm_equals_pytorch(dtype, shape, affine, eps):
-    g = torch.Generator().manual_seed(0)
-    x = 3 * torch.randn(shape, generator=g, dtype=dtype) + 1
-    D = shape[-1]
-    weight = torch.randn(D, generator=g, dtype=dtype) if affine else None
-    bias = torch.randn(D, generator=g, dtype=dtype) if affine else None
-    expected = F.layer_norm(x, (D,), weight, bias, eps)
-    torch.testing.assert_close(layer_norm(x, weight, bias, eps=eps), expected, **TOL[dtype])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_layer_norm_gradients_equal_pytorch(dtype):
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(3, 4, 6, generator=g, dtype=dtype, requires_grad=True)
-    w = torch.randn(6, generator=g, dtype=dtype, requires_grad=True)
-    b = torch.randn(6, generator=g, dtype=dtype, requires_grad=True)
-    d_out = torch.randn(3, 4, 6, generator=g, dtype=dtype)
-    ours = torch.autograd.grad(layer_norm(x, w, b), (x, w, b), d_out)
-    theirs = torch.autograd.grad(F.layer_norm(x, (6,), w, b), (x, w, b), d_out)
-    for a, e in zip(ours, theirs, strict=True):
-        torch.testing.assert_close(a, e, **TOL[dtype])
-
-
-def test_layer_norm_normalises_each_token_not_the_batch():
-    x = torch.randn(5, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 4
-    y = layer_norm(x)
-    torch.testing.assert_close(y.mean(-1), torch.zeros(5, dtype=torch.float64), atol=1e-12, rtol=0)
-    torch.testing.assert_close(
-        y.var(-1, unbiased=False), torch.ones(5, dtype=torch.float64), atol=1e-4, rtol=0
-    )
-    # one token's result does not depend on the other tokens of the batch
-    torch.testing.assert_close(layer_norm(x[:1]), y[:1], atol=1e-12, rtol=0)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("approximate", ["none", "tanh"])
-def test_gelu_equals_pytorch(dtype, shape, approximate):
-    x = 4 * torch.randn(shape, generator=torch.Generator().manual_seed(3), dtype=dtype)
-    expected = F.gelu(x, approximate=approximate)
-    torch.testing.assert_close(gelu(x, approximate), expected, **TOL[dtype])
-
-
-def test_gelu_at_known_points():
-    x = torch.tensor([0.0, 10.0, -10.0], dtype=torch.float64)
-    torch.testing.assert_close(gelu(x), torch.tensor([0.0, 10.0, 0.0], dtype=torch.float64))
-
-
-@pytest.mark.parametrize(
-    ("call", "error", "match"),
-    [
-        (lambda: layer_norm([1.0]), TypeError, "x must be a torch.Tensor, got list"),
-        (lambda: layer_norm(torch.tensor(1.0)), ValueError, r"x must have shape \(\.\.\., D\)"),
-        (
-            lambda: layer_norm(torch.zeros(2, 3), torch.ones(4)),
-            ValueError,
-            r"weight must have shape \(D,\) = \(3,\), got \(4,\)",
-        ),
-        (
-            lambda: layer_norm(torch.zeros(2, 3), None, torch.ones(2, 3)),
-            ValueError,
-            r"bias must have shape \(D,\) = \(3,\), got \(2, 3\)",
-        ),
-        (
-            lambda: layer_norm(torch.zeros(2, 3), torch.ones(3, dtype=torch.int64)),
-            TypeError,
-            "weight must be a floating-point tensor",
-        ),
-        (lambda: layer_norm(torch.zeros(2, 3), eps=0.0), ValueError, "eps must be a positive"),
-        (lambda: gelu(torch.ones(2, dtype=torch.int64)), TypeError, "x must be a floating"),
-        (lambda: gelu(torch.ones(2), "erf"), ValueError, "approximate must be 'none' or 'tanh'"),
-    ],
+#: Each layer, lowest first; a module may import its own layer and the ones before it.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("checks", "utils"),
+    ("data", "foundations"),
+    ("nn", "metric"),
+    ("train",),
+    ("viz",),
 )
-def test_error_messages(call, error, match):
-    with pytest.raises(error, match=match):
-        call()
+#: Third-party packages that may not be loaded once the layers up to this one are imported.
+FORBIDDEN_UP_TO: dict[int, tuple[str, ...]] = {
+    0: ("matplotlib", "sklearn"),
+    1: ("matplotlib", "sklearn"),  # data imports scikit-learn only when the digits are read
+    2: ("matplotlib", "sklearn"),
+    3: ("matplotlib",),
+}
+
+
+def _modules(group: str) -> list[str]:
+    path = PACKAGE / group
+    if path.with_suffix(".py").exists():
+        return [f"companion.{group}"]
+    return sorted(
+        f"companion.{group}.{p.stem}" for p in path.glob("*.py") if not p.stem.startswith("_")
+    )
+
+
+def _group(name: str) -> str:
+    return name.split(".")[1]
+
+
+def _layer(name: str) -> int:
+    return next(i for i, layer in enumerate(LAYERS) if _group(name) in layer)
+
+
+def _fresh_interpreter(script: str) -> object:
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_every_group_has_a_layer() -> None:
+    groups = {
+        p.stem if p.suffix == ".py" else p.name
+        for p in PACKAGE.iterdir()
+        if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or p.is_dir())
+    }
+    assert groups == {g for layer in LAYERS for g in layer}
+
+
+def test_each_layer_loads_nothing_above_it() -> None:
+    """Import the layers one after the other, lowest first; after each, ``sys.modules``
+    holds no module of a higher layer and no library forbidden so far."""
+    stages = [[m for group in layer for m in _modules(group)] for layer in LAYERS]
+    script = (
+        "import importlib, json, sys\n"
+        f"stages = {stages!r}\n"
+        "loaded = []\n"
+        "for modules in stages:\n"
+        "    for module in modules:\n"
+        "        importlib.import_module(module)\n"
+        "    loaded.append(sorted(sys.modules))\n"
+        "print(json.dumps(loaded))\n"
+    )
+    after_each = _fresh_interpreter(script)
+    for k, loaded in enumerate(after_each):
+        higher = sorted(
+            name for name in loaded if name.count(".") >= 1 and name.startswith("companion.")
+            and _layer(name) > k
+        )  # fmt: skip
+        assert not higher, f"layers up to {LAYERS[k]} load higher layers: {higher}"
+        for library in FORBIDDEN_UP_TO.get(k, ()):
+            assert library not in loaded, f"layers up to {LAYERS[k]} load {library}"
+
+
+def test_model_modules_load_no_plotting_no_sklearn_no_training() -> None:
+    """Every ``companion.nn`` and ``companion.metric`` module, in one fresh interpreter."""
+    models = _modules("nn") + _modules("metric")
+    assert "companion.nn.vit" in models
+    script = f"import json, sys\nimport {', '.join(models)}\nprint(json.dumps(sorted(sys.modules)))"
+    loaded = set(_fresh_interpreter(script))
+    assert set(models) <= loaded
+    assert "matplotlib" not in loaded
+    assert "sklearn" not in loaded
+    assert not {name for name in loaded if name.startswith(("companion.train", "companion.data"))}
+    assert not {name for name in loaded if name.startswith("companion.viz")}

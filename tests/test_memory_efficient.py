@@ -187,7 +187,7 @@ def test_online_softmax_steps_end_at_the_direct_normaliser(block_size):
     [
         ({"block_size": 2.0}, TypeError, "block_size must be an int, got float"),
         ({"block_size": True}, TypeError, "block_size must be an int, got bool"),
-        ({"block_size": 0}, ValueError, "block_size must be a positive int, got 0"),
+        ({"block_size": 0}, ValueError, "block_size must be an int >= 1, got 0"),
         ({"mask": torch.ones(4, 5)}, TypeError, "mask must be a boolean tensor"),
         ({"mask": torch.ones(3, 5, dtype=torch.bool)}, ValueError, "does not broadcast"),
     ],

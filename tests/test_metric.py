@@ -3,6 +3,7 @@ companion.nn.embedding (the embedding network and its helpers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -115,7 +116,7 @@ def test_pairwise_distances_errors():
         pairwise_distances(torch.zeros(3, 2), torch.zeros(4, 3))
     with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
         pairwise_distances([[1.0]])
-    with pytest.raises(TypeError, match="x must have a floating dtype, got torch.int64"):
+    with pytest.raises(TypeError, match="x must be a floating-point tensor, got dtype torch.int64"):
         pairwise_distances(torch.zeros(3, 2, dtype=torch.int64))
 
 
@@ -176,7 +177,7 @@ def test_triplet_margin_loss_errors():
         triplet_margin_loss(x, x, torch.zeros(5, 3))
     with pytest.raises(ValueError, match=r"anchor must be 2-D \(N, D\), got shape \(3,\)"):
         triplet_margin_loss(torch.zeros(3), x, x)
-    with pytest.raises(ValueError, match="margin must be a number >= 0, got -0.1"):
+    with pytest.raises(ValueError, match="margin must be a finite number >= 0, got -0.1"):
         triplet_margin_loss(x, x, x, margin=-0.1)
     with pytest.raises(ValueError, match="reduction must be one of .*, got 'max'"):
         triplet_margin_loss(x, x, x, reduction="max")
@@ -267,11 +268,13 @@ def test_hard_skips_anchors_without_a_positive():
 def test_mine_triplets_errors():
     x = torch.zeros(4, 3)
     y = torch.tensor([0, 0, 1, 1])
-    with pytest.raises(ValueError, match=r"labels must have shape \(4,\) .* got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"labels must have shape \(4,\) \(one label per row\), got \(3,\)"
+    ):
         mine_triplets(x, y[:3])
     with pytest.raises(ValueError, match=r"embeddings must be 2-D \(N, D\), got shape \(4,\)"):
         mine_triplets(torch.zeros(4), y)
-    with pytest.raises(ValueError, match="margin must be a number >= 0, got -1"):
+    with pytest.raises(ValueError, match="margin must be a finite number >= 0, got -1"):
         mine_triplets(x, y, margin=-1)
     with pytest.raises(ValueError, match="strategy must be one of .*, got 'easy'"):
         mine_triplets(x, y, strategy="easy")
@@ -322,7 +325,7 @@ def test_mined_triplet_loss_errors():
         mined_triplet_loss(x, torch.zeros(5, dtype=torch.int64))
     with pytest.raises(ValueError, match="strategy must be one of"):
         mined_triplet_loss(x, torch.zeros(4, dtype=torch.int64), strategy="hardest")
-    with pytest.raises(ValueError, match="margin must be a number >= 0"):
+    with pytest.raises(ValueError, match="margin must be a finite number >= 0"):
         batch_hard_triplet_loss(x, torch.zeros(4, dtype=torch.int64), margin=-0.2)
 
 
@@ -360,13 +363,13 @@ def test_nearest_neighbors_and_accuracy(dtype):
 
 def test_retrieval_errors():
     x, y = torch.zeros(4, 2), torch.tensor([0, 0, 1, 1])
-    with pytest.raises(ValueError, match=r"k must be an int in \[1, 3\] \(N - 1\), got 4"):
+    with pytest.raises(ValueError, match=r"k must be an int in \[1, 3\], got 4"):
         recall_at_k(x, y, 4)
     with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
         recall_at_k(x, y[:2], 1)
     with pytest.raises(ValueError, match=r"embeddings must be 2-D"):
         recall_at_k(torch.zeros(4), y, 1)
-    with pytest.raises(ValueError, match=r"k must be an int in \[1, 4\] \(gallery size\), got 0"):
+    with pytest.raises(ValueError, match=r"k must be an int in \[1, 4\], got 0"):
         nearest_neighbors(x, x, k=0)
     with pytest.raises(ValueError, match=r"queries must be 2-D"):
         nearest_neighbors(torch.zeros(2), x)
@@ -394,23 +397,61 @@ def test_embedding_net_shapes_and_unit_norm(dtype, size, global_pool):
     assert raw(torch.rand(2, 1, size, size, dtype=dtype)).shape == (2, 5)
 
 
-def test_embedding_net_trains_with_fit():
-    from companion.train.loop import fit
+def test_embedding_net_learns_with_fit_and_the_triplet_loss():
+    """Eight epochs of batch-hard triplet loss on the 269 validation digits: the loss
+    falls, and the nearest neighbour in embedding space shares the label far more often
+    than before training (about 0.52 -> 0.72 in this run; chance is about 0.1)."""
+    from companion.data.digits import load_digits
+    from companion.train.loop import fit, predict
 
+    x, y = load_digits("val")
     torch.manual_seed(0)
-    x = torch.rand(16, 1, 8, 8)
-    y = torch.arange(4).repeat_interleave(4)
-    net = EmbeddingNet(EmbeddingConfig(channels=(4, 8), dim=4))
-    history = fit(net, batch_hard_triplet_loss, x, y, epochs=2, batch_size=8, progress=False)
-    assert history.epochs == 2
-    assert all(torch.isfinite(torch.tensor(history.train_loss)))
+    net = EmbeddingNet(EmbeddingConfig(channels=(8, 16), dim=8))
+    before = recall_at_k(predict(net, x), y, 1)
+
+    def loss_fn(embeddings, labels):
+        return batch_hard_triplet_loss(embeddings, labels, margin=0.2)
+
+    history = fit(net, loss_fn, x, y, epochs=8, batch_size=64, lr=3e-3, progress=False)
+    after = recall_at_k(predict(net, x), y, 1)
+    assert history.epochs == 8
+    assert history.train_loss[-1] < 0.9 * history.train_loss[0]
+    assert after > before + 0.1
+    assert after > 0.6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            {"image_size": 6},
+            ValueError,
+            r"image_size must be a multiple of 4 \(two 2x2 pools\), got 6",
+        ),
+        ({"image_size": 0}, ValueError, "image_size must be an int >= 4, got 0"),
+        ({"image_size": 8.0}, TypeError, "image_size must be an int, got float"),
+        ({"in_channels": 0}, ValueError, "in_channels must be an int >= 1, got 0"),
+        ({"channels": (4,)}, ValueError, r"channels must be a tuple of 2 ints, got \(4,\)"),
+        ({"channels": (4, 0)}, ValueError, "channels must be an int >= 1, got 0"),
+        ({"dim": 0}, ValueError, "dim must be an int >= 1, got 0"),
+        ({"normalize": 1}, TypeError, "normalize must be a bool, got int"),
+        ({"global_pool": None}, TypeError, "global_pool must be a bool, got NoneType"),
+    ],
+)
+def test_embedding_config_validates_itself(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        EmbeddingConfig(**kwargs)
+
+
+def test_embedding_config_is_frozen():
+    config = EmbeddingConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.dim = 3  # type: ignore[misc]
 
 
 def test_embedding_net_errors():
-    with pytest.raises(ValueError, match="image_size must be a positive multiple of 4, got 6"):
-        EmbeddingNet(EmbeddingConfig(image_size=6))
-    with pytest.raises(ValueError, match="dim must be at least 1, got 0"):
-        EmbeddingNet(EmbeddingConfig(dim=0))
+    with pytest.raises(TypeError, match="config must be an EmbeddingConfig, got dict"):
+        EmbeddingNet({"dim": 3})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"x must have shape \(B, 1, 8, 8\), got \(2, 1, 16, 16\)"):
         EmbeddingNet()(torch.zeros(2, 1, 16, 16))
 
@@ -432,9 +473,9 @@ def test_pk_batch_is_class_balanced_and_seeded():
 
 def test_pk_batch_errors():
     labels = torch.tensor([0, 0, 1, 1, 1])
-    with pytest.raises(ValueError, match=r"classes_per_batch must be in \[1, 2\] .* got 3"):
+    with pytest.raises(ValueError, match=r"classes_per_batch must be an int in \[1, 2\], got 3"):
         pk_batch(labels, classes_per_batch=3, images_per_class=1)
-    with pytest.raises(ValueError, match="images_per_class must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="images_per_class must be an int >= 1, got 0"):
         pk_batch(labels, classes_per_batch=1, images_per_class=0)
     with pytest.raises(ValueError, match="class 0 has 2 images, fewer than images_per_class=3"):
         pk_batch(labels, classes_per_batch=2, images_per_class=3)

@@ -26,7 +26,7 @@ def test_use_course_style_sets_small_dpi() -> None:
 
 
 def test_use_course_style_rejects_extreme_dpi() -> None:
-    with pytest.raises(ValueError, match=r"dpi must be in \[50, 200\], got 300"):
+    with pytest.raises(ValueError, match=r"dpi must be an int in \[50, 200\], got 300"):
         use_course_style(300)
 
 
@@ -71,5 +71,5 @@ def test_show_images_rejects_wrong_title_count() -> None:
 
 
 def test_show_images_rejects_bad_ncols() -> None:
-    with pytest.raises(ValueError, match="ncols must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="ncols must be an int >= 1, got 0"):
         show_images(np.zeros((2, 8, 8)), ncols=0)

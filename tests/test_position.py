@@ -119,17 +119,21 @@ def test_interpolation_equals_torchvision_directly():
         (
             lambda: sinusoidal_position_encoding(0, 8),
             ValueError,
-            "num_positions must be a positive",
+            "num_positions must be an int >= 1",
         ),
         (lambda: sinusoidal_position_encoding(4, 7), ValueError, "dim must be even"),
-        (lambda: sinusoidal_position_encoding(4, 8, base=1), ValueError, "base must be a number"),
+        (
+            lambda: sinusoidal_position_encoding(4, 8, base=1),
+            ValueError,
+            "base must be a finite number > 1",
+        ),
         (lambda: sincos_2d_position_encoding(3, 6), ValueError, "dim must be divisible by 4"),
         (lambda: sincos_2d_position_encoding([3, 3], 8), TypeError, "grid must be an int or a"),
         (lambda: sincos_2d_position_encoding((3, 0), 8), ValueError, r"grid\[1\] must be a"),
         (
             lambda: interpolate_position_embeddings(torch.zeros(1, 10, 4), 0),
             ValueError,
-            "new_grid must be a positive int, got 0",
+            "new_grid must be an int >= 1, got 0",
         ),
         (
             lambda: interpolate_position_embeddings(torch.zeros(1, 10, 4, dtype=torch.int64), 4),
@@ -149,7 +153,7 @@ def test_interpolation_equals_torchvision_directly():
         (
             lambda: interpolate_position_embeddings(torch.zeros(1, 10, 4), 4, mode="nearest"),
             ValueError,
-            "mode must be 'bicubic' or 'bilinear'",
+            "mode must be one of 'bicubic', 'bilinear'",
         ),
     ],
 )

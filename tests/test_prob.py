@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Categorical, MultivariateNormal, Normal
 
-from companion.foundations import dot_products, prob
+from companion.foundations import dot_products, estimation, prob
 
 DTYPES = [torch.float32, torch.float64]
 SHAPES = [(5,), (3, 4), (2, 3, 6)]
@@ -158,7 +158,7 @@ def test_mvn_log_pdf_diagonal_is_sum_of_univariate():
 def test_empirical_cdf_matches_loop(dtype):
     samples = torch.randn(50, generator=gen(10), dtype=dtype)
     points = torch.cat([torch.linspace(-3, 3, 13, dtype=dtype), samples[:5]])
-    got = prob.empirical_cdf(samples, points)
+    got = estimation.empirical_cdf(samples, points)
     expected = torch.tensor([sum(float(s <= t) for s in samples) / 50 for t in points], dtype=dtype)
     torch.testing.assert_close(got, expected)
 
@@ -167,21 +167,21 @@ def test_empirical_cdf_matches_loop(dtype):
 @pytest.mark.parametrize("shape", [(20,), (15, 3)])
 def test_sample_mean_path_matches_loop(dtype, shape):
     samples = torch.randn(shape, generator=gen(11), dtype=dtype)
-    got = prob.sample_mean_path(samples)
+    got = estimation.sample_mean_path(samples)
     expected = torch.stack([samples[: n + 1].mean(dim=0) for n in range(shape[0])])
     torch.testing.assert_close(got, expected, **tol(dtype))
 
 
 def test_law_of_large_numbers():
     samples = torch.rand(200_000, generator=gen(12), dtype=torch.float64)
-    assert abs(prob.sample_mean_path(samples)[-1].item() - 0.5) < 0.005
+    assert abs(estimation.sample_mean_path(samples)[-1].item() - 0.5) < 0.005
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_clt_standardized_means_matches_loop_and_is_standard_normal(dtype):
     samples = torch.rand(4000, 30, generator=gen(13), dtype=dtype)  # uniform: μ=1/2, σ²=1/12
     std = math.sqrt(1 / 12)
-    got = prob.clt_standardized_means(samples, 0.5, std)
+    got = estimation.clt_standardized_means(samples, 0.5, std)
     expected = torch.tensor(
         [math.sqrt(30) * (row.mean().item() - 0.5) / std for row in samples[:10]], dtype=dtype
     )
@@ -198,23 +198,23 @@ def test_bernoulli_log_likelihood_matches_distribution(dtype):
     x = (torch.rand(25, generator=gen(14)) < 0.3).to(dtype)
     p = torch.linspace(0.05, 0.95, 19, dtype=dtype)
     expected = torch.stack([Bernoulli(probs=pi).log_prob(x).sum() for pi in p])
-    torch.testing.assert_close(prob.bernoulli_log_likelihood(x, p), expected, **tol(dtype))
+    torch.testing.assert_close(estimation.bernoulli_log_likelihood(x, p), expected, **tol(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bernoulli_mle_maximises_likelihood(dtype):
     x = (torch.rand(40, generator=gen(15)) < 0.7).to(dtype)
-    p_hat = prob.bernoulli_mle(x)
+    p_hat = estimation.bernoulli_mle(x)
     torch.testing.assert_close(p_hat, x.sum() / 40)
     grid = torch.linspace(0.01, 0.99, 99, dtype=torch.float64)
-    best = grid[prob.bernoulli_log_likelihood(x.double(), grid).argmax()]
+    best = grid[estimation.bernoulli_log_likelihood(x.double(), grid).argmax()]
     assert abs(best.item() - p_hat.item()) <= 0.005 + 1e-6
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gaussian_mle_matches_formula_and_optimisation(dtype):
     x = 2.0 + 1.5 * torch.randn(200, generator=gen(16), dtype=dtype)
-    mu, var = prob.gaussian_mle(x)
+    mu, var = estimation.gaussian_mle(x)
     torch.testing.assert_close(mu, x.mean())
     torch.testing.assert_close(var, x.var(correction=0))
     # The MLE is a stationary point of the log-likelihood (zero gradient) and a maximum.
@@ -262,25 +262,34 @@ def test_bayes_posterior_matches_loop_and_sequential_updates(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("entries", dot_products.DOT_PRODUCT_ENTRIES)
-def test_random_dot_products_match_loop(dtype, entries):
-    d, n = 6, 5
+def test_random_dot_products_have_the_moments_and_support_of_their_entries(dtype, entries):
+    """Properties of q·k, not a replay of the draws: mean 0 and variance d, the support the
+    entries allow, the same draws for the same seed, and a scaling by exactly 1/√d."""
+    d, n = 16, 20_000
     got = dot_products.random_dot_products(d, n, generator=gen(20), entries=entries, dtype=dtype)
     assert got.shape == (n,)
     assert got.dtype == dtype
-    # Regenerate the same q, k and take the dot products one by one.
-    g = gen(20)
-    if entries == "gaussian":
-        qk = torch.randn(2, n, d, generator=g, dtype=dtype)
-    elif entries == "rademacher":
-        qk = (2 * torch.randint(0, 2, (2, n, d), generator=g) - 1).to(dtype)
-    else:
-        qk = math.sqrt(3) * (2 * torch.rand(2, n, d, generator=g, dtype=dtype) - 1)
-    expected = torch.stack([sum(qk[0, i, j] * qk[1, i, j] for j in range(d)) for i in range(n)])
-    torch.testing.assert_close(got, expected, **tol(dtype))
+    x = got.double()
+    # Mean 0 with standard error sqrt(d / n); variance d with standard error below
+    # d·sqrt(8 / n) for all three entry laws (their fourth moments are at most 9/5·3).
+    assert abs(x.mean().item()) < 5 * math.sqrt(d / n)
+    assert abs(x.var().item() - d) < 5 * d * math.sqrt(8 / n)
+    if entries == "rademacher":  # a sum of d terms ±1: an integer of d's parity in [-d, d]
+        assert torch.equal(x, x.round())
+        assert bool(((x + d) % 2 == 0).all())
+        assert x.abs().max().item() <= d
+    elif entries == "uniform":  # each |q_i k_i| <= √3·√3 = 3
+        assert x.abs().max().item() <= 3 * d
+    else:  # Gaussian: unbounded, so some of 20,000 draws pass 3 standard deviations
+        assert (x.abs() > 3 * math.sqrt(d)).any()
+    again = dot_products.random_dot_products(d, n, generator=gen(20), entries=entries, dtype=dtype)
+    assert torch.equal(again, got)
+    other = dot_products.random_dot_products(d, n, generator=gen(21), entries=entries, dtype=dtype)
+    assert not torch.equal(other, got)
     scaled = dot_products.random_dot_products(
         d, n, generator=gen(20), entries=entries, dtype=dtype, scaled=True
     )
-    torch.testing.assert_close(scaled, expected / math.sqrt(d), **tol(dtype))
+    torch.testing.assert_close(scaled, got / math.sqrt(d), **tol(dtype))
 
 
 @pytest.mark.parametrize("d", [1, 8, 64])
@@ -316,7 +325,7 @@ def test_probability_checks():
         prob.entropy(torch.tensor([1.5, -0.5]))
     with raises(ValueError, "q must sum to 1 along its last dimension, got sums off by up to 0.1"):
         prob.cross_entropy(good, torch.tensor([0.5, 0.6]))
-    with raises(ValueError, "p and q must have the same shape, got (2,) and (3,)"):
+    with raises(ValueError, "p must have the shape of q (3,), got (2,)"):
         prob.kl_divergence(good, torch.tensor([0.2, 0.3, 0.5]))
 
 
@@ -324,21 +333,21 @@ def test_softmax_with_temperature_errors():
     logits = torch.zeros(3)
     with raises(TypeError, "logits must be a floating-point tensor, got dtype torch.int64"):
         prob.softmax_with_temperature(torch.zeros(3, dtype=torch.int64))
-    with raises(TypeError, "temperature must be a float, got Tensor"):
+    with raises(TypeError, "temperature must be a number, got Tensor"):
         prob.softmax_with_temperature(logits, torch.tensor(1.0))
-    with raises(ValueError, "temperature must be positive, got 0.0"):
+    with raises(ValueError, "temperature must be a finite number > 0, got 0.0"):
         prob.softmax_with_temperature(logits, 0.0)
-    with raises(ValueError, "temperature must be positive, got -1"):
+    with raises(ValueError, "temperature must be a finite number > 0, got -1"):
         prob.softmax_with_temperature(logits, -1)
 
 
 def test_gaussian_errors():
     x = torch.zeros(3)
-    with raises(ValueError, "variance must be positive, got 0.0"):
+    with raises(ValueError, "variance must be a finite number > 0, got 0.0"):
         prob.gaussian_log_pdf(x, 0.0, 0.0)
     with raises(ValueError, "variance must be positive, got a minimum of -1"):
         prob.gaussian_cdf(x, 0.0, torch.tensor([1.0, -1.0, 1.0]))
-    with raises(TypeError, "variance must be a number or a tensor, got str"):
+    with raises(TypeError, "variance must be a number, got str"):
         prob.gaussian_pdf(x, 0.0, "1")
     with raises(TypeError, "x must be a torch.Tensor, got float"):
         prob.gaussian_pdf(0.5)
@@ -363,32 +372,32 @@ def test_mvn_errors():
 
 def test_monte_carlo_errors():
     with raises(ValueError, "samples must be 1-D and non-empty, got shape (2, 2)"):
-        prob.empirical_cdf(torch.zeros(2, 2), torch.zeros(3))
+        estimation.empirical_cdf(torch.zeros(2, 2), torch.zeros(3))
     with raises(ValueError, "samples must be (N, ...) with N >= 1, got shape ()"):
-        prob.sample_mean_path(torch.tensor(1.0))
+        estimation.sample_mean_path(torch.tensor(1.0))
     with raises(ValueError, "samples must be 2-D (R, n) and non-empty, got (5,)"):
-        prob.clt_standardized_means(torch.zeros(5), 0.0, 1.0)
-    with raises(ValueError, "std must be positive, got 0.0"):
-        prob.clt_standardized_means(torch.zeros(2, 5), 0.0, 0.0)
+        estimation.clt_standardized_means(torch.zeros(5), 0.0, 1.0)
+    with raises(ValueError, "std must be a finite number > 0, got 0.0"):
+        estimation.clt_standardized_means(torch.zeros(2, 5), 0.0, 0.0)
 
 
 def test_likelihood_errors():
     x = torch.tensor([0.0, 1.0, 1.0])
     with raises(ValueError, "x must hold only 0s and 1s (Bernoulli outcomes), got other values"):
-        prob.bernoulli_mle(torch.tensor([0.0, 0.5]))
+        estimation.bernoulli_mle(torch.tensor([0.0, 0.5]))
     with raises(ValueError, "x must be 1-D and non-empty, got shape (0,)"):
-        prob.bernoulli_mle(torch.zeros(0))
+        estimation.bernoulli_mle(torch.zeros(0))
     with raises(ValueError, "p must lie in [0, 1], got values outside it"):
-        prob.bernoulli_log_likelihood(x, torch.tensor([0.5, 1.5]))
+        estimation.bernoulli_log_likelihood(x, torch.tensor([0.5, 1.5]))
     with raises(ValueError, "x must be 1-D and non-empty, got shape (2, 2)"):
-        prob.gaussian_mle(torch.zeros(2, 2))
+        estimation.gaussian_mle(torch.zeros(2, 2))
 
 
 def test_bayes_errors():
     prior = torch.tensor([0.5, 0.5])
     with raises(ValueError, "prior must sum to 1 along its last dimension"):
         prob.bayes_posterior(torch.tensor([0.5, 0.6]), torch.tensor([0.1, 0.2]))
-    with raises(ValueError, "prior and likelihood must have the same shape, got (2,) and (3,)"):
+    with raises(ValueError, "prior must have the shape of likelihood (3,), got (2,)"):
         prob.bayes_posterior(prior, torch.tensor([0.1, 0.2, 0.3]))
     with raises(
         ValueError, "likelihood must lie in [0, 1] (it holds P(e | h)), got values outside"
@@ -401,11 +410,11 @@ def test_bayes_errors():
 def test_dot_product_errors():
     with raises(TypeError, "d must be an int, got float"):
         dot_products.random_dot_products(2.0, 10)
-    with raises(ValueError, "n must be at least 1, got 0"):
+    with raises(ValueError, "n must be an int >= 1, got 0"):
         dot_products.random_dot_products(2, 0)
     with raises(
-        ValueError, "entries must be one of ('gaussian', 'rademacher', 'uniform'), got 'cauchy'"
+        ValueError, "entries must be one of 'gaussian', 'rademacher', 'uniform', got 'cauchy'"
     ):
         dot_products.random_dot_products(2, 10, entries="cauchy")
-    with raises(ValueError, "n must be at least 2 to estimate a variance, got 1"):
+    with raises(ValueError, "n must be an int >= 2, got 1"):
         dot_products.dot_product_variance_experiment(4, 1)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from companion.nn.vit import VIT_B_16, VisionTransformer, ViTConfig, torchvision_shapes
+from companion.nn.vit import VisionTransformer
+from companion.nn.vit_config import VIT_B_16, ViTConfig
+from companion.nn.vit_torchvision import torchvision_shapes
 from companion.utils import count_parameters
 
 try:  # a torchvision built for another torch fails with a RuntimeError, not an ImportError

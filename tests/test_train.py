@@ -107,11 +107,15 @@ def test_predict_restores_training_mode_and_batches() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"epochs": 0}, "epochs must be at least 1, got 0"),
-        ({"epochs": 1, "batch_size": 0}, "batch_size must be at least 1, got 0"),
-        ({"epochs": 1, "lr": 0.0}, "lr must be positive, got 0.0"),
-        ({"epochs": 1, "schedule": "step"}, "schedule must be 'cosine' or None, got 'step'"),
-        ({"epochs": 2, "warmup_epochs": 2}, r"warmup_epochs must be in \[0, epochs=2\), got 2"),
+        ({"epochs": 0}, "epochs must be an int >= 1, got 0"),
+        ({"epochs": 1, "batch_size": 0}, "batch_size must be an int >= 1, got 0"),
+        ({"epochs": 1, "lr": 0.0}, "lr must be a finite number > 0, got 0.0"),
+        ({"epochs": 1, "schedule": "step"}, "schedule must be one of 'cosine', None, got 'step'"),
+        ({"epochs": 2, "warmup_epochs": 2}, r"warmup_epochs must be an int in \[0, 1\], got 2"),
+        (
+            {"epochs": 1, "weight_decay": -0.1},
+            "weight_decay must be a finite number >= 0, got -0.1",
+        ),
         (
             {"epochs": 1, "batch_size": 64, "drop_last": True},
             "drop_last=True with batch_size=64 > N=10 leaves no batch",
@@ -131,10 +135,10 @@ def test_fit_rejects_mismatched_rows() -> None:
 
 
 def test_accuracy_rejects_non_tensors() -> None:
-    with pytest.raises(TypeError, match="x and y must be torch.Tensors, got list and Tensor"):
+    with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
         accuracy(_model(), [[0.0, 0.0]], torch.zeros(1))  # type: ignore[arg-type]
 
 
 def test_predict_rejects_bad_batch_size() -> None:
-    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
         predict(_model(), torch.zeros(2, 2), batch_size=0)

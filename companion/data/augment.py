@@ -11,6 +11,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from companion.checks import check_int, check_ndim, check_tensor
+
 __all__ = [
     "random_placement",
     "random_shift",
@@ -40,16 +42,13 @@ def shift_on_canvas(
     Raises:
         ValueError: if ``images`` is not 4-D, or the canvas or the shift do not fit.
     """
-    if images.ndim != 4:
-        raise ValueError(f"images must be 4-D (N, C, h, w), got shape {tuple(images.shape)}")
+    check_ndim("images", check_tensor("images", images), 4, "(N, C, h, w)")
     n, c, h, w = images.shape
     room = canvas_size - max(h, w)
-    if room < 0:
-        raise ValueError(f"canvas_size must be at least {max(h, w)}, got {canvas_size}")
+    check_int("canvas_size", canvas_size, low=max(h, w))
     if max_shift is None:
         max_shift = room
-    if not 0 <= max_shift <= room:
-        raise ValueError(f"max_shift must be in [0, {room}] for this canvas, got {max_shift}")
+    check_int("max_shift", max_shift, low=0, high=room)  # room on this canvas
     generator = torch.Generator().manual_seed(seed)
     offsets = torch.randint(0, max_shift + 1, (n, 2), generator=generator)
     canvas = images.new_zeros(n, c, canvas_size, canvas_size)
@@ -76,11 +75,9 @@ def random_shift(
     Raises:
         ValueError: if ``images`` is not 4-D or ``max_shift`` is out of range.
     """
-    if images.ndim != 4:
-        raise ValueError(f"images must be 4-D (B, C, H, W), got shape {tuple(images.shape)}")
+    check_ndim("images", check_tensor("images", images), 4, "(B, C, H, W)")
     B, _, H, W = images.shape
-    if not isinstance(max_shift, int) or not 0 <= max_shift < min(H, W):
-        raise ValueError(f"max_shift must be an int in [0, {min(H, W)}), got {max_shift!r}")
+    check_int("max_shift", max_shift, low=0, high=min(H, W) - 1)
     if max_shift == 0:
         return images
     s = max_shift

@@ -19,6 +19,8 @@ from functools import cache
 import numpy as np
 import torch
 
+from companion.checks import check_choice, check_number
+
 __all__ = ["DIGITS_SHAPE", "SPLITS", "load_digits"]
 
 #: ``(channels, height, width)`` of one digit image.
@@ -34,13 +36,6 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     bunch = sklearn_load_digits()
     images = (bunch.images / 16.0).astype(np.float32)  # pixel values 0..16 -> [0, 1]
     return images, bunch.target.astype(np.int64)
-
-
-def _check_fraction(name: str, value: float, *, allow_zero: bool) -> None:
-    low_ok = value >= 0 if allow_zero else value > 0
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low_ok or value >= 1:
-        interval = "[0, 1)" if allow_zero else "(0, 1)"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
 
 
 def _split_indices(
@@ -87,10 +82,9 @@ def load_digits(
         ValueError: for an unknown split name, or a fraction outside its interval, or
             fractions that leave no training images.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}; got {split!r}")
-    _check_fraction("test_fraction", test_fraction, allow_zero=False)
-    _check_fraction("val_fraction", val_fraction, allow_zero=True)
+    check_choice("split", split, SPLITS)
+    check_number("test_fraction", test_fraction, low=0, high=1, low_open=True, high_open=True)
+    check_number("val_fraction", val_fraction, low=0, high=1, high_open=True)
     if test_fraction + val_fraction >= 1:
         raise ValueError(
             "test_fraction + val_fraction must be below 1 to leave training images, "

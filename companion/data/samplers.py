@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from companion.checks import check_int, check_ndim, check_tensor
+
 __all__ = [
     "pk_batch",
 ]
@@ -31,16 +33,10 @@ def pk_batch(
         ValueError: if ``labels`` is not 1-D, ``P`` or ``K`` is below 1, or the data has
             too few classes or images.
     """
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be 1-D (N,), got shape {tuple(labels.shape)}")
+    check_ndim("labels", check_tensor("labels", labels), 1, "(N,)")
     classes = labels.unique()
-    if not 1 <= classes_per_batch <= len(classes):
-        raise ValueError(
-            f"classes_per_batch must be in [1, {len(classes)}] (classes in labels), "
-            f"got {classes_per_batch}"
-        )
-    if images_per_class < 1:
-        raise ValueError(f"images_per_class must be at least 1, got {images_per_class}")
+    check_int("classes_per_batch", classes_per_batch, low=1, high=len(classes))
+    check_int("images_per_class", images_per_class, low=1)
     chosen = classes[torch.randperm(len(classes), generator=generator)[:classes_per_batch]]
     picks = []
     for c in chosen.tolist():

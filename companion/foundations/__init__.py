@@ -2,14 +2,33 @@
 
 No plotting here (the pictures are in :mod:`companion.viz.plots`).
 
-======================  =================================================================
-:mod:`.linalg`          spaces, products, rank, norms, projections, matrix gradients
-:mod:`.prob`            distributions, Monte Carlo, likelihood, information
-:mod:`.calculus`        a stable softmax, derivatives, Taylor, gradient descent
-:mod:`.dot_products`    the variance of ``q·k``, and why attention scales by ``√d_k``
-======================  =================================================================
+========================  ===============================================================
+:mod:`.linalg`            spaces, products, rank, norms, projections
+:mod:`.matrix_calculus`   closed-form gradients: ``∇(aᵀx)``, ``∇(xᵀAx)``, ``∇ tr(XᵀAX)``...
+:mod:`.prob`              distributions, information, Bayes' rule
+:mod:`.estimation`        Monte Carlo and maximum likelihood
+:mod:`.calculus`          a stable softmax, Taylor polynomials, gradient descent
+:mod:`.autodiff`          gradients by autograd and by finite differences
+:mod:`.dot_products`      the variance of ``q·k``, and why attention scales by ``√d_k``
+========================  ===============================================================
 """
 
-from companion.foundations import calculus, dot_products, linalg, prob
+from companion.foundations import (
+    autodiff,
+    calculus,
+    dot_products,
+    estimation,
+    linalg,
+    matrix_calculus,
+    prob,
+)
 
-__all__ = ["calculus", "dot_products", "linalg", "prob"]
+__all__ = [
+    "autodiff",
+    "calculus",
+    "dot_products",
+    "estimation",
+    "linalg",
+    "matrix_calculus",
+    "prob",
+]

@@ -1,4 +1,7 @@
-"""Calculus for deep learning: a stable softmax, finite differences, gradient descent.
+"""Calculus for deep learning: a stable softmax, Taylor polynomials, gradient descent.
+
+Derivatives by autograd and by finite differences are in
+:mod:`companion.foundations.autodiff`.
 
 The functions follow the calculus cheat-sheet (``book/foundations/calculus.ipynb``):
 
@@ -8,10 +11,6 @@ The functions follow the calculus cheat-sheet (``book/foundations/calculus.ipynb
 :func:`logsumexp`             ``m + log sum exp(x - m)`` with ``m = max x``
 :func:`naive_softmax`         ``exp(x) / sum exp(x)``: overflows for ``x`` ≳ 89 (float32)
 :func:`softmax_jacobian`      ``diag(s) - s sᵀ`` with ``s = softmax(x)``
-:func:`autograd_gradient`     ``∇f(x)`` by one reverse-mode (backward) pass
-:func:`numerical_gradient`    central differences ``(f(x + h e_i) - f(x - h e_i)) / 2h``
-:func:`numerical_jacobian`    the same, one column per input entry
-:func:`numerical_hessian`     four-point second differences
 :func:`taylor_polynomial`     ``sum_k f⁽ᵏ⁾(a) (x - a)ᵏ / k!`` with autograd derivatives
 :func:`gradient_descent`      the path ``x_{t+1} = x_t - lr ∇f(x_t)``
 ============================  ==================================================
@@ -25,19 +24,20 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from companion.checks import check_floating
+from companion.checks import (
+    check_floating,
+    check_int,
+    check_ndim,
+    check_number,
+    check_scalar_output,
+    check_tensor_output,
+)
 
 __all__ = [
-    "autograd_gradient",
-    "default_eps",
     "gradient_descent",
     "log_softmax",
     "logsumexp",
     "naive_softmax",
-    "numerical_gradient",
-    "numerical_hessian",
-    "numerical_jacobian",
-    "relative_error",
     "softmax",
     "softmax_jacobian",
     "taylor_polynomial",
@@ -45,8 +45,7 @@ __all__ = [
 
 
 def _check_dim(x: Tensor, dim: int) -> None:
-    if not isinstance(dim, int) or isinstance(dim, bool):
-        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    check_int("dim", dim)
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension, got a 0-d tensor")
     if not -x.ndim <= dim < x.ndim:
@@ -141,183 +140,6 @@ def softmax_jacobian(x: Tensor) -> Tensor:
     return torch.diag_embed(s) - s.unsqueeze(-1) * s.unsqueeze(-2)  # (..., n, n)
 
 
-# ---------------------------------------------------------------------- derivatives
-
-
-def autograd_gradient(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """``∇f(x)`` of a scalar function by reverse-mode autograd (``torch.autograd.grad``).
-
-    One forward pass records the graph, one backward pass returns every partial
-    derivative, whatever the number of inputs. Same result as ``torch.func.grad(f)(x)``.
-
-    Args:
-        f: a scalar-valued function of one tensor, written with torch operations.
-        x: the point, a floating tensor of any shape (not modified).
-
-    Returns:
-        A tensor of ``x``'s shape, detached (zeros where ``f`` does not depend on ``x``).
-    """
-    check_floating("x", x)
-    with torch.enable_grad():
-        leaf = x.detach().requires_grad_(True)
-        out = _evaluate_scalar(f, leaf)
-        if not out.requires_grad:  # f does not depend on x
-            return torch.zeros_like(leaf).detach()
-        (grad,) = torch.autograd.grad(out, leaf, allow_unused=True)
-    return torch.zeros_like(x) if grad is None else grad.detach()
-
-
-# ---------------------------------------------------------------------- finite differences
-
-
-def default_eps(dtype: torch.dtype, order: int = 1) -> float:
-    """A good central-difference step for ``dtype``: ``machine_eps ** (1 / (order + 2))``.
-
-    The truncation error of a central difference shrinks like ``h²`` while rounding error
-    grows like ``machine_eps / hᵒʳᵈᵉʳ``; the sum is smallest near this ``h``
-    (about 6e-6 in float64 and 5e-3 in float32 for first derivatives, ``order=1``;
-    about 1e-4 and 2e-2 for second derivatives, ``order=2``).
-    """
-    if not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
-    return float(torch.finfo(dtype).eps ** (1.0 / (order + 2)))
-
-
-def _check_eps(eps: float | None, dtype: torch.dtype, order: int = 1) -> float:
-    if eps is None:
-        return default_eps(dtype, order)
-    if not isinstance(eps, (int, float)) or isinstance(eps, bool):
-        raise TypeError(f"eps must be a float or None, got {type(eps).__name__}")
-    if not (eps > 0 and math.isfinite(eps)):
-        raise ValueError(f"eps must be a positive finite number, got {eps}")
-    return float(eps)
-
-
-def _evaluate(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    out = f(x)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"f must return a torch.Tensor, got {type(out).__name__}")
-    return out
-
-
-def _evaluate_scalar(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    out = _evaluate(f, x)
-    if out.numel() != 1:
-        raise ValueError(
-            f"f must return a scalar (a tensor with one element), got shape {tuple(out.shape)};"
-            " use numerical_jacobian for vector-valued functions"
-        )
-    return out.reshape(())
-
-
-def numerical_jacobian(
-    f: Callable[[Tensor], Tensor], x: Tensor, *, eps: float | None = None
-) -> Tensor:
-    """Central-difference Jacobian ``J[..., i] = (f(x + h e_i) - f(x - h e_i)) / 2h``.
-
-    Costs ``2 n`` calls of ``f`` for ``n = x.numel()`` inputs, with an error of order
-    ``h²`` (plus rounding): compute in float64 when comparing against autograd.
-
-    Args:
-        f: a function of one tensor, returning a tensor of any shape.
-        x: the point, a floating tensor of any shape.
-        eps: the step ``h``; ``None`` picks :func:`default_eps` for ``x.dtype``.
-
-    Returns:
-        ``f(x).shape + x.shape``, the layout of ``torch.func.jacrev(f)(x)``.
-    """
-    check_floating("x", x)
-    h = _check_eps(eps, x.dtype)
-    out_shape = _evaluate(f, x.detach()).shape
-    x_flat = x.detach().reshape(-1).clone()  # (n,)
-    columns = []
-    for i in range(x_flat.numel()):
-        step = torch.zeros_like(x_flat)
-        step[i] = h
-        plus = _evaluate(f, (x_flat + step).reshape(x.shape)).detach()
-        minus = _evaluate(f, (x_flat - step).reshape(x.shape)).detach()
-        columns.append(((plus - minus) / (2 * h)).reshape(-1))  # (m,)
-    jac = torch.stack(columns, dim=-1)  # (m, n)
-    return jac.reshape((*out_shape, *x.shape))
-
-
-def numerical_gradient(
-    f: Callable[[Tensor], Tensor], x: Tensor, *, eps: float | None = None
-) -> Tensor:
-    """Central-difference gradient ``∂f/∂x_i ≈ (f(x + h e_i) - f(x - h e_i)) / 2h``.
-
-    Args:
-        f: a scalar-valued function of one tensor (it must return one element).
-        x: the point, a floating tensor of any shape.
-        eps: the step ``h``; ``None`` picks :func:`default_eps` for ``x.dtype``.
-
-    Returns:
-        A tensor of ``x``'s shape, like ``torch.func.grad(f)(x)``.
-
-    Raises:
-        ValueError: if ``f(x)`` has more than one element, or ``eps <= 0``.
-    """
-    check_floating("x", x)
-    _check_eps(eps, x.dtype)
-    _evaluate_scalar(f, x.detach())
-    return numerical_jacobian(f, x, eps=eps).reshape(x.shape)
-
-
-def numerical_hessian(
-    f: Callable[[Tensor], Tensor], x: Tensor, *, eps: float | None = None
-) -> Tensor:
-    """Hessian of a scalar ``f`` by four-point central second differences.
-
-    ``H_ij ≈ [f(x+he_i+he_j) - f(x+he_i-he_j) - f(x-he_i+he_j) + f(x-he_i-he_j)] / 4h²``,
-    which for ``i = j`` is ``[f(x+2he_i) - 2f(x) + f(x-2he_i)] / 4h²``.
-
-    Args:
-        f: a scalar-valued function of one tensor.
-        x: the point, a floating tensor of any shape (``n`` entries in all).
-        eps: the step ``h``; ``None`` picks ``default_eps(x.dtype, order=2)``.
-
-    Returns:
-        ``x.shape + x.shape`` (symmetric), the layout of ``torch.func.hessian(f)(x)``.
-    """
-    check_floating("x", x)
-    h = _check_eps(eps, x.dtype, order=2)
-    _evaluate_scalar(f, x.detach())
-    x_flat = x.detach().reshape(-1).clone()  # (n,)
-    n = x_flat.numel()
-    basis = torch.eye(n, dtype=x.dtype, device=x.device) * h  # (n, n), row i is h e_i
-
-    def at(step: Tensor) -> Tensor:
-        return _evaluate_scalar(f, (x_flat + step).reshape(x.shape)).detach()
-
-    hess = torch.empty(n, n, dtype=x.dtype, device=x.device)
-    for i in range(n):
-        for j in range(i, n):
-            ei, ej = basis[i], basis[j]
-            value = at(ei + ej) - at(ei - ej) - at(ej - ei) + at(-ei - ej)
-            hess[i, j] = hess[j, i] = value / (4 * h * h)
-    return hess.reshape((*x.shape, *x.shape))
-
-
-def relative_error(approx: Tensor, exact: Tensor) -> float:
-    """``‖approx - exact‖ / max(‖exact‖, tiny)`` (Frobenius norms), as a Python float.
-
-    Raises:
-        ValueError: if the shapes differ.
-    """
-    check_floating("approx", approx)
-    check_floating("exact", exact)
-    if approx.shape != exact.shape:
-        raise ValueError(
-            f"approx and exact must have the same shape, got {tuple(approx.shape)}"
-            f" and {tuple(exact.shape)}"
-        )
-    diff = torch.linalg.vector_norm((approx - exact).to(torch.float64))
-    scale = torch.linalg.vector_norm(exact.to(torch.float64)).clamp_min(1e-300)
-    return float(diff / scale)
-
-
 # ---------------------------------------------------------------------- Taylor
 
 
@@ -337,12 +159,9 @@ def taylor_polynomial(f: Callable[[Tensor], Tensor], a: float, x: Tensor, *, ord
         A tensor of ``x``'s shape.
     """
     check_floating("x", x)
-    if not isinstance(order, int) or isinstance(order, bool):
-        raise TypeError(f"order must be an int, got {type(order).__name__}")
-    if order < 0:
-        raise ValueError(f"order must be >= 0, got {order}")
+    check_int("order", order, low=0)
     point = torch.tensor(float(a), dtype=x.dtype, device=x.device, requires_grad=True)
-    value = _evaluate_scalar(f, point)
+    value = check_scalar_output("f", f(point))
     derivatives = [value.detach()]
     for _ in range(order):
         if not value.requires_grad:  # f is a polynomial of lower degree: the rest is 0
@@ -374,19 +193,12 @@ def gradient_descent(
         The path, ``(steps + 1, d)``: row 0 is ``x0``, row ``t`` is ``x_t``.
     """
     check_floating("x0", x0)
-    if x0.ndim != 1:
-        raise ValueError(f"x0 must be a 1-D tensor (d,), got shape {tuple(x0.shape)}")
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool):
-        raise TypeError(f"lr must be a float, got {type(lr).__name__}")
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive finite number, got {lr}")
-    if not isinstance(steps, int) or isinstance(steps, bool):
-        raise TypeError(f"steps must be an int, got {type(steps).__name__}")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+    check_ndim("x0", x0, 1, "(d,)")
+    lr = check_number("lr", lr, low=0, low_open=True)
+    check_int("steps", steps, low=0)
     path = [x0.detach().clone()]
     for _ in range(steps):
-        g = _evaluate(grad, path[-1])
+        g = check_tensor_output("grad", grad(path[-1]))
         if g.shape != x0.shape:
             raise ValueError(
                 f"grad must return the shape of x0 {tuple(x0.shape)}, got {tuple(g.shape)}"

@@ -10,19 +10,13 @@ import math
 
 import torch
 
+from companion.checks import check_choice, check_int
+
 __all__ = [
     "DOT_PRODUCT_ENTRIES",
     "dot_product_variance_experiment",
     "random_dot_products",
 ]
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
 
 
 #: The entry distributions :func:`random_dot_products` knows; each has mean 0, variance 1.
@@ -51,10 +45,9 @@ def random_dot_products(
         TypeError: if ``d`` or ``n`` is not an int.
         ValueError: if ``d`` or ``n`` is below 1, or ``entries`` is unknown.
     """
-    d = _check_positive_int("d", d)
-    n = _check_positive_int("n", n)
-    if entries not in DOT_PRODUCT_ENTRIES:
-        raise ValueError(f"entries must be one of {DOT_PRODUCT_ENTRIES}, got {entries!r}")
+    d = check_int("d", d, low=1)
+    n = check_int("n", n, low=1)
+    check_choice("entries", entries, DOT_PRODUCT_ENTRIES)
     gen_device = generator.device if generator is not None else device
     shape = (2, n, d)  # q and k, stacked
     if entries == "gaussian":
@@ -87,8 +80,7 @@ def dot_product_variance_experiment(
         TypeError: if ``d`` or ``n`` is not an int.
         ValueError: if ``d`` is below 1, ``n`` below 2, or ``entries`` is unknown.
     """
-    if isinstance(n, int) and not isinstance(n, bool) and n < 2:
-        raise ValueError(f"n must be at least 2 to estimate a variance, got {n}")
+    check_int("n", n, low=2)  # a variance needs two samples
     dots = random_dot_products(
         d, n, generator=generator, entries=entries, scaled=scaled, dtype=torch.float64
     )

@@ -1,4 +1,6 @@
-"""Linear algebra for the cheat-sheet: spaces, products, rank, norms, projections, gradients.
+"""Linear algebra for the cheat-sheet: spaces, products, rank, norms, projections.
+
+The matrix gradients are in :mod:`companion.foundations.matrix_calculus`.
 
 Each function is a small, readable version of one identity on the sheet; the tests check it
 against its ``torch.linalg`` / ``torch.nn.functional`` / ``torch.autograd`` twin (or a naive
@@ -19,33 +21,31 @@ norms                                  :func:`vector_norm`, :func:`frobenius_nor
 inner products and projections         :func:`project_onto`, :func:`projection_matrix`,
                                        :func:`cosine_similarity`
 eigenvalues (the picture)              :func:`transform_unit_circle`
-matrix calculus                        :func:`autograd_gradient`, :func:`grad_dot`,
-                                       :func:`grad_quadratic_form`,
-                                       :func:`grad_least_squares`, :func:`grad_trace_linear`,
-                                       :func:`grad_trace_quadratic`
 =====================================  ====================================================
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 
-from companion.checks import check_floating
+from companion.checks import (
+    check_floating,
+    check_int,
+    check_matrix,
+    check_ndim,
+    check_number,
+    check_same_dtype,
+    check_shape,
+    check_vector,
+)
 
 __all__ = [
-    "autograd_gradient",
     "column_space_basis",
     "coordinates_in_basis",
     "cosine_similarity",
     "frobenius_norm",
-    "grad_dot",
-    "grad_least_squares",
-    "grad_quadratic_form",
-    "grad_trace_linear",
-    "grad_trace_quadratic",
     "is_linearly_independent",
     "low_rank_approximation",
     "matmul_by_outer_products",
@@ -62,55 +62,19 @@ __all__ = [
 ]
 
 
-# ----------------------------------------------------------------------------- input checks
-def _check_ndim(name: str, x: object, ndim: int, layout: str) -> torch.Tensor:
-    x = check_floating(name, x)
-    if x.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(x.shape)}")
-    return x
-
-
-def _matrix(name: str, x: object) -> torch.Tensor:
-    return _check_ndim(name, x, 2, "(m, n)")
-
-
-def _vector(name: str, x: object) -> torch.Tensor:
-    return _check_ndim(name, x, 1, "(d,)")
-
-
-def _same_dtype(name: str, x: torch.Tensor, ref_name: str, ref: torch.Tensor) -> None:
-    if x.dtype != ref.dtype:
-        raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {x.dtype}")
-
-
-def _check_shape(name: str, x: torch.Tensor, expected: tuple[int, ...], why: str) -> None:
-    if tuple(x.shape) != expected:
-        raise ValueError(f"{name} must have shape {expected} {why}, got {tuple(x.shape)}")
-
-
 def _check_p(p: float) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise TypeError(f"p must be a number (or math.inf), got {type(p).__name__}")
-    if not p > 0:  # also rejects nan
-        raise ValueError(f"p must be > 0, got {p}")
-    return float(p)
-
-
-def _check_count(name: str, value: int, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low or (high is not None and value > high):
-        interval = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {interval}, got {value}")
-    return value
+    """``p`` of a p-norm: a number > 0, or ``math.inf``."""
+    if not isinstance(p, bool) and p == math.inf:
+        return math.inf
+    return check_number("p", p, low=0, low_open=True)
 
 
 def _rank_from_singular_values(s: torch.Tensor, shape: tuple[int, int], tol: float | None) -> int:
     if tol is None:
         largest = s.max().item() if s.numel() else 0.0
         tol = largest * max(shape) * torch.finfo(s.dtype).eps
-    elif isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
-        raise ValueError(f"tol must be a number >= 0 (or None), got {tol!r}")
+    else:
+        tol = check_number("tol", tol, low=0)
     return int((s > tol).sum().item())
 
 
@@ -121,7 +85,7 @@ def numerical_rank(A: torch.Tensor, *, tol: float | None = None) -> int:
     ``rank(A) = #{i : σ_i > tol}``; by default ``tol = σ_max · max(m, n) · eps(dtype)``, the
     threshold :func:`torch.linalg.matrix_rank` uses, so rounding noise is not counted.
     """
-    A = _matrix("A", A)
+    A = check_matrix("A", A, "(m, n)")
     return _rank_from_singular_values(torch.linalg.svdvals(A), tuple(A.shape), tol)
 
 
@@ -130,7 +94,9 @@ def is_linearly_independent(vectors: torch.Tensor, *, tol: float | None = None) 
 
     ``c_1 v_1 + … + c_k v_k = 0`` only for ``c = 0``  ⇔  ``rank([v_1 … v_k]) = k``.
     """
-    vectors = _check_ndim("vectors", vectors, 2, "(d, k), one vector per column")
+    vectors = check_ndim(
+        "vectors", check_floating("vectors", vectors), 2, "(d, k), one vector per column"
+    )
     return numerical_rank(vectors, tol=tol) == vectors.shape[1]
 
 
@@ -142,13 +108,13 @@ def coordinates_in_basis(basis: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     Raises:
         ValueError: if ``basis`` is not square or its columns are not independent.
     """
-    basis = _matrix("basis", basis)
-    v = _vector("v", v)
-    _same_dtype("v", v, "basis", basis)
+    basis = check_matrix("basis", basis, "(m, n)")
+    v = check_vector("v", v)
+    check_same_dtype("v", v, "basis", basis)
     d, k = basis.shape
     if d != k:
         raise ValueError(f"basis must be square (d, d) to be a basis of R^d, got ({d}, {k})")
-    _check_shape("v", v, (d,), f"to match basis {tuple(basis.shape)}")
+    check_shape("v", v, (d,), f"to match basis {tuple(basis.shape)}")
     rank = numerical_rank(basis)
     if rank < d:
         raise ValueError(f"the columns of basis must be independent (rank {d}), got rank {rank}")
@@ -160,7 +126,7 @@ def column_space_basis(A: torch.Tensor, *, tol: float | None = None) -> torch.Te
 
     From the SVD ``A = U Σ Vᵀ``: the first ``r = rank(A)`` columns of ``U``.
     """
-    A = _matrix("A", A)
+    A = check_matrix("A", A, "(m, n)")
     U, s, _ = torch.linalg.svd(A, full_matrices=False)
     r = _rank_from_singular_values(s, tuple(A.shape), tol)
     return U[:, :r]
@@ -172,7 +138,7 @@ def null_space_basis(A: torch.Tensor, *, tol: float | None = None) -> torch.Tens
     From the full SVD ``A = U Σ Vᵀ``: the last ``n - r`` rows of ``Vᵀ``. Its width is the
     nullity, so ``rank(A) + nullity(A) = n`` (rank–nullity).
     """
-    A = _matrix("A", A)
+    A = check_matrix("A", A, "(m, n)")
     _, s, Vh = torch.linalg.svd(A, full_matrices=True)
     r = _rank_from_singular_values(s, tuple(A.shape), tol)
     return Vh[r:].mT  # (n, n - r)
@@ -180,10 +146,10 @@ def null_space_basis(A: torch.Tensor, *, tol: float | None = None) -> torch.Tens
 
 # ---------------------------------------------------------------- products as linear maps
 def _matvec_inputs(A: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    A = _matrix("A", A)
-    x = _vector("x", x)
-    _same_dtype("x", x, "A", A)
-    _check_shape("x", x, (A.shape[1],), f"to match A {tuple(A.shape)}")
+    A = check_matrix("A", A, "(m, n)")
+    x = check_vector("x", x)
+    check_same_dtype("x", x, "A", A)
+    check_shape("x", x, (A.shape[1],), f"to match A {tuple(A.shape)}")
     return A, x
 
 
@@ -207,9 +173,9 @@ def matmul_by_outer_products(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
     ``A B = Σ_l A[:, l] B[l, :]ᵀ`` (column ``l`` of ``A`` times row ``l`` of ``B``).
     """
-    A = _matrix("A", A)
-    B = _matrix("B", B)
-    _same_dtype("B", B, "A", A)
+    A = check_matrix("A", A, "(m, n)")
+    B = check_matrix("B", B, "(m, n)")
+    check_same_dtype("B", B, "A", A)
     if B.shape[0] != A.shape[1]:
         raise ValueError(
             f"B must have {A.shape[1]} rows to match A {tuple(A.shape)}, got {tuple(B.shape)}"
@@ -230,8 +196,8 @@ def low_rank_approximation(A: torch.Tensor, k: int) -> torch.Tensor:
     Raises:
         ValueError: if ``k`` is outside ``[0, min(m, n)]``.
     """
-    A = _matrix("A", A)
-    k = _check_count("k", k, 0, min(A.shape))
+    A = check_matrix("A", A, "(m, n)")
+    k = check_int("k", k, low=0, high=min(A.shape))
     U, s, Vh = torch.linalg.svd(A, full_matrices=False)
     return (U[:, :k] * s[:k]) @ Vh[:k]  # (m, k) (k,) (k, n) -> (m, n)
 
@@ -258,13 +224,13 @@ def vector_norm(x: torch.Tensor, p: float = 2.0, *, dim: int = -1) -> torch.Tens
 
 def frobenius_norm(A: torch.Tensor) -> torch.Tensor:
     """``‖A‖_F = sqrt(Σ_ij A_ij²) = sqrt(Σ_i σ_i²)`` for ``A`` ``(m, n)``; a 0-D tensor."""
-    A = _matrix("A", A)
+    A = check_matrix("A", A, "(m, n)")
     return torch.sqrt((A * A).sum())
 
 
 def spectral_norm(A: torch.Tensor) -> torch.Tensor:
     """``‖A‖_2 = max_{‖x‖_2 = 1} ‖A x‖_2 = σ_max(A)`` for ``A`` ``(m, n)``; a 0-D tensor."""
-    A = _matrix("A", A)
+    A = check_matrix("A", A, "(m, n)")
     return torch.linalg.svdvals(A).max()
 
 
@@ -277,7 +243,7 @@ def unit_ball_boundary(
     own ``p``-norm.
     """
     p = _check_p(p)
-    n_points = _check_count("n_points", n_points, 3)
+    n_points = check_int("n_points", n_points, low=3)
     if not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
     theta = torch.arange(n_points, dtype=dtype) * (2 * math.pi / n_points)
@@ -294,10 +260,10 @@ def project_onto(v: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     Raises:
         ValueError: if ``u`` is the zero vector (it spans no line).
     """
-    v = _vector("v", v)
-    u = _vector("u", u)
-    _same_dtype("u", u, "v", v)
-    _check_shape("u", u, tuple(v.shape), "to match v")
+    v = check_vector("v", v)
+    u = check_vector("u", u)
+    check_same_dtype("u", u, "v", v)
+    check_shape("u", u, tuple(v.shape), "to match v")
     uu = torch.dot(u, u)
     if uu == 0:
         raise ValueError("u must be a nonzero vector to span a line, got the zero vector")
@@ -325,7 +291,7 @@ def cosine_similarity(
     """
     x = check_floating("x", x)
     y = check_floating("y", y)
-    _same_dtype("y", y, "x", x)
+    check_same_dtype("y", y, "x", x)
     if x.shape != y.shape:
         raise ValueError(f"y must have the shape of x {tuple(x.shape)}, got {tuple(y.shape)}")
     if not eps > 0:
@@ -344,74 +310,7 @@ def transform_unit_circle(
     ``A`` is ``(2, 2)``. A linear map sends the circle to an ellipse whose semi-axes are the
     singular values of ``A``; for a symmetric ``A`` the axes point along its eigenvectors.
     """
-    A = _matrix("A", A)
-    _check_shape("A", A, (2, 2), "(a map of the plane)")
+    A = check_matrix("A", A, "(m, n)")
+    check_shape("A", A, (2, 2), "(a map of the plane)")
     circle = unit_ball_boundary(2.0, n_points, dtype=A.dtype).to(A.device)  # (n_points, 2)
     return circle, circle @ A.mT  # row i: A @ circle[i]
-
-
-# --------------------------------------------------------------------------- matrix calculus
-def autograd_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """``∇f(x)`` by reverse-mode autograd, for a function ``f`` with a scalar output.
-
-    ``x`` has any shape; the gradient has the same shape (``∂f/∂x_ij`` at ``[i, j]``).
-
-    Raises:
-        ValueError: if ``f(x)`` is not a single number.
-    """
-    x = check_floating("x", x)
-    leaf = x.detach().clone().requires_grad_(True)
-    value = f(leaf)
-    if not isinstance(value, torch.Tensor) or value.numel() != 1:
-        got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-        raise ValueError(f"f must return a scalar (one element), got {got}")
-    (gradient,) = torch.autograd.grad(value.reshape(()), leaf)
-    return gradient
-
-
-def grad_dot(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``∇_x (aᵀx) = a`` (``a``, ``x`` and the result are ``(d,)``)."""
-    a = _vector("a", a)
-    x = _vector("x", x)
-    _same_dtype("x", x, "a", a)
-    _check_shape("x", x, tuple(a.shape), "to match a")
-    return a.clone()
-
-
-def grad_quadratic_form(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``∇_x (xᵀ A x) = (A + Aᵀ) x`` for ``A`` ``(d, d)``, ``x`` ``(d,)``; ``2Ax`` if symmetric."""
-    A = _matrix("A", A)
-    _check_shape("A", A, (A.shape[0], A.shape[0]), "(square, for xᵀAx)")
-    A, x = _matvec_inputs(A, x)
-    return (A + A.mT) @ x
-
-
-def grad_least_squares(A: torch.Tensor, x: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``∇_x ‖A x − b‖² = 2 Aᵀ (A x − b)`` for ``A`` ``(m, n)``, ``x`` ``(n,)``, ``b`` ``(m,)``."""
-    A, x = _matvec_inputs(A, x)
-    b = _vector("b", b)
-    _same_dtype("b", b, "A", A)
-    _check_shape("b", b, (A.shape[0],), f"to match A {tuple(A.shape)}")
-    return 2 * A.mT @ (A @ x - b)
-
-
-def grad_trace_linear(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """``∇_X tr(A X) = Aᵀ`` for ``A`` ``(n, m)``, ``X`` ``(m, n)``; the result is ``(m, n)``."""
-    A = _matrix("A", A)
-    X = _matrix("X", X)
-    _same_dtype("X", X, "A", A)
-    _check_shape("X", X, (A.shape[1], A.shape[0]), f"to match A {tuple(A.shape)}")
-    return A.mT.clone()
-
-
-def grad_trace_quadratic(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """``∇_X tr(Xᵀ A X) = (A + Aᵀ) X`` for ``A`` ``(m, m)``, ``X`` ``(m, n)``."""
-    A = _matrix("A", A)
-    X = _matrix("X", X)
-    _same_dtype("X", X, "A", A)
-    _check_shape("A", A, (A.shape[0], A.shape[0]), "(square, for tr(XᵀAX))")
-    if X.shape[0] != A.shape[0]:
-        raise ValueError(
-            f"X must have {A.shape[0]} rows to match A {tuple(A.shape)}, got {tuple(X.shape)}"
-        )
-    return (A + A.mT) @ X

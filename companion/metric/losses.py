@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from companion.checks import check_labels, check_margin, check_matrix
+from companion.checks import check_choice, check_labels, check_matrix, check_number
 from companion.metric.distances import _row_distances, pairwise_distances
 from companion.metric.miners import STRATEGIES, _mine, _triplet_mask
 
@@ -75,9 +75,8 @@ def triplet_margin_loss(
             "anchor, positive and negative must have the same shape, got "
             f"{tuple(anchor.shape)}, {tuple(positive.shape)} and {tuple(negative.shape)}"
         )
-    check_margin(margin)
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_number("margin", margin, low=0)
+    check_choice("reduction", reduction, _REDUCTIONS)
     d_ap = _row_distances(anchor, positive, squared=squared)  # (N,)
     d_an = _row_distances(anchor, negative, squared=squared)  # (N,)
     losses = F.relu(d_ap - d_an + margin)  # (N,)
@@ -116,10 +115,9 @@ def mined_triplet_loss(
         A scalar tensor.
     """
     check_matrix("embeddings", embeddings)
-    labels = check_labels(labels, embeddings.shape[0])
-    check_margin(margin)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    labels = check_labels("labels", labels, embeddings.shape[0])
+    check_number("margin", margin, low=0)
+    check_choice("strategy", strategy, STRATEGIES)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B), differentiable
     labels = labels.to(embeddings.device)
     if strategy == "hard":

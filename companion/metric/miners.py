@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from companion.checks import check_labels, check_margin, check_matrix
+from companion.checks import check_choice, check_labels, check_matrix, check_number
 from companion.metric.distances import pairwise_distances
 
 __all__ = [
@@ -71,10 +71,9 @@ def mine_triplets(
             is negative or the strategy unknown.
     """
     check_matrix("embeddings", embeddings)
-    labels = check_labels(labels, embeddings.shape[0])
-    check_margin(margin)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    labels = check_labels("labels", labels, embeddings.shape[0])
+    check_number("margin", margin, low=0)
+    check_choice("strategy", strategy, STRATEGIES)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B)
     return _mine(dist, labels.to(embeddings.device), strategy, margin)
 

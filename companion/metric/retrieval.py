@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from companion.checks import check_labels, check_matrix
+from companion.checks import check_int, check_labels, check_matrix
 from companion.metric.distances import pairwise_distances
 
 __all__ = [
@@ -36,8 +36,7 @@ def nearest_neighbors(
             "queries and gallery must have the same number of columns, "
             f"got {queries.shape[1]} and {gallery.shape[1]}"
         )
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= gallery.shape[0]:
-        raise ValueError(f"k must be an int in [1, {gallery.shape[0]}] (gallery size), got {k!r}")
+    check_int("k", k, low=1, high=gallery.shape[0])  # at most the gallery size
     dist = pairwise_distances(queries, gallery)  # (Q, G)
     distances, indices = dist.topk(k, dim=1, largest=False)  # (Q, k), (Q, k)
     return distances, indices
@@ -61,8 +60,8 @@ def nearest_neighbor_accuracy(
     """
     check_matrix("queries", queries)
     check_matrix("gallery", gallery)
-    query_labels = check_labels(query_labels, queries.shape[0])
-    gallery_labels = check_labels(gallery_labels, gallery.shape[0])
+    query_labels = check_labels("query_labels", query_labels, queries.shape[0])
+    gallery_labels = check_labels("gallery_labels", gallery_labels, gallery.shape[0])
     _, idx = nearest_neighbors(queries, gallery, k=1)  # (Q, 1)
     predicted = gallery_labels.to(idx.device)[idx[:, 0]]  # (Q,)
     return (predicted == query_labels.to(idx.device)).float().mean().item()
@@ -88,9 +87,8 @@ def recall_at_k(embeddings: torch.Tensor, labels: torch.Tensor, k: int = 1) -> f
     """
     check_matrix("embeddings", embeddings)
     n = embeddings.shape[0]
-    labels = check_labels(labels, n).to(embeddings.device)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n - 1:
-        raise ValueError(f"k must be an int in [1, {n - 1}] (N - 1), got {k!r}")
+    labels = check_labels("labels", labels, n).to(embeddings.device)
+    check_int("k", k, low=1, high=n - 1)  # each query's gallery is the other N - 1
     dist = pairwise_distances(embeddings)  # (N, N)
     dist.fill_diagonal_(float("inf"))  # a query never retrieves itself
     idx = dist.topk(k, dim=1, largest=False).indices  # (N, k)

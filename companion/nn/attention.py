@@ -26,67 +26,13 @@ import math
 import torch
 from torch import Tensor
 
+from companion.checks import check_int, check_mask, check_qkv
+
 __all__ = [
     "causal_mask",
     "padding_mask",
     "scaled_dot_product_attention",
 ]
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _check_qkv(query: Tensor, key: Tensor, value: Tensor) -> None:
-    """Raise a ``TypeError``/``ValueError`` naming what came when q, k, v do not fit."""
-    for name, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
-        if t.ndim < 2:
-            raise ValueError(
-                f"{name} must have shape (..., L, d) with 2+ dims, got {tuple(t.shape)}"
-            )
-    if not query.dtype == key.dtype == value.dtype:
-        raise TypeError(
-            f"query, key and value must share one dtype, got {query.dtype}, {key.dtype}, "
-            f"{value.dtype}"
-        )
-    if query.shape[-1] != key.shape[-1]:
-        raise ValueError(
-            f"query and key must have the same d_k (last dim), got query {tuple(query.shape)} "
-            f"and key {tuple(key.shape)}"
-        )
-    if key.shape[-2] != value.shape[-2]:
-        raise ValueError(
-            f"key and value must have the same L_k (dim -2), got key {tuple(key.shape)} "
-            f"and value {tuple(value.shape)}"
-        )
-    try:
-        torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            f"the batch dims of query {tuple(query.shape)}, key {tuple(key.shape)} and "
-            f"value {tuple(value.shape)} do not broadcast"
-        ) from None
-
-
-def _check_mask(mask: Tensor, scores_shape: torch.Size) -> torch.Size:
-    """Check a boolean mask against ``(..., L_q, L_k)``; return the broadcast shape."""
-    if not isinstance(mask, Tensor):
-        raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
-    if mask.dtype != torch.bool:
-        raise TypeError(f"mask must be a boolean tensor (True = may attend), got {mask.dtype}")
-    try:
-        shape = torch.broadcast_shapes(mask.shape, scores_shape)
-    except RuntimeError:
-        shape = None
-    if shape is None or shape[-2:] != scores_shape[-2:]:
-        raise ValueError(
-            f"mask of shape {tuple(mask.shape)} does not broadcast to (..., L_q, L_k) = "
-            f"{tuple(scores_shape)}"
-        )
-    return shape
 
 
 def _has_empty_rows(mask: Tensor | None) -> bool:
@@ -123,11 +69,11 @@ def scaled_dot_product_attention(
         ValueError: different ``d_k`` for query and key, different ``L_k`` for key and
             value, batch dims or a mask that do not broadcast.
     """
-    _check_qkv(query, key, value)
+    check_qkv(query, key, value)
     d_k = query.shape[-1]
     scores = (query * (1.0 / math.sqrt(d_k))) @ key.transpose(-2, -1)  # (..., L_q, L_k)
     if mask is not None:
-        shape = _check_mask(mask, scores.shape)
+        shape = check_mask(mask, scores.shape)
         # finfo.min rather than -inf: a fully masked row stays finite (uniform, then zeroed)
         fill = torch.finfo(scores.dtype).min
         if shape == scores.shape:
@@ -164,11 +110,8 @@ def causal_mask(
         ValueError: for lengths below 1.
     """
     L_k = L_q if L_k is None else L_k
-    for name, n in (("L_q", L_q), ("L_k", L_k)):
-        if not isinstance(n, int) or isinstance(n, bool):
-            raise TypeError(f"{name} must be an int, got {type(n).__name__}")
-        if n < 1:
-            raise ValueError(f"{name} must be a positive int, got {n}")
+    check_int("L_q", L_q, low=1)
+    check_int("L_k", L_k, low=1)
     return torch.ones(L_q, L_k, dtype=torch.bool, device=device).tril()
 
 
@@ -186,10 +129,7 @@ def padding_mask(lengths: Tensor, L: int) -> Tensor:
         TypeError: ``lengths`` not an integer tensor, ``L`` not an int.
         ValueError: ``lengths`` not 1-D, ``L`` below 1, a length outside ``[0, L]``.
     """
-    if not isinstance(L, int) or isinstance(L, bool):
-        raise TypeError(f"L must be an int, got {type(L).__name__}")
-    if L < 1:
-        raise ValueError(f"L must be a positive int, got {L}")
+    check_int("L", L, low=1)
     if not isinstance(lengths, Tensor) or lengths.is_floating_point() or lengths.is_complex():
         got = lengths.dtype if isinstance(lengths, Tensor) else type(lengths).__name__
         raise TypeError(f"lengths must be an integer tensor of shape (B,), got {got}")

@@ -23,7 +23,8 @@ import math
 import torch
 from torch import Tensor
 
-from companion.nn.attention import _check_mask, _check_qkv, scaled_dot_product_attention
+from companion.checks import check_mask, check_qkv
+from companion.nn.attention import scaled_dot_product_attention
 
 __all__ = ["attention_backward"]
 
@@ -54,13 +55,13 @@ def attention_backward(
         TypeError / ValueError: as ``scaled_dot_product_attention``; and for a
             ``grad_output`` that is not a tensor of the output's shape and dtype.
     """
-    _check_qkv(query, key, value)
+    check_qkv(query, key, value)
     if not isinstance(grad_output, Tensor):
         raise TypeError(f"grad_output must be a torch.Tensor, got {type(grad_output).__name__}")
     d_k = query.shape[-1]
     batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     if mask is not None:
-        batch = _check_mask(mask, torch.Size((*batch, query.shape[-2], key.shape[-2])))[:-2]
+        batch = check_mask(mask, torch.Size((*batch, query.shape[-2], key.shape[-2])))[:-2]
     out_shape = torch.Size((*batch, query.shape[-2], value.shape[-1]))
     if grad_output.shape != out_shape or grad_output.dtype != query.dtype:
         raise ValueError(

@@ -25,16 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from companion.checks import check_bool, check_int
 from companion.nn.multihead import MultiHeadAttention
 
 __all__ = ["BlockConfig", "TokenEncoder", "TransformerBlock"]
-
-
-def _check_positive_int(name: str, n: object) -> None:
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n}")
 
 
 @dataclass(frozen=True)
@@ -65,17 +59,13 @@ class BlockConfig:
 
     def __post_init__(self) -> None:
         for name in ("in_dim", "num_tokens", "embed_dim", "depth", "num_heads", "num_classes"):
-            _check_positive_int(name, getattr(self, name))
-        if not isinstance(self.mlp_dim, int) or isinstance(self.mlp_dim, bool) or self.mlp_dim < 0:
-            raise ValueError(
-                f"mlp_dim must be an int >= 0 (0 means 4·embed_dim), got {self.mlp_dim!r}"
-            )
+            check_int(name, getattr(self, name), low=1)
+        check_int("mlp_dim", self.mlp_dim, low=0)  # 0 means 4·embed_dim
         if self.embed_dim % self.num_heads:
             raise ValueError(
                 f"embed_dim={self.embed_dim} must be divisible by num_heads={self.num_heads}"
             )
-        if not isinstance(self.norm_first, bool):
-            raise TypeError(f"norm_first must be a bool, got {type(self.norm_first).__name__}")
+        check_bool("norm_first", self.norm_first)
 
     @property
     def hidden_dim(self) -> int:
@@ -102,7 +92,7 @@ class TransformerBlock(nn.Module):
     ) -> None:
         super().__init__()
         for name, n in (("embed_dim", embed_dim), ("num_heads", num_heads), ("mlp_dim", mlp_dim)):
-            _check_positive_int(name, n)
+            check_int(name, n, low=1)
         self.norm_first = norm_first
         self.attention = MultiHeadAttention(embed_dim, num_heads)
         self.ln_1 = nn.LayerNorm(embed_dim, eps=layer_norm_eps)

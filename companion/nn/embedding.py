@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from companion.checks import check_bool, check_int
+
 __all__ = ["EmbeddingConfig", "EmbeddingNet"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class EmbeddingConfig:
     """Shape of an :class:`EmbeddingNet`.
 
@@ -32,6 +34,10 @@ class EmbeddingConfig:
         global_pool: average the last feature map over all positions before the linear
             layer (features that do not depend on where the digit is) instead of
             flattening it.
+
+    Raises:
+        TypeError: for a size that is not an int, or a flag that is not a bool.
+        ValueError: for a size out of range, or an ``image_size`` not a multiple of 4.
     """
 
     image_size: int = 8
@@ -40,6 +46,21 @@ class EmbeddingConfig:
     dim: int = 32
     normalize: bool = True
     global_pool: bool = True
+
+    def __post_init__(self) -> None:
+        check_int("image_size", self.image_size, low=4)
+        if self.image_size % 4 != 0:
+            raise ValueError(
+                f"image_size must be a multiple of 4 (two 2x2 pools), got {self.image_size}"
+            )
+        check_int("in_channels", self.in_channels, low=1)
+        if not isinstance(self.channels, tuple) or len(self.channels) != 2:
+            raise ValueError(f"channels must be a tuple of 2 ints, got {self.channels!r}")
+        for channels in self.channels:
+            check_int("channels", channels, low=1)
+        check_int("dim", self.dim, low=1)
+        check_bool("normalize", self.normalize)
+        check_bool("global_pool", self.global_pool)
 
 
 class EmbeddingNet(nn.Module):
@@ -52,12 +73,8 @@ class EmbeddingNet(nn.Module):
     def __init__(self, config: EmbeddingConfig | None = None) -> None:
         super().__init__()
         config = config if config is not None else EmbeddingConfig()
-        if config.image_size < 4 or config.image_size % 4 != 0:
-            raise ValueError(
-                f"image_size must be a positive multiple of 4, got {config.image_size}"
-            )
-        if config.dim < 1:
-            raise ValueError(f"dim must be at least 1, got {config.dim}")
+        if not isinstance(config, EmbeddingConfig):
+            raise TypeError(f"config must be an EmbeddingConfig, got {type(config).__name__}")
         self.config = config
         c1, c2 = config.channels
         self.features = nn.Sequential(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from companion.checks import check_floating
+from companion.checks import check_floating, check_number
 
 __all__ = ["kernel_regression"]
 
@@ -50,8 +50,7 @@ def kernel_regression(
             f"values must have shape (L_k,) or (L_k, d_v) with L_k = {keys.shape[0]}, "
             f"got {tuple(values.shape)}"
         )
-    if not isinstance(bandwidth, (int, float)) or isinstance(bandwidth, bool) or bandwidth <= 0:
-        raise ValueError(f"bandwidth must be a positive number, got {bandwidth!r}")
+    check_number("bandwidth", bandwidth, low=0, low_open=True)
     scores = -((queries[:, None] - keys[None, :]) ** 2) / (2 * bandwidth**2)  # (L_q, L_k)
     weights = torch.softmax(scores, dim=-1)  # (L_q, L_k): one soft lookup per query
     return weights @ values, weights

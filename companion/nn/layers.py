@@ -20,7 +20,7 @@ import math
 import torch
 from torch import Tensor
 
-from companion.checks import check_floating
+from companion.checks import check_choice, check_floating, check_number
 
 __all__ = ["gelu", "layer_norm"]
 
@@ -57,8 +57,7 @@ def layer_norm(
             check_floating(name, p)
             if p.shape != (D,):
                 raise ValueError(f"{name} must have shape (D,) = ({D},), got {tuple(p.shape)}")
-    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps <= 0:
-        raise ValueError(f"eps must be a positive float, got {eps!r}")
+    check_number("eps", eps, low=0, low_open=True)
     mean = x.mean(dim=-1, keepdim=True)  # (..., 1): μ of each token
     centred = x - mean  # (..., D)
     var = (centred * centred).mean(dim=-1, keepdim=True)  # (..., 1): biased σ²
@@ -86,9 +85,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         ValueError: ``approximate`` neither ``"none"`` nor ``"tanh"``.
     """
     check_floating("x", x)
+    check_choice("approximate", approximate, ("none", "tanh"))
     if approximate == "none":
         return x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
-    if approximate == "tanh":
-        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
-        return 0.5 * x * (1.0 + torch.tanh(inner))
-    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)  # approximate == "tanh"
+    return 0.5 * x * (1.0 + torch.tanh(inner))

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from companion.nn.attention import _check_mask, _check_qkv
+from companion.checks import check_floating, check_int, check_mask, check_ndim, check_qkv
 
 __all__ = ["memory_efficient_attention", "online_softmax_steps"]
 
@@ -55,7 +55,7 @@ def _prepare(
     batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     masked_out = None
     if mask is not None:
-        shape = _check_mask(mask, torch.Size((*batch, L_q, L_k)))
+        shape = check_mask(mask, torch.Size((*batch, L_q, L_k)))
         batch = shape[:-2]
         masked_out = (~mask).expand(shape)  # (*batch, L_q, L_k), a view: sliced by key blocks
     q = (query * (1.0 / math.sqrt(d_k))).expand(*batch, L_q, d_k).reshape(-1, L_q, d_k)
@@ -225,11 +225,8 @@ def memory_efficient_attention(
         TypeError / ValueError: as ``scaled_dot_product_attention``; and for a
             ``block_size`` that is not a positive int.
     """
-    _check_qkv(query, key, value)
-    if not isinstance(block_size, int) or isinstance(block_size, bool):
-        raise TypeError(f"block_size must be an int, got {type(block_size).__name__}")
-    if block_size < 1:
-        raise ValueError(f"block_size must be a positive int, got {block_size}")
+    check_qkv(query, key, value)
+    check_int("block_size", block_size, low=1)
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
     if needs_grad:
         return _MemoryEfficientAttention.apply(query, key, value, mask, block_size)
@@ -249,11 +246,8 @@ def online_softmax_steps(scores: Tensor, block_size: int) -> list[dict[str, floa
     running sum ``sum`` (of ``exp(s - max)``) after that block; the last ``sum`` equals
     ``Σ exp(s - max s)``, the normaliser of the direct softmax.
     """
-    if not isinstance(scores, Tensor) or scores.ndim != 1 or not scores.is_floating_point():
-        got = tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
-        raise ValueError(f"scores must be a 1-D floating-point tensor, got {got}")
-    if not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be a positive int, got {block_size}")
+    check_ndim("scores", check_floating("scores", scores), 1, "(L,)")
+    check_int("block_size", block_size, low=1)
     m, total, steps = -math.inf, 0.0, []
     for start in range(0, scores.shape[0], block_size):
         block = scores[start : start + block_size]

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from companion.nn.attention import _check_mask, _has_empty_rows, scaled_dot_product_attention
+from companion.checks import check_int, check_mask, check_tensor
+from companion.nn.attention import _has_empty_rows, scaled_dot_product_attention
 
 __all__ = [
     "MultiHeadAttention",
@@ -42,11 +43,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, embed_dim: int, num_heads: int, *, bias: bool = True) -> None:
         super().__init__()
-        for name, n in (("embed_dim", embed_dim), ("num_heads", num_heads)):
-            if not isinstance(n, int) or isinstance(n, bool):
-                raise TypeError(f"{name} must be an int, got {type(n).__name__}")
-            if n < 1:
-                raise ValueError(f"{name} must be a positive int, got {n}")
+        check_int("embed_dim", embed_dim, low=1)
+        check_int("num_heads", num_heads, low=1)
         if embed_dim % num_heads != 0:
             raise ValueError(f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}")
         self.embed_dim = embed_dim
@@ -84,8 +82,7 @@ class MultiHeadAttention(nn.Module):
                 differ, a mask that does not broadcast (TypeError for a non-boolean mask).
         """
         for name, t in (("query", query), ("key", key), ("value", value)):
-            if not isinstance(t, Tensor):
-                raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+            check_tensor(name, t)
             if t.ndim != 3 or t.shape[-1] != self.embed_dim:
                 raise ValueError(
                     f"{name} must have shape (B, L, embed_dim={self.embed_dim}), "
@@ -102,7 +99,7 @@ class MultiHeadAttention(nn.Module):
         if mask is not None:
             if isinstance(mask, Tensor) and mask.ndim == 3:
                 mask = mask.unsqueeze(1)  # (B, 1, L_q, L_k): the same for every head
-            if _check_mask(mask, torch.Size((B, H, L_q, L_k))) != (B, H, L_q, L_k):
+            if check_mask(mask, torch.Size((B, H, L_q, L_k))) != (B, H, L_q, L_k):
                 raise ValueError(
                     f"mask of shape {tuple(mask.shape)} does not broadcast to "
                     f"(B, H, L_q, L_k) = {(B, H, L_q, L_k)}"

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from companion.checks import check_floating
+from companion.checks import check_choice, check_floating, check_int, check_number
 
 __all__ = [
     "interpolate_position_embeddings",
@@ -34,11 +34,7 @@ __all__ = [
 
 
 def _check_count(name: str, n: object) -> int:
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n}")
-    return n
+    return check_int(name, n, low=1)
 
 
 def _grid(name: str, grid: object) -> tuple[int, int]:
@@ -73,8 +69,7 @@ def sinusoidal_position_encoding(
     D = _check_count("dim", dim)
     if D % 2:
         raise ValueError(f"dim must be even (sin and cos pairs), got {D}")
-    if not isinstance(base, (int, float)) or isinstance(base, bool) or base <= 1:
-        raise ValueError(f"base must be a number above 1, got {base!r}")
+    check_number("base", base, low=1, low_open=True)
     positions = torch.arange(L, dtype=torch.float64, device=device)[:, None]  # (L, 1)
     two_i = torch.arange(0, D, 2, dtype=torch.float64, device=device)  # (D/2,)
     angles = positions * torch.exp(-math.log(base) * two_i / D)  # (L, D/2): p ω_i
@@ -146,8 +141,7 @@ def interpolate_position_embeddings(
     """
     check_floating("pos_embedding", pos_embedding)
     rows, cols = _grid("new_grid", new_grid)
-    if mode not in ("bicubic", "bilinear"):
-        raise ValueError(f"mode must be 'bicubic' or 'bilinear', got {mode!r}")
+    check_choice("mode", mode, ("bicubic", "bilinear"))
     squeeze = pos_embedding.ndim == 2
     pe = pos_embedding[None] if squeeze else pos_embedding  # (1, 1 + N, D)
     if pe.ndim != 3 or pe.shape[0] != 1 or pe.shape[1] < 2:

@@ -11,127 +11,22 @@ of pre-LayerNorm encoder blocks mixes the ``N + 1`` tokens:
     y    = head(LN(z_L^0))
 
 The names mirror the paper and torchvision, so a torchvision checkpoint loads with
-:meth:`VisionTransformer.from_torchvision` and can be inspected with the same tools
+:meth:`VisionTransformer.from_torchvision` (the key mapping is in
+:mod:`companion.nn.vit_torchvision`) and can be inspected with the same tools
 (:meth:`VisionTransformer.encode` returns every block's attention weights).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from companion.checks import check_int, check_ndim, check_tensor
 from companion.nn.multihead import MultiHeadAttention
+from companion.nn.vit_config import ViTConfig
+from companion.nn.vit_torchvision import from_torchvision_state_dict, to_torchvision_state_dict
 
-__all__ = [
-    "VIT_B_16",
-    "VIT_DIGITS",
-    "VIT_H_14",
-    "VIT_L_16",
-    "EncoderBlock",
-    "PatchEmbedding",
-    "ViTConfig",
-    "VisionTransformer",
-    "parameter_count",
-    "parameter_counts",
-    "patchify",
-    "torchvision_shapes",
-]
-
-
-@dataclass(frozen=True)
-class ViTConfig:
-    """Sizes of a Vision Transformer; the defaults are ViT-B/16 on 224x224 ImageNet images.
-
-    Attributes:
-        image_size: side ``H = W`` of the square input images, divisible by ``patch_size``.
-        patch_size: side ``P`` of the square patches.
-        in_channels: ``C``, 3 for RGB.
-        num_classes: outputs of the classification head.
-        embed_dim: ``D``, the width of every token, divisible by ``num_heads``.
-        depth: ``L``, the number of encoder blocks.
-        num_heads: attention heads per block.
-        mlp_dim: hidden width of each block's MLP (``4D`` in the paper).
-        dropout: dropout after the embeddings, after the attention and in the MLP
-            (there is no dropout on the attention weights; ViT trains with none).
-        layer_norm_eps: the LayerNorms' epsilon (torchvision uses 1e-6).
-    """
-
-    image_size: int = 224
-    patch_size: int = 16
-    in_channels: int = 3
-    num_classes: int = 1000
-    embed_dim: int = 768
-    depth: int = 12
-    num_heads: int = 12
-    mlp_dim: int = 3072
-    dropout: float = 0.0
-    layer_norm_eps: float = 1e-6
-
-    def __post_init__(self) -> None:
-        for name in (
-            "image_size",
-            "patch_size",
-            "in_channels",
-            "num_classes",
-            "embed_dim",
-            "depth",
-            "num_heads",
-            "mlp_dim",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.image_size % self.patch_size != 0:
-            raise ValueError(
-                f"image_size must be divisible by patch_size, got image_size={self.image_size} "
-                f"and patch_size={self.patch_size}"
-            )
-        if self.embed_dim % self.num_heads != 0:
-            raise ValueError(
-                f"embed_dim must be divisible by num_heads, got embed_dim={self.embed_dim} "
-                f"and num_heads={self.num_heads}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if self.layer_norm_eps <= 0:
-            raise ValueError(f"layer_norm_eps must be positive, got {self.layer_norm_eps!r}")
-
-    @property
-    def grid_size(self) -> int:
-        """Patches along each side, ``H / P``."""
-        return self.image_size // self.patch_size
-
-    @property
-    def num_patches(self) -> int:
-        """``N = HW / P²``."""
-        return self.grid_size**2
-
-    @property
-    def patch_dim(self) -> int:
-        """Length ``P²C`` of one flattened patch."""
-        return self.patch_size**2 * self.in_channels
-
-
-#: torchvision's ``vit_b_16``: 86,567,656 parameters.
-VIT_B_16 = ViTConfig()
-#: torchvision's ``vit_l_16``: 304,326,632 parameters.
-VIT_L_16 = ViTConfig(embed_dim=1024, depth=24, num_heads=16, mlp_dim=4096)
-#: torchvision's ``vit_h_14``: 632,045,800 parameters.
-VIT_H_14 = ViTConfig(patch_size=14, embed_dim=1280, depth=32, num_heads=16, mlp_dim=5120)
-#: A tiny ViT for the 8x8 digits: 4 patches of 4x4 pixels (chosen on the validation split).
-VIT_DIGITS = ViTConfig(
-    image_size=8,
-    patch_size=4,
-    in_channels=1,
-    num_classes=10,
-    embed_dim=64,
-    depth=4,
-    num_heads=4,
-    mlp_dim=128,
-    dropout=0.0,
-)
+__all__ = ["EncoderBlock", "PatchEmbedding", "VisionTransformer", "patchify"]
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -151,10 +46,8 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     Raises:
         ValueError: if ``images`` is not 4-D or its sides are not divisible by ``P``.
     """
-    if not isinstance(patch_size, int) or isinstance(patch_size, bool) or patch_size < 1:
-        raise ValueError(f"patch_size must be a positive int, got {patch_size!r}")
-    if images.ndim != 4:
-        raise ValueError(f"images must be 4-D (B, C, H, W), got shape {tuple(images.shape)}")
+    check_int("patch_size", patch_size, low=1)
+    check_ndim("images", check_tensor("images", images), 4, "(B, C, H, W)")
     B, C, H, W = images.shape
     P = patch_size
     if H % P != 0 or W % P != 0:
@@ -302,58 +195,16 @@ class VisionTransformer(nn.Module):
     ) -> VisionTransformer:
         """Build a model from a ``torchvision.models.VisionTransformer`` state dict.
 
-        The keys and shapes must be exactly those of :func:`torchvision_shapes`
-        (``conv_proj.*``, ``class_token``, ``encoder.pos_embedding``,
-        ``encoder.layers.encoder_layer_{i}.*``, ``encoder.ln.*``, ``heads.head.*``).
-        The conv weight ``(D, C, P, P)`` becomes the linear weight ``(D, C·P·P)``; the fused
-        ``in_proj`` ``(3D, D)`` is split into the query, key and value maps. torchvision is
-        not imported. The model is returned in eval mode.
+        The keys and shapes must be exactly those of
+        :func:`~companion.nn.vit_torchvision.torchvision_shapes`; the weights are renamed
+        by :func:`~companion.nn.vit_torchvision.from_torchvision_state_dict`. torchvision
+        is not imported. The model is returned in eval mode, on the device and with the
+        dtype of the weights.
 
         Raises:
             ValueError: listing every missing, unexpected or mis-shaped key.
         """
-        expected = torchvision_shapes(config)
-        missing = sorted(set(expected) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(expected))
-        misshaped = sorted(
-            f"{k}: expected {expected[k]}, got {tuple(state_dict[k].shape)}"
-            for k in set(expected) & set(state_dict)
-            if tuple(state_dict[k].shape) != expected[k]
-        )
-        if missing or unexpected or misshaped:
-            problems = []
-            for name, items in (
-                ("missing keys", missing),
-                ("unexpected keys", unexpected),
-                ("mis-shaped keys", misshaped),
-            ):
-                if items:
-                    problems.append(f"{name}: {', '.join(items)}")
-            raise ValueError("state_dict does not match the config; " + "; ".join(problems))
-        D = config.embed_dim
-        ours = {
-            "patch_embedding.proj.weight": state_dict["conv_proj.weight"].reshape(D, -1),
-            "patch_embedding.proj.bias": state_dict["conv_proj.bias"],
-            "class_token": state_dict["class_token"],
-            "position_embedding": state_dict["encoder.pos_embedding"],
-            "norm.weight": state_dict["encoder.ln.weight"],
-            "norm.bias": state_dict["encoder.ln.bias"],
-            "head.weight": state_dict["heads.head.weight"],
-            "head.bias": state_dict["heads.head.bias"],
-        }
-        for i in range(config.depth):
-            tv, me = f"encoder.layers.encoder_layer_{i}.", f"blocks.{i}."
-            w_q, w_k, w_v = state_dict[tv + "self_attention.in_proj_weight"].chunk(3)
-            b_q, b_k, b_v = state_dict[tv + "self_attention.in_proj_bias"].chunk(3)
-            for name, w, b in (("q_proj", w_q, b_q), ("k_proj", w_k, b_k), ("v_proj", w_v, b_v)):
-                ours[f"{me}attention.{name}.weight"] = w
-                ours[f"{me}attention.{name}.bias"] = b
-            for part in ("weight", "bias"):
-                ours[f"{me}attention.out_proj.{part}"] = state_dict[
-                    tv + f"self_attention.out_proj.{part}"
-                ]
-                for layer in ("ln_1", "ln_2", "mlp.0", "mlp.3"):
-                    ours[f"{me}{layer}.{part}"] = state_dict[tv + f"{layer}.{part}"]
+        ours = from_torchvision_state_dict(state_dict, config)
         first = state_dict["class_token"]
         model = cls(config).to(device=first.device, dtype=first.dtype)
         model.load_state_dict(ours, strict=True)
@@ -362,98 +213,4 @@ class VisionTransformer(nn.Module):
     def to_torchvision(self) -> dict[str, torch.Tensor]:
         """This model's weights as a torchvision ``VisionTransformer`` state dict (the
         inverse of :meth:`from_torchvision`)."""
-        c = self.config
-        sd = self.state_dict()
-        out = {
-            "class_token": sd["class_token"],
-            "conv_proj.weight": sd["patch_embedding.proj.weight"].reshape(
-                c.embed_dim, c.in_channels, c.patch_size, c.patch_size
-            ),
-            "conv_proj.bias": sd["patch_embedding.proj.bias"],
-            "encoder.pos_embedding": sd["position_embedding"],
-        }
-        for i in range(c.depth):
-            tv, me = f"encoder.layers.encoder_layer_{i}.", f"blocks.{i}."
-            for part in ("weight", "bias"):
-                out[tv + f"ln_1.{part}"] = sd[me + f"ln_1.{part}"]
-            qkv = ("q_proj", "k_proj", "v_proj")
-            out[tv + "self_attention.in_proj_weight"] = torch.cat(
-                [sd[f"{me}attention.{n}.weight"] for n in qkv]
-            )
-            out[tv + "self_attention.in_proj_bias"] = torch.cat(
-                [sd[f"{me}attention.{n}.bias"] for n in qkv]
-            )
-            for part in ("weight", "bias"):
-                out[tv + f"self_attention.out_proj.{part}"] = sd[f"{me}attention.out_proj.{part}"]
-                for layer in ("ln_2", "mlp.0", "mlp.3"):
-                    out[tv + f"{layer}.{part}"] = sd[me + f"{layer}.{part}"]
-        out["encoder.ln.weight"] = sd["norm.weight"]
-        out["encoder.ln.bias"] = sd["norm.bias"]
-        out["heads.head.weight"] = sd["head.weight"]
-        out["heads.head.bias"] = sd["head.bias"]
-        return out
-
-
-def torchvision_shapes(config: ViTConfig) -> dict[str, tuple[int, ...]]:
-    """Key → shape of the state dict of torchvision's ``VisionTransformer`` for ``config``
-    (for ViT-B/16: ``conv_proj.weight`` ``(768, 3, 16, 16)``, ``encoder.pos_embedding``
-    ``(1, 197, 768)``, ``...in_proj_weight`` ``(2304, 768)``, ...)."""
-    C, P, D, M = config.in_channels, config.patch_size, config.embed_dim, config.mlp_dim
-    shapes: dict[str, tuple[int, ...]] = {
-        "class_token": (1, 1, D),
-        "conv_proj.weight": (D, C, P, P),
-        "conv_proj.bias": (D,),
-        "encoder.pos_embedding": (1, config.num_patches + 1, D),
-    }
-    for i in range(config.depth):
-        p = f"encoder.layers.encoder_layer_{i}."
-        shapes.update(
-            {
-                p + "ln_1.weight": (D,),
-                p + "ln_1.bias": (D,),
-                p + "self_attention.in_proj_weight": (3 * D, D),
-                p + "self_attention.in_proj_bias": (3 * D,),
-                p + "self_attention.out_proj.weight": (D, D),
-                p + "self_attention.out_proj.bias": (D,),
-                p + "ln_2.weight": (D,),
-                p + "ln_2.bias": (D,),
-                p + "mlp.0.weight": (M, D),
-                p + "mlp.0.bias": (M,),
-                p + "mlp.3.weight": (D, M),
-                p + "mlp.3.bias": (D,),
-            }
-        )
-    shapes.update(
-        {
-            "encoder.ln.weight": (D,),
-            "encoder.ln.bias": (D,),
-            "heads.head.weight": (config.num_classes, D),
-            "heads.head.bias": (config.num_classes,),
-        }
-    )
-    return shapes
-
-
-def parameter_counts(config: ViTConfig) -> dict[str, int]:
-    """Parameters of each part, by the formulas (``D`` width, ``M`` MLP width, ``K`` classes):
-
-    patch embedding ``P²C·D + D``; class token ``D``; position embeddings ``(N + 1)D``;
-    each block ``4D² + 4D`` (attention) ``+ 2DM + M + D`` (MLP) ``+ 4D`` (two LayerNorms);
-    final LayerNorm ``2D``; head ``DK + K``.
-    """
-    D, M, K = config.embed_dim, config.mlp_dim, config.num_classes
-    block = (4 * D * D + 4 * D) + (2 * D * M + M + D) + 4 * D
-    return {
-        "patch_embedding": config.patch_dim * D + D,
-        "class_token": D,
-        "position_embedding": (config.num_patches + 1) * D,
-        "blocks": config.depth * block,
-        "norm": 2 * D,
-        "head": D * K + K,
-    }
-
-
-def parameter_count(config: ViTConfig) -> int:
-    """Total number of parameters of ``VisionTransformer(config)`` (sum of
-    :func:`parameter_counts`)."""
-    return sum(parameter_counts(config).values())
+        return to_torchvision_state_dict(self.state_dict(), self.config)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from companion.checks import check_choice, check_int, check_number, check_tensor
 from companion.utils import progress_enabled
 
 __all__ = ["History", "accuracy", "fit", "predict"]
@@ -33,7 +34,14 @@ Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 @dataclass
 class History:
     """What :func:`fit` measured: the mean training loss of each epoch, and each metric
-    returned by ``evaluate`` after each epoch (``metrics["val_accuracy"][e]``, say)."""
+    returned by ``evaluate`` after each epoch, under the key ``evaluate`` gave it
+    (:func:`companion.train.recipes.train_on_digits` records
+    ``metrics["eval_accuracy"][e]``, the accuracy on its ``eval_split`` after epoch ``e``).
+
+    Attributes:
+        train_loss: one mean training loss per epoch.
+        metrics: one list per key returned by ``evaluate``, one value per epoch.
+    """
 
     train_loss: list[float] = field(default_factory=list)
     metrics: dict[str, list[float]] = field(default_factory=dict)
@@ -49,10 +57,8 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError(
-            f"x and y must be torch.Tensors, got {type(x).__name__} and {type(y).__name__}"
-        )
+    check_tensor("x", x)
+    check_tensor("y", y)
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
@@ -105,16 +111,12 @@ def fit(
         TypeError, ValueError: for mismatched data or out-of-range settings.
     """
     _check_pair(x, y)
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if lr <= 0:
-        raise ValueError(f"lr must be positive, got {lr}")
-    if schedule not in ("cosine", None):
-        raise ValueError(f"schedule must be 'cosine' or None, got {schedule!r}")
-    if not 0 <= warmup_epochs < epochs:
-        raise ValueError(f"warmup_epochs must be in [0, epochs={epochs}), got {warmup_epochs}")
+    check_int("epochs", epochs, low=1)
+    check_int("batch_size", batch_size, low=1)
+    check_number("lr", lr, low=0, low_open=True)
+    check_number("weight_decay", weight_decay, low=0)
+    check_choice("schedule", schedule, ("cosine", None))
+    check_int("warmup_epochs", warmup_epochs, low=0, high=epochs - 1)  # below epochs
 
     device = _model_device(model)
     x, y = x.to(device), y.to(device)
@@ -181,8 +183,7 @@ def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) -> torc
     """``model(x)`` in eval mode, batch by batch, without gradients; the model's mode is
     restored afterwards. Returns the outputs concatenated along dim 0, on the model's
     device."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_int("batch_size", batch_size, low=1)
     was_training = model.training
     model.eval()
     x = x.to(_model_device(model))

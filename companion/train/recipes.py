@@ -10,7 +10,8 @@ from torch import nn
 
 from companion.data.augment import random_shift
 from companion.data.digits import load_digits
-from companion.nn.vit import VIT_DIGITS, VisionTransformer, ViTConfig
+from companion.nn.vit import VisionTransformer
+from companion.nn.vit_config import VIT_DIGITS, ViTConfig
 from companion.train.loop import History, accuracy, fit
 
 __all__ = [

@@ -14,6 +14,7 @@ import torch
 from matplotlib.axes import Axes
 from torch import Tensor
 
+from companion.checks import check_int, check_tensor, check_tensor_output
 from companion.foundations.linalg import transform_unit_circle, unit_ball_boundary
 from companion.viz.style import to_numpy
 
@@ -97,14 +98,13 @@ def plot_contours(
     Returns:
         The axes, with equal aspect ratio.
     """
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
+    check_int("resolution", resolution, low=2)
     xs = torch.linspace(*xlim, resolution, dtype=torch.float64)
     ys = torch.linspace(*ylim, resolution, dtype=torch.float64)
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")  # (R, R) each
     points = torch.stack([gx, gy], dim=-1).reshape(-1, 2)  # (R*R, 2)
     with torch.no_grad():
-        values = f(points)
+        values = check_tensor_output("f", f(points))
     if values.shape != (points.shape[0],):
         raise ValueError(
             f"f must map (N, 2) points to (N,) values, got shape {tuple(values.shape)}"
@@ -130,8 +130,7 @@ def plot_path(
 
     Iterates are dots joined by lines; the start is a square, the end a cross.
     """
-    if not isinstance(path, Tensor):
-        raise TypeError(f"path must be a torch.Tensor, got {type(path).__name__}")
+    check_tensor("path", path)
     if path.ndim != 2 or path.shape[1] != 2:
         raise ValueError(f"path must have shape (T, 2), got {tuple(path.shape)}")
     p = path.detach().cpu().to(torch.float64).numpy()

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from companion.checks import check_floating
+
 __all__ = [
     "attention_entropy",
     "attention_rollout",
@@ -22,9 +24,7 @@ def attention_entropy(weights: Tensor) -> Tensor:
     0 for a row that puts all its weight on one key, ``log L_k`` for a uniform row
     (``0 log 0`` counts as 0).
     """
-    if not isinstance(weights, Tensor) or not weights.is_floating_point():
-        got = weights.dtype if isinstance(weights, Tensor) else type(weights).__name__
-        raise TypeError(f"weights must be a floating-point tensor, got {got}")
+    check_floating("weights", weights)
     return -torch.special.xlogy(weights, weights).sum(dim=-1)
 
 

@@ -14,13 +14,14 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from companion.checks import check_int
+
 __all__ = ["heatmap", "show_images", "to_numpy", "use_course_style"]
 
 
 def use_course_style(dpi: int = 80) -> None:
     """Small, readable figures: stored notebook images stay light (``dpi`` 80–100)."""
-    if not 50 <= dpi <= 200:
-        raise ValueError(f"dpi must be in [50, 200], got {dpi}")
+    check_int("dpi", dpi, low=50, high=200)
     mpl.rcParams.update(
         {
             "figure.dpi": dpi,
@@ -112,8 +113,7 @@ def show_images(
         )
     if titles is not None and len(titles) != len(arr):
         raise ValueError(f"titles must have {len(arr)} entries, got {len(titles)}")
-    if ncols < 1:
-        raise ValueError(f"ncols must be at least 1, got {ncols}")
+    check_int("ncols", ncols, low=1)
     ncols = min(ncols, len(arr))
     nrows = -(-len(arr) // ncols)
     _fig, axes = plt.subplots(
