@@ -24,13 +24,12 @@ __all__ = [
     "check_matrix",
     "check_ndim",
     "check_number",
+    "check_output",
     "check_qkv",
     "check_same_dtype",
     "check_same_shape",
-    "check_scalar_output",
     "check_shape",
     "check_tensor",
-    "check_tensor_output",
     "check_vector",
 ]
 
@@ -214,25 +213,19 @@ def check_labels(name: str, labels: object, n: int) -> torch.Tensor:
     return check_shape(name, labels, (n,), "(one label per row)")
 
 
-def check_tensor_output(name: str, out: object) -> torch.Tensor:
-    """Return ``out``, what the function ``name`` returned, if it is a tensor.
+def check_output(name: str, out: object, *, scalar: bool = False) -> torch.Tensor:
+    """Return ``out``, what the function ``name`` returned, if it is a tensor; with
+    ``scalar=True``, if it is one number, returned as a 0-D tensor.
 
     Raises:
         TypeError: ``"{name} must return a torch.Tensor, got <type>"``.
+        ValueError: with ``scalar=True``,
+            ``"{name} must return a scalar (one element), got shape <shape>"``.
     """
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"{name} must return a torch.Tensor, got {_type_name(out)}")
-    return out
-
-
-def check_scalar_output(name: str, out: object) -> torch.Tensor:
-    """Return ``out`` as a 0-D tensor if the function ``name`` returned one number.
-
-    Raises:
-        TypeError: as :func:`check_tensor_output`.
-        ValueError: ``"{name} must return a scalar (one element), got shape <shape>"``.
-    """
-    out = check_tensor_output(name, out)
+    if not scalar:
+        return out
     if out.numel() != 1:
         raise ValueError(f"{name} must return a scalar (one element), got shape {tuple(out.shape)}")
     return out.reshape(())

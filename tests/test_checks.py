@@ -106,12 +106,12 @@ F32 = torch.zeros(2, 3)
             r"labels must have shape \(4,\) \(one label per row\), got \(3,\)",
         ),
         (
-            lambda: checks.check_tensor_output("f", 1.0),
+            lambda: checks.check_output("f", 1.0),
             TypeError,
             "f must return a torch.Tensor, got float",
         ),
         (
-            lambda: checks.check_scalar_output("f", torch.zeros(3)),
+            lambda: checks.check_output("f", torch.zeros(3), scalar=True),
             ValueError,
             r"f must return a scalar \(one element\), got shape \(3,\)",
         ),
@@ -144,7 +144,9 @@ def test_good_input_passes_through() -> None:
     assert isinstance(checks.check_number("lr", 1), float)
     assert checks.check_choice("mode", None, ("mean", None)) is None
     assert checks.check_bool("flag", False) is False
-    assert checks.check_scalar_output("f", torch.ones(1, 1)).shape == ()
+    assert checks.check_output("f", torch.ones(1, 1), scalar=True).shape == ()
+    out = torch.zeros(3)
+    assert checks.check_output("f", out) is out
 
 
 def test_every_helper_is_tested_here() -> None:

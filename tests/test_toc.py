@@ -3,6 +3,7 @@ chapter is followed by its exercises."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -37,14 +38,31 @@ def _pages() -> set[str]:
     }
 
 
-def test_the_four_parts() -> None:
+def test_the_four_parts_then_the_api_reference() -> None:
     captions = [part["caption"] for part in _toc()["parts"]]
     assert captions == [
         "Introduction",
         "Foundations",
         "Attention and Transformers",
         "Representation learning",
+        "API reference",
     ]
+
+
+def test_the_api_reference_documents_every_module() -> None:
+    """Each module of companion has an ``automodule`` entry in the API pages."""
+    import companion
+
+    package = Path(companion.__file__).parent
+    modules = {
+        "companion." + ".".join(p.relative_to(package).with_suffix("").parts)
+        for p in package.rglob("*.py")
+        if not p.stem.startswith("_")
+    }
+    documented = set()
+    for page in (ROOT / "book" / "api").glob("*.md"):
+        documented |= set(re.findall(r"^\.\. automodule:: (\S+)$", page.read_text(), re.M))
+    assert documented == modules
 
 
 def test_every_entry_exists_exactly_once() -> None:

@@ -4,12 +4,12 @@ scikit-learn ships the 1,797 digits inside the package, so nothing is downloaded
 split is stratified (each class keeps its share in every split) and depends only on the
 seed and the fractions, so every chapter and every learner gets the same images:
 
-============  ===========================================================
-``"test"``    ``test_fraction`` of each class; scored once, at the end
-``"val"``     ``val_fraction`` of each class; for every modelling choice
-``"train"``   the rest
-``"trainval"`` train and val together (a final fit once the choices are made)
-============  ===========================================================
+==============  ===========================================================
+``"test"``      ``test_fraction`` of each class; scored once, at the end
+``"val"``       ``val_fraction`` of each class; for every modelling choice
+``"train"``     the rest
+``"trainval"``  train and val together (a final fit once the choices are made)
+==============  ===========================================================
 """
 
 from __future__ import annotations

@@ -20,9 +20,8 @@ from torch import Tensor
 from companion.checks import (
     check_floating,
     check_number,
+    check_output,
     check_same_shape,
-    check_scalar_output,
-    check_tensor_output,
 )
 
 __all__ = [
@@ -51,7 +50,7 @@ def autograd_gradient(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     check_floating("x", x)
     with torch.enable_grad():
         leaf = x.detach().requires_grad_(True)
-        out = check_scalar_output("f", f(leaf))
+        out = check_output("f", f(leaf), scalar=True)
         if not out.requires_grad:  # f does not depend on x
             return torch.zeros_like(leaf).detach()
         (grad,) = torch.autograd.grad(out, leaf, allow_unused=True)
@@ -97,14 +96,14 @@ def numerical_jacobian(
     """
     check_floating("x", x)
     h = _check_eps(eps, x.dtype)
-    out_shape = check_tensor_output("f", f(x.detach())).shape
+    out_shape = check_output("f", f(x.detach())).shape
     x_flat = x.detach().reshape(-1).clone()  # (n,)
     columns = []
     for i in range(x_flat.numel()):
         step = torch.zeros_like(x_flat)
         step[i] = h
-        plus = check_tensor_output("f", f((x_flat + step).reshape(x.shape))).detach()
-        minus = check_tensor_output("f", f((x_flat - step).reshape(x.shape))).detach()
+        plus = check_output("f", f((x_flat + step).reshape(x.shape))).detach()
+        minus = check_output("f", f((x_flat - step).reshape(x.shape))).detach()
         columns.append(((plus - minus) / (2 * h)).reshape(-1))  # (m,)
     jac = torch.stack(columns, dim=-1)  # (m, n)
     return jac.reshape((*out_shape, *x.shape))
@@ -128,7 +127,7 @@ def numerical_gradient(
     """
     check_floating("x", x)
     _check_eps(eps, x.dtype)
-    check_scalar_output("f", f(x.detach()))
+    check_output("f", f(x.detach()), scalar=True)
     return numerical_jacobian(f, x, eps=eps).reshape(x.shape)
 
 
@@ -150,13 +149,13 @@ def numerical_hessian(
     """
     check_floating("x", x)
     h = _check_eps(eps, x.dtype, order=2)
-    check_scalar_output("f", f(x.detach()))
+    check_output("f", f(x.detach()), scalar=True)
     x_flat = x.detach().reshape(-1).clone()  # (n,)
     n = x_flat.numel()
     basis = torch.eye(n, dtype=x.dtype, device=x.device) * h  # (n, n), row i is h e_i
 
     def at(step: Tensor) -> Tensor:
-        return check_scalar_output("f", f((x_flat + step).reshape(x.shape))).detach()
+        return check_output("f", f((x_flat + step).reshape(x.shape)), scalar=True).detach()
 
     hess = torch.empty(n, n, dtype=x.dtype, device=x.device)
     for i in range(n):

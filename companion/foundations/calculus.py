@@ -29,8 +29,7 @@ from companion.checks import (
     check_int,
     check_ndim,
     check_number,
-    check_scalar_output,
-    check_tensor_output,
+    check_output,
 )
 
 __all__ = [
@@ -161,7 +160,7 @@ def taylor_polynomial(f: Callable[[Tensor], Tensor], a: float, x: Tensor, *, ord
     check_floating("x", x)
     check_int("order", order, low=0)
     point = torch.tensor(float(a), dtype=x.dtype, device=x.device, requires_grad=True)
-    value = check_scalar_output("f", f(point))
+    value = check_output("f", f(point), scalar=True)
     derivatives = [value.detach()]
     for _ in range(order):
         if not value.requires_grad:  # f is a polynomial of lower degree: the rest is 0
@@ -198,7 +197,7 @@ def gradient_descent(
     check_int("steps", steps, low=0)
     path = [x0.detach().clone()]
     for _ in range(steps):
-        g = check_tensor_output("grad", grad(path[-1]))
+        g = check_output("grad", grad(path[-1]))
         if g.shape != x0.shape:
             raise ValueError(
                 f"grad must return the shape of x0 {tuple(x0.shape)}, got {tuple(g.shape)}"

@@ -1,14 +1,14 @@
 """Estimating from samples: Monte Carlo (the law of large numbers, the central limit
 theorem) and maximum likelihood.
 
-==============================  ===========================================================
-:func:`empirical_cdf`           ``F_n(t) = #{i : x_i ≤ t} / n``
-:func:`sample_mean_path`        running means ``x̄_n = (x_1 + ... + x_n) / n``
-:func:`clt_standardized_means`  ``√n (x̄_n - μ) / σ`` per row (central limit theorem)
-:func:`bernoulli_log_likelihood` ``Σ_i x_i log p + (1 - x_i) log(1 - p)``
-:func:`bernoulli_mle`           ``p̂ = x̄``
-:func:`gaussian_mle`            ``μ̂ = x̄``, ``σ̂² = (1/n) Σ_i (x_i - x̄)²``
-==============================  ===========================================================
+================================  ===========================================================
+:func:`empirical_cdf`             ``F_n(t) = #{i : x_i ≤ t} / n``
+:func:`sample_mean_path`          running means ``x̄_n = (x_1 + ... + x_n) / n``
+:func:`clt_standardized_means`    ``√n (x̄_n - μ) / σ`` per row (central limit theorem)
+:func:`bernoulli_log_likelihood`  ``Σ_i x_i log p + (1 - x_i) log(1 - p)``
+:func:`bernoulli_mle`             ``p̂ = x̄``
+:func:`gaussian_mle`              ``μ̂ = x̄``, ``σ̂² = (1/n) Σ_i (x_i - x̄)²``
+================================  ===========================================================
 """
 
 from __future__ import annotations

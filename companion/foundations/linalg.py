@@ -83,7 +83,7 @@ def numerical_rank(A: torch.Tensor, *, tol: float | None = None) -> int:
     """The number of singular values of ``A`` (shape ``(m, n)``) above ``tol``.
 
     ``rank(A) = #{i : σ_i > tol}``; by default ``tol = σ_max · max(m, n) · eps(dtype)``, the
-    threshold :func:`torch.linalg.matrix_rank` uses, so rounding noise is not counted.
+    threshold ``torch.linalg.matrix_rank`` uses, so rounding noise is not counted.
     """
     A = check_matrix("A", A, "(m, n)")
     return _rank_from_singular_values(torch.linalg.svdvals(A), tuple(A.shape), tol)
@@ -285,7 +285,7 @@ def cosine_similarity(
 ) -> torch.Tensor:
     """``cos(x, y) = ⟨x, y⟩ / (‖x‖ ‖y‖)`` along ``dim``, in ``[-1, 1]``.
 
-    Like :func:`torch.nn.functional.cosine_similarity`, each norm is clamped to at least
+    Like ``torch.nn.functional.cosine_similarity``, each norm is clamped to at least
     ``eps`` so a zero vector gives 0 instead of a division by zero. ``x`` and ``y`` have the
     same shape ``(..., d, ...)``; the result drops ``dim``.
     """

@@ -7,17 +7,17 @@ Every function takes and returns ``torch`` tensors (float32 or float64) and crea
 tensors on the device of its inputs. A categorical distribution over ``K`` outcomes is a
 probability vector: the last dimension of a ``(..., K)`` tensor, non-negative, summing to 1.
 
-==============================  ==============================================================
-:func:`entropy`                 ``H(p) = -Σ_k p_k log p_k``
-:func:`cross_entropy`           ``H(p, q) = -Σ_k p_k log q_k``
-:func:`kl_divergence`           ``KL(p‖q) = Σ_k p_k log(p_k / q_k) = H(p, q) - H(p)``
-:func:`gaussian_log_pdf`        ``log N(x; μ, σ²) = -(x-μ)²/(2σ²) - ½ log(2πσ²)``
-:func:`gaussian_pdf`            ``N(x; μ, σ²)``
-:func:`gaussian_cdf`            ``Φ((x-μ)/σ) = ½ (1 + erf((x-μ)/(σ√2)))``
-:func:`mvn_log_pdf`             ``log N(x; μ, Σ)`` for a ``d``-dimensional Gaussian
-:func:`bayes_posterior`         ``P(h | e) = P(e | h) P(h) / Σ_h' P(e | h') P(h')``
-:func:`softmax_with_temperature` ``softmax(z / T)``
-==============================  ==============================================================
+================================  ==============================================================
+:func:`entropy`                   ``H(p) = -Σ_k p_k log p_k``
+:func:`cross_entropy`             ``H(p, q) = -Σ_k p_k log q_k``
+:func:`kl_divergence`             ``KL(p‖q) = Σ_k p_k log(p_k / q_k) = H(p, q) - H(p)``
+:func:`gaussian_log_pdf`          ``log N(x; μ, σ²) = -(x-μ)²/(2σ²) - ½ log(2πσ²)``
+:func:`gaussian_pdf`              ``N(x; μ, σ²)``
+:func:`gaussian_cdf`              ``Φ((x-μ)/σ) = ½ (1 + erf((x-μ)/(σ√2)))``
+:func:`mvn_log_pdf`               ``log N(x; μ, Σ)`` for a ``d``-dimensional Gaussian
+:func:`bayes_posterior`           ``P(h | e) = P(e | h) P(h) / Σ_h' P(e | h') P(h')``
+:func:`softmax_with_temperature`  ``softmax(z / T)``
+================================  ==============================================================
 """
 
 from __future__ import annotations
@@ -65,6 +65,13 @@ def _check_probabilities(name: str, p: object) -> torch.Tensor:
     return p
 
 
+def _check_two_distributions(p: object, q: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """``p`` and ``q``: probability vectors of one shape ``(..., K)``."""
+    p = _check_probabilities("p", p)
+    q = _check_probabilities("q", q)
+    return check_same_shape("p", p, "q", q), q
+
+
 def _check_positive(name: str, value: float | torch.Tensor) -> None:
     if isinstance(value, torch.Tensor):
         if not (value > 0).all():
@@ -100,9 +107,7 @@ def cross_entropy(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         TypeError: if ``p`` or ``q`` is not a floating-point tensor.
         ValueError: if either is not a probability vector, or their shapes differ.
     """
-    p = _check_probabilities("p", p)
-    q = _check_probabilities("q", q)
-    check_same_shape("p", p, "q", q)
+    p, q = _check_two_distributions(p, q)
     return -torch.xlogy(p, q).sum(dim=-1)
 
 
@@ -115,9 +120,7 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         TypeError: if ``p`` or ``q`` is not a floating-point tensor.
         ValueError: if either is not a probability vector, or their shapes differ.
     """
-    p = _check_probabilities("p", p)
-    q = _check_probabilities("q", q)
-    check_same_shape("p", p, "q", q)
+    p, q = _check_two_distributions(p, q)
     return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(dim=-1)
 
 

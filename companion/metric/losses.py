@@ -100,8 +100,9 @@ def mined_triplet_loss(
 ) -> torch.Tensor:
     """Mine the batch with ``strategy``, then average the triplet loss over those triplets.
 
-    ``loss_fn(embeddings, labels)`` for :func:`companion.train.loop.fit`. The distances come
-    from one :func:`pairwise_distances` matrix of the batch, so the loss of each triplet
+    ``loss_fn(embeddings, labels)`` for :func:`companion.train.loop.fit`. The distances
+    come from one :func:`~companion.metric.distances.pairwise_distances` matrix of the
+    batch, so the loss of each triplet
     equals ``triplet_margin_loss(e[a], e[p], e[n])`` up to rounding, at a fraction of the
     cost ("all" and "semihard" score every ``(a, p, n)`` of the batch at once, a
     ``(B, B, B)`` tensor: meant for batches of up to a few hundred rows). When the batch
@@ -109,7 +110,8 @@ def mined_triplet_loss(
     gradient).
 
     Args:
-        embeddings: ``(B, D)``; labels: ``(B,)``; the rest as in :func:`mine_triplets`.
+        embeddings: ``(B, D)``; labels: ``(B,)``; the rest as in
+            :func:`~companion.metric.miners.mine_triplets`.
 
     Returns:
         A scalar tensor.

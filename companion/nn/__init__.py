@@ -2,15 +2,48 @@
 
 Model code only: nothing here imports data, training or plotting code (a test checks it).
 
-======================  =================================================================
-:mod:`.attention`       ``scaled_dot_product_attention`` and the masks
-:mod:`.memory_efficient` the same output block by block, with the online softmax
-:mod:`.multihead`       ``MultiHeadAttention``
-:mod:`.vit`             ``ViTConfig``, ``PatchEmbedding``, ``EncoderBlock``, ``VisionTransformer``
-:mod:`.embedding`       ``EmbeddingNet``, the ``f`` of the triplet loss
-======================  =================================================================
+==========================  ==============================================================
+:mod:`.attention`           ``scaled_dot_product_attention`` and the masks
+:mod:`.attention_backward`  the gradients of attention, by the derived formulas
+:mod:`.memory_efficient`    the same output block by block, and a backward that recomputes
+:mod:`.kernel_regression`   Nadaraya–Watson regression, attention's ancestor
+:mod:`.layers`              ``layer_norm`` and ``gelu``
+:mod:`.position`            sinusoidal, 2-D sin-cos and interpolated position embeddings
+:mod:`.block`               ``TransformerBlock`` (pre- or post-norm), ``TokenEncoder``
+:mod:`.multihead`           ``MultiHeadAttention``
+:mod:`.vit_config`          ``ViTConfig``, the presets, parameter counts
+:mod:`.vit`                 ``PatchEmbedding``, ``EncoderBlock``, ``VisionTransformer``
+:mod:`.vit_torchvision`     torchvision's state-dict keys and the renaming
+:mod:`.embedding`           ``EmbeddingNet``, the ``f`` of the triplet loss
+==========================  ==============================================================
 """
 
-from companion.nn import attention, embedding, memory_efficient, multihead, vit
+from companion.nn import (
+    attention,
+    attention_backward,
+    block,
+    embedding,
+    kernel_regression,
+    layers,
+    memory_efficient,
+    multihead,
+    position,
+    vit,
+    vit_config,
+    vit_torchvision,
+)
 
-__all__ = ["attention", "embedding", "memory_efficient", "multihead", "vit"]
+__all__ = [
+    "attention",
+    "attention_backward",
+    "block",
+    "embedding",
+    "kernel_regression",
+    "layers",
+    "memory_efficient",
+    "multihead",
+    "position",
+    "vit",
+    "vit_config",
+    "vit_torchvision",
+]

@@ -119,7 +119,8 @@ def padding_mask(lengths: Tensor, L: int) -> Tensor:
     """Boolean ``(B, 1, L)`` mask, True at key positions ``j < lengths[b]`` (real tokens).
 
     The middle axis broadcasts over the queries, so the mask fits scores
-    ``(B, L_q, L)`` directly (and :class:`MultiHeadAttention`, which adds the head axis).
+    ``(B, L_q, L)`` directly (and :class:`~companion.nn.multihead.MultiHeadAttention`,
+    which adds the head axis).
 
     Args:
         lengths: ``(B,)`` integer tensor, each in ``[0, L]``.

@@ -52,8 +52,10 @@ def attention_backward(
         batch dims an input was broadcast along).
 
     Raises:
-        TypeError / ValueError: as ``scaled_dot_product_attention``; and for a
-            ``grad_output`` that is not a tensor of the output's shape and dtype.
+        TypeError: as :func:`~companion.nn.attention.scaled_dot_product_attention`, and
+            for a ``grad_output`` that is not a tensor.
+        ValueError: as :func:`~companion.nn.attention.scaled_dot_product_attention`, and
+            for a ``grad_output`` without the output's shape and dtype.
     """
     check_qkv(query, key, value)
     if not isinstance(grad_output, Tensor):

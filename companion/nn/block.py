@@ -69,7 +69,7 @@ class BlockConfig:
 
     @property
     def hidden_dim(self) -> int:
-        """The MLP's width: ``mlp_dim``, or ``4·embed_dim`` when ``mlp_dim`` is 0."""
+        """Hidden width of the MLP, ``mlp_dim`` (``4·embed_dim`` when ``mlp_dim`` is 0)."""
         return self.mlp_dim or 4 * self.embed_dim
 
 

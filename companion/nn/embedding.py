@@ -89,13 +89,18 @@ class EmbeddingNet(nn.Module):
         self.head = nn.Linear(c2 * positions, config.dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, S, S) -> (B, E)``.
+
+        Raises:
+            ValueError: if ``x`` is not ``(B, C, S, S)`` for this config.
+        """
         cfg = self.config
         if x.ndim != 4 or x.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
             raise ValueError(
                 f"x must have shape (B, {cfg.in_channels}, {cfg.image_size}, {cfg.image_size}),"
                 f" got {tuple(x.shape)}"
             )
-        B, _C, _S, _ = x.shape
+        B, _C, _S, _ = x.shape  # (B, C, S, S)
         h = self.features(x)  # (B, c2, S/4, S/4)
         if cfg.global_pool:
             h = h.mean(dim=(2, 3))  # (B, c2)

@@ -206,7 +206,8 @@ def memory_efficient_attention(
     *,
     block_size: int = 128,
 ) -> Tensor:
-    """The output of ``scaled_dot_product_attention``, computed block by block.
+    """The output of :func:`~companion.nn.attention.scaled_dot_product_attention`, block by
+    block.
 
     Forward with the online softmax over blocks of ``block_size`` keys; backward (when a
     gradient is needed) recomputes each block's weights from the saved output and the
@@ -222,8 +223,10 @@ def memory_efficient_attention(
         output ``(..., L_q, d_v)``; zero (with zero gradient) for a fully masked query row.
 
     Raises:
-        TypeError / ValueError: as ``scaled_dot_product_attention``; and for a
-            ``block_size`` that is not a positive int.
+        TypeError: as :func:`~companion.nn.attention.scaled_dot_product_attention`, and for a
+            ``block_size`` that is not an int.
+        ValueError: as :func:`~companion.nn.attention.scaled_dot_product_attention`, and for a
+            ``block_size`` below 1.
     """
     check_qkv(query, key, value)
     check_int("block_size", block_size, low=1)

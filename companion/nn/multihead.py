@@ -68,7 +68,8 @@ class MultiHeadAttention(nn.Module):
 
         Args:
             mask: optional boolean, True = may attend: ``(L_q, L_k)``, ``(B, L_q, L_k)``
-                (same for every head; e.g. :func:`padding_mask`'s ``(B, 1, L_k)``) or
+                (same for every head; e.g. :func:`~companion.nn.attention.padding_mask`'s
+                ``(B, 1, L_k)``) or
                 ``(B, H, L_q, L_k)``, or anything broadcastable to those.
             need_weights: if False, skip materialising the weights and let PyTorch's fused
                 kernel compute the same output (unless a mask row is fully masked, where the

@@ -100,7 +100,7 @@ VIT_L_16 = ViTConfig(embed_dim=1024, depth=24, num_heads=16, mlp_dim=4096)
 VIT_H_14 = ViTConfig(patch_size=14, embed_dim=1280, depth=32, num_heads=16, mlp_dim=5120)
 
 
-#: A tiny ViT for the 8x8 digits: 4 patches of 4x4 pixels (chosen on the validation split).
+#: A tiny ViT for the 8x8 digits, 4 patches of 4x4 pixels (chosen on the validation split).
 VIT_DIGITS = ViTConfig(
     image_size=8,
     patch_size=4,

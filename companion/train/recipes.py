@@ -55,7 +55,8 @@ def train_on_digits(
     """Train ``VisionTransformer(config)`` on a split of :func:`~companion.data.digits.load_digits`.
 
     The loss is cross-entropy with ``recipe.label_smoothing``; each training batch is
-    moved by :func:`random_shift` (``recipe.max_shift``). After each epoch the accuracy
+    moved by :func:`~companion.data.augment.random_shift` (``recipe.max_shift``). After
+    each epoch the accuracy
     on ``eval_split`` is recorded as ``history.metrics["eval_accuracy"]`` (skipped if
     ``eval_split`` is ``None``; never pass the test split here, score it once at the end).
 

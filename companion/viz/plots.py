@@ -14,7 +14,7 @@ import torch
 from matplotlib.axes import Axes
 from torch import Tensor
 
-from companion.checks import check_int, check_tensor, check_tensor_output
+from companion.checks import check_int, check_output, check_tensor
 from companion.foundations.linalg import transform_unit_circle, unit_ball_boundary
 from companion.viz.style import to_numpy
 
@@ -104,7 +104,7 @@ def plot_contours(
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")  # (R, R) each
     points = torch.stack([gx, gy], dim=-1).reshape(-1, 2)  # (R*R, 2)
     with torch.no_grad():
-        values = check_tensor_output("f", f(points))
+        values = check_output("f", f(points))
     if values.shape != (points.shape[0],):
         raise ValueError(
             f"f must map (N, 2) points to (N,) values, got shape {tuple(values.shape)}"
@@ -126,7 +126,8 @@ def plot_path(
     label: str | None = None,
     color: str | None = None,
 ) -> Axes:
-    """Draw an optimisation path ``(T, 2)`` (e.g. from :func:`gradient_descent`).
+    """Draw an optimisation path ``(T, 2)``, e.g. from
+    :func:`~companion.foundations.calculus.gradient_descent`.
 
     Iterates are dots joined by lines; the start is a square, the end a cross.
     """
