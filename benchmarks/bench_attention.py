@@ -1,18 +1,21 @@
-"""Benchmark companion.nn.attention against PyTorch's fused attention on the CPU.
+"""Benchmark the course's attention against PyTorch's fused attention on the CPU.
 
     python benchmarks/bench_attention.py                 # L in 256, 1024, 4096
     python benchmarks/bench_attention.py --lengths 256 1024 --output /tmp/attention.json
 
-For batch 4, 8 heads, d_k = d_v = 64, float32, no gradients, and each sequence length L,
-it measures three implementations of the same attention output:
+For batch 4, 8 heads, d_k = d_v = 64, float32 and each sequence length L, it measures
+three implementations of the same attention, in two modes: the forward pass without
+gradients (``results``), and forward plus backward (``results_forward_backward``: the
+output, then the gradients of ``(output * dO).sum()`` with respect to q, k and v):
 
 - ``pytorch``: ``torch.nn.functional.scaled_dot_product_attention`` (a fused kernel);
 - ``direct``: ``companion.nn.attention.scaled_dot_product_attention`` (holds the L x L
-  scores and weights);
-- ``memory_efficient``: ``companion.nn.memory_efficient.memory_efficient_attention`` (online
-  softmax over blocks of 128 keys).
+  weights; with gradients, autograd through it stores them for the backward pass);
+- ``memory_efficient``: ``companion.nn.memory_efficient.memory_efficient_attention``
+  (online softmax over blocks of 128 keys; its backward pass recomputes each block from
+  the output and one log-sum-exp per query row).
 
-What is reported, per implementation and L:
+What is reported, per mode, implementation and L:
 
 - time: median seconds per call from ``torch.utils.benchmark.Timer`` with all of
   PyTorch's threads (the Timer would use one thread by default);
@@ -21,11 +24,12 @@ What is reported, per implementation and L:
   the inputs and makes one small warm-up call, reads its peak resident set size
   (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), makes one call at size L, and reads
   the peak again: the difference is the memory the call needed on top of its inputs
-  (its output included). ``tracemalloc`` cannot be used: PyTorch allocates outside
-  Python's allocator. A fresh process per measurement keeps one measurement's peak from
-  hiding the next one's.
+  (its output included; with gradients, the gradients too). ``tracemalloc`` cannot be
+  used: PyTorch allocates outside Python's allocator. A fresh process per measurement
+  keeps one measurement's peak from hiding the next one's.
 
-The machine (CPU model, cores, threads, PyTorch version) and its load average are stored
+The machine (CPU model, cores, threads, PyTorch version), its load average and ``uptime``
+before and after are stored
 with the results in ``benchmarks/results/attention_cpu.json``. The numbers are only
 comparable on one machine; times measured while other jobs ran are flagged
 (``--contended``), since contention inflates them, and unevenly: an
@@ -62,9 +66,17 @@ IMPLEMENTATIONS = {
 }
 
 
-def flops(L: int) -> float:
-    """Floating-point operations of one call: ``Q Kᵀ`` and ``W V``, ``2·L²·d`` each per head."""
-    return 4.0 * B * H * L * L * D
+MODES = ("forward", "forward_backward")
+
+
+def flops(L: int, mode: str = "forward") -> float:
+    """Floating-point operations of one call: ``Q Kᵀ`` and ``W V``, ``2·L²·d`` each per head.
+
+    The backward pass adds four products of the same size (``dV``, ``dP``, ``dQ``, ``dK``):
+    ``(2 + 4)·2·L²·d`` per head for forward plus backward (a recomputing backward does one
+    more, ``Q Kᵀ`` again, which is not counted: the useful work is the same).
+    """
+    return (4.0 if mode == "forward" else 12.0) * B * H * L * L * D
 
 
 def cpu_model() -> str:
@@ -83,20 +95,33 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(name: str, L: int, min_run_time: float) -> dict[str, float]:
+def measure(name: str, L: int, min_run_time: float, mode: str = "forward") -> dict[str, float]:
     """Run in a fresh process: peak extra memory of one call, then its median time."""
     fn = IMPLEMENTATIONS[name]
     g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(B, H, L, D, generator=g) for _ in range(3))
-    with torch.no_grad():
-        small = [t[:, :, :64].contiguous() for t in (q, k, v)]
-        fn(*small)  # load the code paths and start the thread pool
+    q, k, v, d_out = (torch.randn(B, H, L, D, generator=g) for _ in range(4))
+    if mode == "forward":
+        call = fn
+        context = torch.no_grad
+    else:
+        for t in (q, k, v):
+            t.requires_grad_(True)
+
+        def call(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return torch.autograd.grad(fn(q, k, v), (q, k, v), d_out[..., : q.shape[-2], :])
+
+        context = torch.enable_grad
+    with context():
+        small = [
+            t[:, :, :64].detach().contiguous().requires_grad_(t.requires_grad) for t in (q, k, v)
+        ]
+        call(*small)  # load the code paths and start the thread pool
         before = peak_rss_mib()
-        fn(q, k, v)
+        call(q, k, v)
         extra = peak_rss_mib() - before
         timer = benchmark.Timer(
-            stmt="fn(q, k, v)",
-            globals={"fn": fn, "q": q, "k": k, "v": v},
+            stmt="call(q, k, v)",
+            globals={"call": call, "q": q, "k": k, "v": v},
             num_threads=torch.get_num_threads(),
         )
         # a long call (L = 4096) is timed once or twice: the Timer stops at min_run_time
@@ -104,12 +129,44 @@ def measure(name: str, L: int, min_run_time: float) -> dict[str, float]:
     return {"time_s": seconds, "peak_extra_mib": max(extra, 0.0)}
 
 
-def run_in_subprocess(name: str, L: int, min_run_time: float) -> dict[str, float]:
+def run_in_subprocess(name: str, L: int, min_run_time: float, mode: str) -> dict[str, float]:
     """``measure`` in a fresh interpreter (so ``ru_maxrss`` starts from scratch)."""
-    command = [sys.executable, __file__, "--worker", name, str(L), str(min_run_time)]
+    command = [sys.executable, __file__, "--worker", name, str(L), str(min_run_time), mode]
     command += ["--threads", str(torch.get_num_threads())]
     result = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def uptime() -> str:
+    """``uptime``'s line (the load averages over 1, 5 and 15 minutes), or the load averages."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def evaluate_targets(rows: dict[str, list[dict]]) -> dict[str, bool | float]:
+    """The issue's targets, for the lengths that were measured."""
+
+    def row(mode: str, L: int, name: str) -> dict | None:
+        found = (r for r in rows.get(mode, []) if r["L"] == L and r["implementation"] == name)
+        return next(found, None)
+
+    targets: dict[str, bool | float] = {}
+    for name in ("direct", "memory_efficient"):
+        if r := row("forward", 1024, name):
+            targets[f"forward_{name}_within_2.0x_of_pytorch_at_L1024"] = r["time_vs_pytorch"] <= 2.0
+    if r := row("forward_backward", 1024, "memory_efficient"):
+        targets["forward_backward_memory_efficient_within_1.5x_of_pytorch_at_L1024"] = (
+            r["time_vs_pytorch"] <= 1.5
+        )
+    for mode in ("forward", "forward_backward"):
+        ours, direct = row(mode, 4096, "memory_efficient"), row(mode, 4096, "direct")
+        if ours and direct:
+            ratio = ours["peak_extra_mib"] / direct["peak_extra_mib"]
+            targets[f"{mode}_memory_efficient_memory_over_direct_at_L4096"] = round(ratio, 3)
+            targets[f"{mode}_memory_efficient_at_most_1/8_of_direct_at_L4096"] = ratio <= 1 / 8
+    return targets
 
 
 def main() -> int:
@@ -121,60 +178,50 @@ def main() -> int:
     parser.add_argument(
         "--contended", action="store_true", help="flag: measured on a shared, loaded machine"
     )
-    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.worker:
-        name, L, min_run_time = args.worker
-        print(json.dumps(measure(name, int(L), float(min_run_time))))
+        name, L, min_run_time, mode = args.worker
+        print(json.dumps(measure(name, int(L), float(min_run_time), mode)))
         return 0
 
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()[0]
+    uptime_before = uptime()
     started = time.perf_counter()
-    rows = []
-    for L in args.lengths:
-        results = {name: run_in_subprocess(name, L, args.min_run_time) for name in IMPLEMENTATIONS}
-        reference = results["pytorch"]
-        for name, r in results.items():
-            rows.append(
-                {
-                    "L": L,
-                    "implementation": name,
-                    "time_s": round(r["time_s"], 4),
-                    "gflops": round(flops(L) / r["time_s"] / 1e9, 1),
-                    "peak_extra_mib": round(r["peak_extra_mib"], 1),
-                    "time_vs_pytorch": round(r["time_s"] / reference["time_s"], 2),
-                }
-            )
-            print(
-                f"L={L:5d} {name:17s} {r['time_s'] * 1e3:9.1f} ms "
-                f"{rows[-1]['gflops']:7.1f} GFLOP/s {r['peak_extra_mib']:8.1f} MiB "
-                f"x{rows[-1]['time_vs_pytorch']:.2f}",
-                flush=True,
-            )
-    load_after = os.getloadavg()[0]
-
-    def row(L: int, name: str) -> dict | None:
-        return next((r for r in rows if r["L"] == L and r["implementation"] == name), None)
-
-    targets = {}
-    for L in (1024, 4096):
-        for name in ("direct", "memory_efficient"):
-            if row(L, name):
-                targets[f"{name}_within_2.5x_of_pytorch_at_L{L}"] = (
-                    row(L, name)["time_vs_pytorch"] <= 2.5
+    rows: dict[str, list[dict]] = {mode: [] for mode in args.modes}
+    for mode in args.modes:
+        for L in args.lengths:
+            results = {
+                name: run_in_subprocess(name, L, args.min_run_time, mode)
+                for name in IMPLEMENTATIONS
+            }
+            reference = results["pytorch"]
+            for name, r in results.items():
+                rows[mode].append(
+                    {
+                        "L": L,
+                        "implementation": name,
+                        "time_s": round(r["time_s"], 4),
+                        "gflops": round(flops(L, mode) / r["time_s"] / 1e9, 1),
+                        "peak_extra_mib": round(r["peak_extra_mib"], 1),
+                        "time_vs_pytorch": round(r["time_s"] / reference["time_s"], 2),
+                    }
                 )
-    if row(4096, "direct") and row(4096, "memory_efficient"):
-        ratio = (
-            row(4096, "memory_efficient")["peak_extra_mib"] / row(4096, "direct")["peak_extra_mib"]
-        )
-        targets["memory_efficient_memory_over_direct_at_L4096"] = round(ratio, 3)
-        targets["memory_efficient_at_most_1/8_of_direct_at_L4096"] = ratio <= 1 / 8
+                print(
+                    f"{mode:16s} L={L:5d} {name:17s} {r['time_s'] * 1e3:9.1f} ms "
+                    f"{rows[mode][-1]['gflops']:7.1f} GFLOP/s {r['peak_extra_mib']:8.1f} MiB "
+                    f"x{rows[mode][-1]['time_vs_pytorch']:.2f}",
+                    flush=True,
+                )
+    load_after = os.getloadavg()[0]
+    targets = evaluate_targets(rows)
 
     report = {
-        "benchmark": "attention forward, no gradients",
+        "benchmark": "attention forward (no gradients), and forward plus backward",
         "settings": {"batch": B, "heads": H, "d_k": D, "dtype": "float32", "block_size": 128},
         "machine": {
             "cpu": cpu_model(),
@@ -185,14 +232,17 @@ def main() -> int:
             "system": f"{platform.system()} {platform.machine()}",
         },
         "load_average": {"before": round(load_before, 2), "after": round(load_after, 2)},
+        "uptime": {"before": uptime_before, "after": uptime()},
         # Said by whoever runs it: the load average counts this benchmark's own threads.
         "measured_while_other_jobs_ran": args.contended,
         "method": {
             "time": "median of torch.utils.benchmark.Timer, all torch threads",
-            "gflops": "4*B*H*L^2*d / time",
+            "gflops": "4*B*H*L^2*d / time forward; 12*B*H*L^2*d / time forward plus backward",
             "peak_extra_memory": "ru_maxrss after one call minus before it, fresh process",
+            "forward_backward": "torch.autograd.grad(output, (q, k, v), dO), dO ~ N(0, 1)",
         },
-        "results": rows,
+        "results": rows.get("forward", []),
+        "results_forward_backward": rows.get("forward_backward", []),
         "targets": targets,
         "total_seconds": round(time.perf_counter() - started, 1),
     }

@@ -4,7 +4,12 @@ Model code only: nothing here imports data, training or plotting code (a test ch
 
 ==========================  ==============================================================
 :mod:`.attention`           ``scaled_dot_product_attention`` and the masks
-:mod:`.memory_efficient`    the same output block by block, with the online softmax
+:mod:`.attention_backward`  the gradients of attention, by the derived formulas
+:mod:`.memory_efficient`    the same output block by block, and a backward that recomputes
+:mod:`.kernel_regression`   Nadaraya–Watson regression, attention's ancestor
+:mod:`.layers`              ``layer_norm`` and ``gelu``
+:mod:`.position`            sinusoidal, 2-D sin-cos and interpolated position embeddings
+:mod:`.block`               ``TransformerBlock`` (pre- or post-norm), ``TokenEncoder``
 :mod:`.multihead`           ``MultiHeadAttention``
 :mod:`.vit_config`          ``ViTConfig``, the presets, parameter counts
 :mod:`.vit`                 ``PatchEmbedding``, ``EncoderBlock``, ``VisionTransformer``
@@ -15,9 +20,14 @@ Model code only: nothing here imports data, training or plotting code (a test ch
 
 from companion.nn import (
     attention,
+    attention_backward,
+    block,
     embedding,
+    kernel_regression,
+    layers,
     memory_efficient,
     multihead,
+    position,
     vit,
     vit_config,
     vit_torchvision,
@@ -25,9 +35,14 @@ from companion.nn import (
 
 __all__ = [
     "attention",
+    "attention_backward",
+    "block",
     "embedding",
+    "kernel_regression",
+    "layers",
     "memory_efficient",
     "multihead",
+    "position",
     "vit",
     "vit_config",
     "vit_torchvision",

@@ -80,10 +80,17 @@ def scaled_dot_product_attention(
             scores.masked_fill_(~mask, fill)  # in place: no second L_q x L_k matrix
         else:
             scores = scores.masked_fill(~mask, fill)  # the mask adds batch dims
-    weights = torch.softmax(scores, dim=-1)  # (..., L_q, L_k)
-    del scores  # let the allocator reuse it before the next product
-    if _has_empty_rows(mask):
-        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    if torch.is_grad_enabled() and (
+        query.requires_grad or key.requires_grad or value.requires_grad
+    ):
+        weights = torch.softmax(scores, dim=-1)  # (..., L_q, L_k); autograd keeps it
+        del scores  # let the allocator reuse it before the next product
+        if _has_empty_rows(mask):
+            weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    else:  # no gradient needed: the softmax overwrites the scores, one L_q x L_k matrix
+        weights = torch.softmax(scores, dim=-1, out=scores)  # (..., L_q, L_k)
+        if _has_empty_rows(mask):
+            weights.masked_fill_(~mask.any(dim=-1, keepdim=True), 0.0)
     return weights @ value, weights  # (..., L_q, d_v), (..., L_q, L_k)
 
 
