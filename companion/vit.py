@@ -35,6 +35,7 @@ __all__ = [
     "DigitsRecipe",
     "EncoderBlock",
     "PatchEmbedding",
+    "ShiftAveraged",
     "ViTConfig",
     "VisionTransformer",
     "attention_rollout",
@@ -588,6 +589,55 @@ def random_shift(
     return out.permute(0, 3, 1, 2).contiguous()  # (B, C, H, W)
 
 
+class ShiftAveraged(nn.Module):
+    """Test-time augmentation: ``model``'s logits averaged over shifted copies of the input.
+
+    Each image is moved by every ``(dy, dx)`` with ``-s <= dy, dx <= s`` (``s = max_shift``,
+    zero fill, the shifts :func:`random_shift` trains with), giving ``V = (2s + 1)²`` views,
+    and the logits of the views are averaged:
+
+        logits(x) = (1 / V) · Σ_{dy, dx} model(shift(x, dy, dx))
+
+    A prediction then no longer hangs on where, within a pixel or so, the digit happens to
+    sit. ``max_shift=0`` gives ``model(x)`` itself.
+
+    Args:
+        model: a classifier ``(B, C, H, W) -> (B, K)``.
+        max_shift: largest shift in pixels, ``s >= 0`` (and ``s < min(H, W)``).
+
+    Raises:
+        TypeError: if ``model`` is not an ``nn.Module``.
+        ValueError: if ``max_shift`` is not a non-negative int; in ``forward``, if the images
+            are not 4-D or ``max_shift`` is not below their height and width.
+    """
+
+    def __init__(self, model: nn.Module, *, max_shift: int = 1) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        if not isinstance(max_shift, int) or isinstance(max_shift, bool) or max_shift < 0:
+            raise ValueError(f"max_shift must be an int >= 0, got {max_shift!r}")
+        self.model = model
+        self.max_shift = max_shift
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, K)``: the mean of the ``V`` views' logits."""
+        if images.ndim != 4:
+            raise ValueError(f"images must be 4-D (B, C, H, W), got shape {tuple(images.shape)}")
+        B, _, H, W = images.shape
+        s = self.max_shift
+        if s >= min(H, W):
+            raise ValueError(f"max_shift must be below min(H, W) = {min(H, W)}, got {s}")
+        padded = F.pad(images, (s, s, s, s))  # (B, C, H + 2s, W + 2s)
+        views = [
+            padded[:, :, s - dy : s - dy + H, s - dx : s - dx + W]  # (B, C, H, W) moved by (dy, dx)
+            for dy in range(-s, s + 1)
+            for dx in range(-s, s + 1)
+        ]
+        logits = self.model(torch.cat(views))  # (V·B, K)
+        return logits.reshape(len(views), B, -1).mean(dim=0)  # (V, B, K) -> (B, K)
+
+
 @dataclass(frozen=True)
 class DigitsRecipe:
     """How :func:`train_on_digits` trains (defaults chosen on the validation split).
@@ -600,6 +650,8 @@ class DigitsRecipe:
         weight_decay: AdamW's decoupled weight decay.
         label_smoothing: cross-entropy's label smoothing.
         max_shift: random shift of each training image, in pixels (0: no augmentation).
+        test_shift: evaluate with :class:`ShiftAveraged` (logits averaged over every shift
+            of up to ``test_shift`` pixels); 0: the plain model.
     """
 
     epochs: int = 100
@@ -609,6 +661,13 @@ class DigitsRecipe:
     weight_decay: float = 0.3
     label_smoothing: float = 0.1
     max_shift: int = 1
+    test_shift: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("max_shift", "test_shift"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
 
 
 def train_on_digits(
@@ -624,8 +683,9 @@ def train_on_digits(
 
     The loss is cross-entropy with ``recipe.label_smoothing``; each training batch is
     moved by :func:`random_shift` (``recipe.max_shift``). After each epoch the accuracy
-    on ``eval_split`` is recorded as ``history.metrics["eval_accuracy"]`` (skipped if
-    ``eval_split`` is ``None``; never pass the test split here, score it once at the end).
+    on ``eval_split`` of ``ShiftAveraged(model, max_shift=recipe.test_shift)`` is recorded
+    as ``history.metrics["eval_accuracy"]`` (skipped if ``eval_split`` is ``None``; never
+    pass the test split here, score it once at the end, the same way).
 
     Returns:
         The trained model (in eval mode) and its :class:`companion.train.History`.
@@ -648,7 +708,8 @@ def train_on_digits(
         x_eval, y_eval = load_digits(eval_split, device=device)
 
         def evaluate(m: nn.Module) -> dict[str, float]:
-            return {"eval_accuracy": accuracy(m, x_eval, y_eval)}
+            scored = ShiftAveraged(m, max_shift=recipe.test_shift)
+            return {"eval_accuracy": accuracy(scored, x_eval, y_eval)}
 
     def transform(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         return random_shift(xb, gen, max_shift=recipe.max_shift)

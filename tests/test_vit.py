@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion import vit
+from companion.data import load_digits
+from companion.train import accuracy
 from companion.utils import count_parameters
 
 DTYPES = [torch.float32, torch.float64]
@@ -456,6 +458,70 @@ def test_random_shift_zero_is_identity_and_errors() -> None:
         vit.random_shift(torch.zeros(8, 8), torch.Generator())
     with pytest.raises(ValueError, match=r"max_shift must be an int in \[0, 8\), got 8"):
         vit.random_shift(images, torch.Generator(), max_shift=8)
+
+
+def _shift_loop(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``image`` (C, H, W) moved down by ``dy`` and right by ``dx`` pixels, zero fill."""
+    _, H, W = image.shape
+    out = torch.zeros_like(image)
+    for i in range(H):
+        for j in range(W):
+            if 0 <= i - dy < H and 0 <= j - dx < W:
+                out[:, i, j] = image[:, i - dy, j - dx]
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("max_shift", [0, 1, 2])
+def test_shift_averaged_matches_loop(dtype: torch.dtype, max_shift: int) -> None:
+    torch.manual_seed(0)
+    config = dataclasses.replace(vit.VIT_DIGITS, embed_dim=16, depth=1, num_heads=2, mlp_dim=16)
+    model = vit.VisionTransformer(config).to(dtype).eval()
+    images = torch.rand(3, 1, 8, 8, dtype=dtype)
+    with torch.no_grad():
+        out = vit.ShiftAveraged(model, max_shift=max_shift)(images)
+        r = range(-max_shift, max_shift + 1)
+        views = [[model(_shift_loop(x, dy, dx)[None])[0] for dy in r for dx in r] for x in images]
+        expected = torch.stack([torch.stack(v).mean(0) for v in views])
+    assert out.shape == (3, 10)
+    assert out.dtype == dtype
+    torch.testing.assert_close(out, expected, **TOL[dtype])
+
+
+def test_shift_averaged_zero_is_the_model() -> None:
+    model = nn.Linear(4, 3)
+    images = torch.rand(2, 1, 2, 2)
+    wrapped = vit.ShiftAveraged(nn.Sequential(nn.Flatten(), model), max_shift=0)
+    torch.testing.assert_close(wrapped(images), model(images.flatten(1)), atol=0, rtol=0)
+
+
+def test_shift_averaged_errors() -> None:
+    with pytest.raises(TypeError, match=r"model must be an nn.Module, got function"):
+        vit.ShiftAveraged(lambda x: x)
+    for bad in [-1, 1.0, True]:
+        with pytest.raises(ValueError, match=r"max_shift must be an int >= 0, got"):
+            vit.ShiftAveraged(nn.Identity(), max_shift=bad)
+    wrapped = vit.ShiftAveraged(nn.Identity(), max_shift=2)
+    with pytest.raises(ValueError, match=r"images must be 4-D \(B, C, H, W\), got shape \(8, 8\)"):
+        wrapped(torch.zeros(8, 8))
+    with pytest.raises(ValueError, match=r"max_shift must be below min\(H, W\) = 2, got 2"):
+        wrapped(torch.zeros(1, 1, 2, 5))
+
+
+@pytest.mark.parametrize("field", ["max_shift", "test_shift"])
+@pytest.mark.parametrize("bad", [-1, 0.5, True])
+def test_digits_recipe_rejects_bad_shifts(field: str, bad: object) -> None:
+    with pytest.raises(ValueError, match=rf"{field} must be an int >= 0, got {bad!r}"):
+        vit.DigitsRecipe(**{field: bad})
+
+
+def test_train_on_digits_scores_the_shift_average() -> None:
+    config = dataclasses.replace(vit.VIT_DIGITS, embed_dim=8, depth=1, num_heads=2, mlp_dim=8)
+    recipe = vit.DigitsRecipe(epochs=1, batch_size=256, warmup_epochs=0, test_shift=1)
+    model, history = vit.train_on_digits(config, recipe, train_split="val", eval_split="val")
+    x_val, y_val = load_digits("val")
+    averaged = accuracy(vit.ShiftAveraged(model, max_shift=1), x_val, y_val)
+    assert history.metrics["eval_accuracy"] == [averaged]
 
 
 def test_train_on_digits_runs() -> None:
