@@ -15,8 +15,10 @@ from reference_vit import TorchVisionTwin
 from torch import nn
 
 from companion.data import augment
+from companion.data.digits import load_digits
 from companion.nn import vit, vit_config, vit_torchvision
 from companion.train import recipes
+from companion.train.loop import accuracy
 from companion.utils import count_parameters
 from companion.viz import probes
 
@@ -441,6 +443,77 @@ def test_random_shift_zero_is_identity_and_errors() -> None:
         augment.random_shift(torch.zeros(8, 8), torch.Generator())
     with pytest.raises(ValueError, match=r"max_shift must be an int in \[0, 7\], got 8"):
         augment.random_shift(images, torch.Generator(), max_shift=8)
+
+
+def _shift_loop(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``image`` (C, H, W) moved down by ``dy`` and right by ``dx`` pixels, zero fill."""
+    _, H, W = image.shape
+    out = torch.zeros_like(image)
+    for i in range(H):
+        for j in range(W):
+            if 0 <= i - dy < H and 0 <= j - dx < W:
+                out[:, i, j] = image[:, i - dy, j - dx]
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("max_shift", [0, 1, 2])
+def test_shift_averaged_matches_loop(dtype: torch.dtype, max_shift: int) -> None:
+    torch.manual_seed(0)
+    config = dataclasses.replace(
+        vit_config.VIT_DIGITS, embed_dim=16, depth=1, num_heads=2, mlp_dim=16
+    )
+    model = vit.VisionTransformer(config).to(dtype).eval()
+    images = torch.rand(3, 1, 8, 8, dtype=dtype)
+    with torch.no_grad():
+        out = augment.ShiftAveraged(model, max_shift=max_shift)(images)
+        r = range(-max_shift, max_shift + 1)
+        views = [[model(_shift_loop(x, dy, dx)[None])[0] for dy in r for dx in r] for x in images]
+        expected = torch.stack([torch.stack(v).mean(0) for v in views])
+    assert out.shape == (3, 10)
+    assert out.dtype == dtype
+    torch.testing.assert_close(out, expected, **TOL[dtype])
+
+
+def test_shift_averaged_zero_is_the_model() -> None:
+    model = nn.Linear(4, 3)
+    images = torch.rand(2, 1, 2, 2)
+    wrapped = augment.ShiftAveraged(nn.Sequential(nn.Flatten(), model), max_shift=0)
+    torch.testing.assert_close(wrapped(images), model(images.flatten(1)), atol=0, rtol=0)
+
+
+def test_shift_averaged_errors() -> None:
+    with pytest.raises(TypeError, match=r"model must be an nn.Module, got function"):
+        augment.ShiftAveraged(lambda x: x)
+    with pytest.raises(ValueError, match=r"max_shift must be an int >= 0, got -1"):
+        augment.ShiftAveraged(nn.Identity(), max_shift=-1)
+    for bad, kind in [(1.0, "float"), (True, "bool")]:
+        with pytest.raises(TypeError, match=rf"max_shift must be an int, got {kind}"):
+            augment.ShiftAveraged(nn.Identity(), max_shift=bad)
+    wrapped = augment.ShiftAveraged(nn.Identity(), max_shift=2)
+    with pytest.raises(ValueError, match=r"images must be 4-D \(B, C, H, W\), got shape \(8, 8\)"):
+        wrapped(torch.zeros(8, 8))
+    with pytest.raises(ValueError, match=r"max_shift must be an int in \[0, 1\], got 2"):
+        wrapped(torch.zeros(1, 1, 2, 5))
+
+
+@pytest.mark.parametrize("field", ["max_shift", "test_shift"])
+def test_digits_recipe_rejects_bad_shifts(field: str) -> None:
+    with pytest.raises(ValueError, match=rf"{field} must be an int >= 0, got -1"):
+        recipes.DigitsRecipe(**{field: -1})
+    with pytest.raises(TypeError, match=rf"{field} must be an int, got float"):
+        recipes.DigitsRecipe(**{field: 0.5})
+
+
+def test_train_on_digits_scores_the_shift_average() -> None:
+    config = dataclasses.replace(
+        vit_config.VIT_DIGITS, embed_dim=8, depth=1, num_heads=2, mlp_dim=8
+    )
+    recipe = recipes.DigitsRecipe(epochs=1, batch_size=256, warmup_epochs=0, test_shift=1)
+    model, history = recipes.train_on_digits(config, recipe, train_split="val", eval_split="val")
+    x_val, y_val = load_digits("val")
+    averaged = accuracy(augment.ShiftAveraged(model, max_shift=1), x_val, y_val)
+    assert history.metrics["eval_accuracy"] == [averaged]
 
 
 def test_train_on_digits_learns() -> None:

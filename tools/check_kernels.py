@@ -5,11 +5,14 @@
     python tools/check_kernels.py --all-notebooks book/transformers/attention.ipynb ...
 
 PyTorch chooses its CPU kernels by instruction set (no SIMD, AVX2, AVX-512), and floating-point
-sums taken in another order send a training run down another path. A claim a notebook asserts
-must hold on every kernel, so this script re-runs the notebooks that train (those that import
-``companion.train``) with ``ATEN_CPU_CAPABILITY`` set to each kernel the CPU supports, checks
-that PyTorch really switched, and says which kernel failed which notebook. It exits non-zero
-if any run failed.
+sums taken in another order send a training run down another path. Two libraries choose,
+independently: ATen (``ATEN_CPU_CAPABILITY``) for most operations and oneDNN
+(``ONEDNN_MAX_CPU_ISA``) for convolutions, so a kernel level here sets both, as a learner's
+CPU of that level would. A claim a notebook asserts must hold on every level, so this script
+re-runs the notebooks that train (those that import ``companion.train``) under each level the
+CPU supports, checks that PyTorch really switched, and says which level failed which
+notebook. It exits non-zero if any run failed. ``benchmarks/bench_kernels.py`` uses the same
+levels to measure the claims' spread over levels and seeds.
 """
 
 from __future__ import annotations
@@ -24,17 +27,32 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Kernels in order of preference, with the name ``torch.backends.cpu`` reports for each.
+#: Kernel levels, lowest first, with the name ``torch.backends.cpu`` reports for each.
 KERNELS: dict[str, str] = {"default": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512"}
+#: The environment of each level: ATen's kernels and oneDNN's (convolutions). The highest
+#: level leaves oneDNN to the machine's best, as on a learner's CPU of that kind.
+LEVELS: dict[str, dict[str, str]] = {
+    "default": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "avx512": {"ATEN_CPU_CAPABILITY": "avx512"},
+}
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
+
+def level_env(kernel: str | None) -> dict[str, str]:
+    """This process's environment with the variables of level ``kernel`` (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
+    if kernel is not None:
+        env.update(LEVELS[kernel])
+    return env
+
+
 _TRAINS = re.compile(r"^\s*(from\s+companion\.train\b|import\s+companion\.train\b)", re.M)
 
 
 def capability(kernel: str | None) -> str:
     """The capability PyTorch reports in a fresh interpreter with ``kernel`` requested."""
-    env = dict(os.environ)
-    env.pop("ATEN_CPU_CAPABILITY", None)
-    if kernel is not None:
-        env["ATEN_CPU_CAPABILITY"] = kernel
+    env = level_env(kernel)
     code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
     done = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", code],
@@ -67,8 +85,8 @@ def training_notebooks() -> list[Path]:
 
 
 def run(kernel: str, notebooks: list[Path]) -> tuple[int, float, str]:
-    """Strict nbval on ``notebooks`` with ``ATEN_CPU_CAPABILITY=kernel``."""
-    env = dict(os.environ, ATEN_CPU_CAPABILITY=kernel)
+    """Strict nbval on ``notebooks`` under kernel level ``kernel``."""
+    env = level_env(kernel)
     command = [
         sys.executable,
         "-m",
@@ -106,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     for kernel in kernels:
         code, seconds, log = run(kernel, notebooks)
         verdict = "passed" if code == 0 else f"FAILED (pytest exit {code})"
-        print(f"ATEN_CPU_CAPABILITY={kernel:8s} {verdict} in {seconds:.0f} s", flush=True)
+        variables = " ".join(f"{k}={v}" for k, v in LEVELS[kernel].items())
+        print(f"{kernel:8s} ({variables}): {verdict} in {seconds:.0f} s", flush=True)
         if code != 0:
             failed.append(kernel)
             print(log[-6000:])

@@ -1,7 +1,8 @@
 """Augmentations: move the digits around, so a network learns what a digit is, not where.
 
 Each ``transform(x, generator)`` has the signature of :func:`companion.train.loop.fit`'s
-``transform`` and draws all its randomness from ``generator``.
+``transform`` and draws all its randomness from ``generator``. :class:`ShiftAveraged` is the
+test-time twin of :func:`random_shift`: it averages a model's logits over shifted copies.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from companion.checks import check_int, check_ndim, check_tensor
 
 __all__ = [
+    "ShiftAveraged",
     "random_placement",
     "random_shift",
     "shift_on_canvas",
@@ -88,6 +91,50 @@ def random_shift(
     batch = torch.arange(B, device=images.device)[:, None, None]  # (B, 1, 1)
     out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
     return out.permute(0, 3, 1, 2).contiguous()  # (B, C, H, W)
+
+
+class ShiftAveraged(nn.Module):
+    """Test-time augmentation: ``model``'s logits averaged over shifted copies of the input.
+
+    Each image is moved by every ``(dy, dx)`` with ``-s <= dy, dx <= s`` (``s = max_shift``,
+    zero fill: the shifts :func:`random_shift` trains with), giving ``V = (2s + 1)²`` views,
+    and the logits of the views are averaged:
+
+        logits(x) = (1 / V) · Σ_{dy, dx} model(shift(x, dy, dx))
+
+    A prediction then no longer hangs on where, within a pixel or so, the digit happens to
+    sit. ``max_shift=0`` gives ``model(x)`` itself.
+
+    Args:
+        model: a classifier ``(B, C, H, W) -> (B, K)``.
+        max_shift: largest shift in pixels, ``s >= 0`` (and ``s < min(H, W)``).
+
+    Raises:
+        TypeError: if ``model`` is not an ``nn.Module``, or ``max_shift`` not an int.
+        ValueError: if ``max_shift`` is negative; in ``forward``, if the images are not 4-D
+            or ``max_shift`` is not below their height and width.
+    """
+
+    def __init__(self, model: nn.Module, *, max_shift: int = 1) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.max_shift = check_int("max_shift", max_shift, low=0)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, K)``: the mean of the ``V`` views' logits."""
+        check_ndim("images", check_tensor("images", images), 4, "(B, C, H, W)")
+        B, _, H, W = images.shape
+        s = check_int("max_shift", self.max_shift, low=0, high=min(H, W) - 1)
+        padded = F.pad(images, (s, s, s, s))  # (B, C, H + 2s, W + 2s)
+        views = [
+            padded[:, :, s - dy : s - dy + H, s - dx : s - dx + W]  # (B, C, H, W) moved by (dy, dx)
+            for dy in range(-s, s + 1)
+            for dx in range(-s, s + 1)
+        ]
+        logits = self.model(torch.cat(views))  # (V·B, K)
+        return logits.reshape(len(views), B, -1).mean(dim=0)  # (V, B, K) -> (B, K)
 
 
 def random_placement(

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from companion.data.augment import random_shift
+from companion.checks import check_int
+from companion.data.augment import ShiftAveraged, random_shift
 from companion.data.digits import load_digits
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import VIT_DIGITS, ViTConfig
@@ -32,6 +33,8 @@ class DigitsRecipe:
         weight_decay: AdamW's decoupled weight decay.
         label_smoothing: cross-entropy's label smoothing.
         max_shift: random shift of each training image, in pixels (0: no augmentation).
+        test_shift: predictions average the logits over every shift of up to ``test_shift``
+            pixels (:class:`~companion.data.augment.ShiftAveraged`); 0: the plain model.
     """
 
     epochs: int = 100
@@ -41,6 +44,11 @@ class DigitsRecipe:
     weight_decay: float = 0.3
     label_smoothing: float = 0.1
     max_shift: int = 1
+    test_shift: int = 1
+
+    def __post_init__(self) -> None:
+        check_int("max_shift", self.max_shift, low=0)
+        check_int("test_shift", self.test_shift, low=0)
 
 
 def train_on_digits(
@@ -56,9 +64,10 @@ def train_on_digits(
 
     The loss is cross-entropy with ``recipe.label_smoothing``; each training batch is
     moved by :func:`~companion.data.augment.random_shift` (``recipe.max_shift``). After
-    each epoch the accuracy
-    on ``eval_split`` is recorded as ``history.metrics["eval_accuracy"]`` (skipped if
-    ``eval_split`` is ``None``; never pass the test split here, score it once at the end).
+    each epoch the accuracy on ``eval_split`` of
+    ``ShiftAveraged(model, max_shift=recipe.test_shift)`` is recorded as
+    ``history.metrics["eval_accuracy"]`` (skipped if ``eval_split`` is ``None``; never pass
+    the test split here: score it once at the end, the same way).
 
     Returns:
         The trained model (in eval mode) and its :class:`companion.train.loop.History`.
@@ -81,7 +90,8 @@ def train_on_digits(
         x_eval, y_eval = load_digits(eval_split, device=device)
 
         def evaluate(m: nn.Module) -> dict[str, float]:
-            return {"eval_accuracy": accuracy(m, x_eval, y_eval)}
+            scored = ShiftAveraged(m, max_shift=recipe.test_shift)
+            return {"eval_accuracy": accuracy(scored, x_eval, y_eval)}
 
     def transform(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         return random_shift(xb, gen, max_shift=recipe.max_shift)

@@ -1,0 +1,347 @@
+"""Do the chapters' training claims hold on every CPU kernel and seed?
+
+    python benchmarks/bench_kernels.py [--seeds 0 1 2] [--workers 2]
+                                       [--out benchmarks/results/kernels_cpu.json]
+
+PyTorch picks its CPU kernels by instruction set, and float sums taken in another order
+send a training run down another path. This script trains the chapters' models under
+each kernel set the CPU supports and each seed, exactly as the chapters do, and records
+the claims' numbers:
+
+- Vision Transformer chapter: ``train_on_digits`` with the chapter's recipe on "train"
+  (validation accuracy), then on "trainval" (the final model: test accuracy, scored with
+  ``ShiftAveraged`` as the recipe says, and its training time). Claim: test >= 0.97.
+- Triplet-loss chapter: the strategy chosen on validation (clean digits), the final fit on
+  train+val (test 1-NN accuracy and Recall@1, claim >= 0.97); the shifted-digits model,
+  its strategy chosen on the shifted validation digits (claim: test 1-NN beats pixels by
+  >= 20 points); the model trained on classes 0-4 (claim: Recall@1 on the unseen classes
+  5-9 beats pixels).
+
+A kernel set is the instruction-set level of a CPU, emulated on this one. Two libraries
+choose kernels, independently: ATen (``ATEN_CPU_CAPABILITY``: ``default``, ``avx2``,
+``avx512``) for most operations, and oneDNN (``ONEDNN_MAX_CPU_ISA``) for convolutions.
+A CPU without AVX-512 is limited in both, so each level sets both variables; the best
+level leaves oneDNN to the machine's best, as on a learner's CPU of that kind.
+
+Each (kernel set, seed, chapter) runs in its own interpreter (the variables must be set
+before torch is imported), one thread, at most ``--workers`` at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+# The kernel levels, from the lowest to the highest, and the environment of each: the same
+# levels tools/check_kernels.py runs the notebooks under.
+from check_kernels import KERNEL_VARIABLES, LEVELS  # noqa: E402
+
+# ----------------------------------------------------------------------------- the runs
+# Run in the child interpreters; they import torch, the parent never does.
+
+
+def vit_run(seed: int) -> dict[str, float]:
+    """The Vision Transformer chapter's two trainings with ``seed``."""
+    import torch
+
+    from companion.data.augment import ShiftAveraged
+    from companion.data.digits import load_digits
+    from companion.nn.vit_config import VIT_DIGITS
+    from companion.train.loop import accuracy
+    from companion.train.recipes import DigitsRecipe, train_on_digits
+
+    recipe = DigitsRecipe()
+    x_val, y_val = load_digits("val")
+    x_test, y_test = load_digits("test")
+    cpu = time.process_time()
+    model, history = train_on_digits(
+        VIT_DIGITS, recipe, train_split="train", eval_split="val", seed=seed
+    )
+    val_seconds_cpu = time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
+    final, _ = train_on_digits(
+        VIT_DIGITS, recipe, train_split="trainval", eval_split=None, seed=seed
+    )
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    scored = ShiftAveraged(final, max_shift=recipe.test_shift)
+    return {
+        "val_accuracy": history.metrics["eval_accuracy"][-1],
+        "val_accuracy_plain": accuracy(model, x_val, y_val),
+        "val_run_seconds_cpu": val_seconds_cpu,
+        "test_accuracy": accuracy(scored, x_test, y_test),
+        "test_accuracy_plain": accuracy(final, x_test, y_test),
+        "train_seconds_wall": wall,
+        "train_seconds_cpu": cpu,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def triplet_run(seed: int) -> dict[str, object]:
+    """The triplet-loss chapter's trainings with ``seed`` (its cells, ``0`` -> ``seed``)."""
+    import torch
+
+    from companion.data.augment import random_placement, shift_on_canvas
+    from companion.data.digits import load_digits
+    from companion.metric.losses import mined_triplet_loss
+    from companion.metric.miners import STRATEGIES
+    from companion.metric.retrieval import nearest_neighbor_accuracy, recall_at_k
+    from companion.nn.embedding import EmbeddingConfig, EmbeddingNet
+    from companion.train.loop import fit, predict
+    from companion.utils import seed_everything
+
+    torch.set_num_threads(1)
+    x_train, y_train = load_digits("train")
+    x_val, y_val = load_digits("val")
+    x_test, y_test = load_digits("test")
+    x_trainval, y_trainval = load_digits("trainval")
+    flat = torch.nn.Flatten()
+    canvas = 16
+    shifted_train = shift_on_canvas(x_train, canvas_size=canvas, seed=1)
+    shifted_val = shift_on_canvas(x_val, canvas_size=canvas, seed=2)
+    shifted_test = shift_on_canvas(x_test, canvas_size=canvas, seed=3)
+
+    def loss_for(strategy: str):
+        return lambda e, y: mined_triplet_loss(e, y, strategy=strategy, margin=0.2)
+
+    def train(image_size: int, x, y, epochs: int, strategy: str, **kwargs) -> EmbeddingNet:
+        seed_everything(seed)
+        model = EmbeddingNet(EmbeddingConfig(image_size=image_size, dim=32))
+        fit(
+            model,
+            loss_for(strategy),
+            x,
+            y,
+            epochs=epochs,
+            batch_size=64,
+            lr=3e-3,
+            drop_last=True,
+            seed=seed,
+            progress=False,
+            **kwargs,
+        )
+        return model
+
+    cpu = time.process_time()
+    # Clean digits: the strategy chosen on validation, then the final fit on train+val.
+    select = {}
+    for strategy in STRATEGIES:
+        model = train(8, x_train, y_train, 4, strategy)
+        val_emb = predict(model, x_val)
+        select[strategy] = (
+            recall_at_k(val_emb, y_val, k=1),
+            nearest_neighbor_accuracy(val_emb, y_val, predict(model, x_train), y_train),
+        )
+    best = max(STRATEGIES, key=lambda s: select[s])
+    model = train(8, x_trainval, y_trainval, 10, best)
+    gallery_emb, test_emb = predict(model, x_trainval), predict(model, x_test)
+
+    # Shifted digits: the strategy chosen on the shifted validation digits.
+    shift_models, shift_val = {}, {}
+    for strategy in STRATEGIES:
+        shift_models[strategy] = train(
+            canvas, x_train, y_train, 8, strategy, transform=random_placement(canvas)
+        )
+        shift_val[strategy] = nearest_neighbor_accuracy(
+            predict(shift_models[strategy], shifted_val),
+            y_val,
+            predict(shift_models[strategy], shifted_train),
+            y_train,
+        )
+    shift_best = max(STRATEGIES, key=lambda s: shift_val[s])
+    shift_model = shift_models[shift_best]
+    shift_train_emb = predict(shift_model, shifted_train)
+    shift_test_1nn = nearest_neighbor_accuracy(
+        predict(shift_model, shifted_test), y_test, shift_train_emb, y_train
+    )
+    pixel_shift_test_1nn = nearest_neighbor_accuracy(
+        flat(shifted_test), y_test, flat(shifted_train), y_train
+    )
+
+    # Classes 0-4 only, scored on the unseen classes 5-9.
+    seen = y_train < 5
+    open_model = train(
+        canvas, x_train[seen], y_train[seen], 12, shift_best, transform=random_placement(canvas)
+    )
+    unseen = y_test >= 5
+    open_unseen = recall_at_k(predict(open_model, shifted_test[unseen]), y_test[unseen], k=1)
+    pixel_unseen = recall_at_k(flat(shifted_test[unseen]), y_test[unseen], k=1)
+    return {
+        "strategy": best,
+        "select_val_recall_1nn": {s: list(v) for s, v in select.items()},
+        "test_1nn": nearest_neighbor_accuracy(test_emb, y_test, gallery_emb, y_trainval),
+        "test_recall": recall_at_k(test_emb, y_test, k=1),
+        "shift_strategy": shift_best,
+        "shift_val_1nn": shift_val,
+        "shift_test_1nn": shift_test_1nn,
+        "pixel_shift_test_1nn": pixel_shift_test_1nn,
+        "shift_gain_points": 100 * (shift_test_1nn - pixel_shift_test_1nn),
+        "unseen_recall": open_unseen,
+        "pixel_unseen_recall": pixel_unseen,
+        "train_seconds_cpu": time.process_time() - cpu,
+    }
+
+
+RUNS = {"vit": vit_run, "triplet": triplet_run}
+
+
+def child(chapter: str, seed: int) -> None:
+    """Entry point of a child interpreter: one run, one JSON line on stdout."""
+    import torch
+
+    result = {"capability": torch.backends.cpu.get_cpu_capability(), **RUNS[chapter](seed)}
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+# ----------------------------------------------------------------------------- the parent
+
+
+def _python(code: str, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def base_env() -> dict[str, str]:
+    """This environment with one thread and no kernel choice of its own."""
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
+    env["OMP_NUM_THREADS"] = "1"
+    env["COMPANION_PROGRESS"] = "0"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def available_levels() -> list[str]:
+    """The levels up to the CPU's best, as PyTorch reports it without the variable."""
+    best = _python(
+        "import torch; print(torch.backends.cpu.get_cpu_capability())", base_env()
+    ).lower()
+    names = list(LEVELS)
+    if best not in names:  # a CPU outside x86 (or a new level): only its own default
+        return ["default"]
+    return names[: names.index(best) + 1]
+
+
+def machine() -> dict[str, object]:
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = json.loads(
+        _python(
+            "import json, torch; print(json.dumps({'torch': torch.__version__, "
+            "'capability': torch.backends.cpu.get_cpu_capability()}))",
+            base_env(),
+        )
+    )
+    return {
+        "cpu": model,
+        "logical_cpus": os.cpu_count(),
+        "best_capability": info["capability"],
+        "capabilities": available_levels(),
+        "torch": info["torch"],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "threads_per_run": 1,
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def run_one(level: str, seed: int, chapter: str) -> dict[str, object]:
+    env = {**base_env(), **LEVELS[level]}
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", chapter, str(seed)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{chapter} run, {level}, seed {seed} failed:\n{out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["capability"].lower() != level:
+        raise RuntimeError(f"asked for {level}, the child ran {result['capability']}")
+    return {
+        "kernels": level,
+        "env": LEVELS[level],
+        "seed": seed,
+        "chapter": chapter,
+        "wall_seconds": time.perf_counter() - start,
+        **result,
+    }
+
+
+def summarize(runs: list[dict[str, object]]) -> dict[str, dict[str, float]]:
+    """Worst and best of each claim's number over all runs."""
+    keys = {
+        "vit": ["test_accuracy", "val_accuracy", "train_seconds_cpu"],
+        "triplet": ["test_recall", "test_1nn", "shift_gain_points", "unseen_recall"],
+    }
+    out = {}
+    for chapter, names in keys.items():
+        rows = [r for r in runs if r["chapter"] == chapter]
+        for name in names:
+            values = [float(r[name]) for r in rows]
+            out[f"{chapter}.{name}"] = {"min": min(values), "max": max(values)}
+    triplets = [r for r in runs if r["chapter"] == "triplet"]
+    margins = [float(r["unseen_recall"]) - float(r["pixel_unseen_recall"]) for r in triplets]
+    out["triplet.unseen_margin_over_pixels"] = {"min": min(margins), "max": max(margins)}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--workers", type=int, default=2, help="runs at a time (at most 2)")
+    parser.add_argument("--chapters", nargs="+", default=list(RUNS), choices=list(RUNS))
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "kernels_cpu.json"
+    )
+    parser.add_argument("--child", nargs=2, metavar=("CHAPTER", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return 0
+    if not 1 <= args.workers <= 2:
+        parser.error(f"--workers must be 1 or 2, got {args.workers}")
+
+    info = machine()
+    jobs = [(lv, s, c) for c in args.chapters for lv in info["capabilities"] for s in args.seeds]
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:  # each job is a subprocess
+        runs = list(pool.map(lambda job: run_one(*job), jobs))
+    info["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    result = {
+        "benchmark": "the chapters' training claims per CPU kernel set and seed, one thread",
+        "machine": info,
+        "runs": runs,
+        "summary": summarize(runs),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    for run in runs:
+        claim = (
+            f"test {run['test_accuracy']:.4f}"
+            if run["chapter"] == "vit"
+            else f"R@1 {run['test_recall']:.4f}, shift +{run['shift_gain_points']:.1f}, "
+            f"unseen {run['unseen_recall']:.3f} vs {run['pixel_unseen_recall']:.3f}"
+        )
+        sys.stdout.write(f"{run['chapter']:8} {run['kernels']:8} seed {run['seed']}: {claim}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
