@@ -452,7 +452,7 @@ ERRORS = [
     (
         lambda: _MHA(_X, torch.randn(2, 4, 8), _X),
         ValueError,
-        r"expected query \(B, L_q, E\), key and value \(B, L_k, E\), got .* key \(2, 4, 8\)",
+        r"expected query \(B, L_q, D\), key and value \(B, L_k, D\), got .* key \(2, 4, 8\)",
     ),
     (
         lambda: _MHA(_X, _X, _X, torch.ones(5, 2, 3, 3, dtype=torch.bool)),

@@ -29,7 +29,7 @@ class EmbeddingConfig:
         image_size: side ``S`` of the square input images, a multiple of 4.
         in_channels: ``C`` of the input images.
         channels: output channels of the two convolution blocks.
-        dim: size ``E`` of the embedding.
+        dim: size ``D`` of the embedding.
         normalize: project the embedding onto the unit sphere ``‖f(x)‖ = 1``.
         global_pool: average the last feature map over all positions before the linear
             layer (features that do not depend on where the digit is) instead of
@@ -67,7 +67,7 @@ class EmbeddingNet(nn.Module):
     """``f(x) = normalize(W · flatten(block₂(block₁(x))) + b)``, each block a 3x3
     convolution, a ReLU and a 2x2 max-pool (the pools halve the side twice).
 
-    Input ``(B, C, S, S)``; output ``(B, E)``, of unit length when ``config.normalize``.
+    Input ``(B, C, S, S)``; output ``(B, D)``, of unit length when ``config.normalize``.
     """
 
     def __init__(self, config: EmbeddingConfig | None = None) -> None:
@@ -89,7 +89,7 @@ class EmbeddingNet(nn.Module):
         self.head = nn.Linear(c2 * positions, config.dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C, S, S) -> (B, E)``.
+        """``(B, C, S, S) -> (B, D)``.
 
         Raises:
             ValueError: if ``x`` is not ``(B, C, S, S)`` for this config.
@@ -105,5 +105,5 @@ class EmbeddingNet(nn.Module):
         if cfg.global_pool:
             h = h.mean(dim=(2, 3))  # (B, c2)
         h = h.reshape(B, -1)  # (B, c2 · positions)
-        z = self.head(h)  # (B, E)
+        z = self.head(h)  # (B, D)
         return F.normalize(z, dim=1) if cfg.normalize else z

@@ -1,4 +1,4 @@
-"""Multi-head attention: ``H`` attentions in ``E / H`` dimensions each, side by side."""
+"""Multi-head attention: ``H`` attentions in ``D / H`` dimensions each, side by side."""
 
 from __future__ import annotations
 
@@ -17,17 +17,17 @@ __all__ = [
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
-    """``(B, L, E)`` → ``(B, H, L, E / H)``: each head gets its own slice of the features."""
-    B, L, E = x.shape
-    if E % num_heads != 0:
-        raise ValueError(f"the feature size {E} is not divisible by num_heads={num_heads}")
-    return x.view(B, L, num_heads, E // num_heads).transpose(1, 2)  # (B, H, L, d_k)
+    """``(B, L, D)`` → ``(B, H, L, D / H)``: each head gets its own slice of the features."""
+    B, L, D = x.shape
+    if D % num_heads != 0:
+        raise ValueError(f"the feature size {D} is not divisible by num_heads={num_heads}")
+    return x.view(B, L, num_heads, D // num_heads).transpose(1, 2)  # (B, H, L, d_k)
 
 
 def merge_heads(x: Tensor) -> Tensor:
     """``(B, H, L, d)`` → ``(B, L, H·d)``: concatenate the heads' outputs feature-wise."""
     B, H, L, d = x.shape
-    return x.transpose(1, 2).reshape(B, L, H * d)  # (B, L, E)
+    return x.transpose(1, 2).reshape(B, L, H * d)  # (B, L, D)
 
 
 class MultiHeadAttention(nn.Module):
@@ -64,7 +64,7 @@ class MultiHeadAttention(nn.Module):
         *,
         need_weights: bool = True,
     ) -> tuple[Tensor, Tensor | None]:
-        """Attend from ``query`` ``(B, L_q, E)`` to ``key``/``value`` ``(B, L_k, E)``.
+        """Attend from ``query`` ``(B, L_q, D)`` to ``key``/``value`` ``(B, L_k, D)``.
 
         Args:
             mask: optional boolean, True = may attend: ``(L_q, L_k)``, ``(B, L_q, L_k)``
@@ -76,7 +76,7 @@ class MultiHeadAttention(nn.Module):
                 explicit path keeps its zero-output rule); the weights returned are None.
 
         Returns:
-            ``(output, weights)``: ``(B, L_q, E)`` and per-head ``(B, H, L_q, L_k)`` or None.
+            ``(output, weights)``: ``(B, L_q, D)`` and per-head ``(B, H, L_q, L_k)`` or None.
 
         Raises:
             ValueError: inputs not 3-D or not of width ``embed_dim``, batch or ``L_k`` that
@@ -92,7 +92,7 @@ class MultiHeadAttention(nn.Module):
         B, L_q, _ = query.shape
         if key.shape[0] != B or value.shape[0] != B or key.shape[1] != value.shape[1]:
             raise ValueError(
-                f"expected query (B, L_q, E), key and value (B, L_k, E), got query "
+                f"expected query (B, L_q, D), key and value (B, L_k, D), got query "
                 f"{tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
             )
         L_k = key.shape[1]
@@ -137,16 +137,16 @@ class MultiHeadAttention(nn.Module):
             )
         if module.bias_k is not None or module.add_zero_attn:
             raise ValueError("add_bias_kv=True and add_zero_attn=True are not supported")
-        E = module.embed_dim
+        D = module.embed_dim
         bias = module.in_proj_bias is not None
-        new = cls(E, module.num_heads, bias=bias).to(
+        new = cls(D, module.num_heads, bias=bias).to(
             device=module.in_proj_weight.device, dtype=module.in_proj_weight.dtype
         )
         with torch.no_grad():
             for idx, proj in enumerate((new.q_proj, new.k_proj, new.v_proj)):
-                proj.weight.copy_(module.in_proj_weight[idx * E : (idx + 1) * E])
+                proj.weight.copy_(module.in_proj_weight[idx * D : (idx + 1) * D])
                 if bias:
-                    proj.bias.copy_(module.in_proj_bias[idx * E : (idx + 1) * E])
+                    proj.bias.copy_(module.in_proj_bias[idx * D : (idx + 1) * D])
             new.out_proj.weight.copy_(module.out_proj.weight)
             if bias:
                 new.out_proj.bias.copy_(module.out_proj.bias)

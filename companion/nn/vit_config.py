@@ -28,7 +28,7 @@ class ViTConfig:
         in_channels: ``C``, 3 for RGB.
         num_classes: outputs of the classification head.
         embed_dim: ``D``, the width of every token, divisible by ``num_heads``.
-        depth: ``L``, the number of encoder blocks.
+        depth: ``n_blocks``, the number of encoder blocks.
         num_heads: attention heads per block.
         mlp_dim: hidden width of each block's MLP (``4D`` in the paper).
         dropout: dropout after the embeddings, after the attention and in the MLP

@@ -152,7 +152,7 @@ def draw_multi_head_attention(ax: Axes | None = None, num_heads: int = 3) -> Axe
     concat = _box(
         ax, 3.8, 4.6, r"Concat  $[\mathrm{head}_1, \dots, \mathrm{head}_H]$", "matmul", width=4.2
     )
-    out = _box(ax, 3.8, 5.8, r"Linear $W_O$   $(B, L, E)$", "linear", width=3.2)
+    out = _box(ax, 3.8, 5.8, r"Linear $W_O$   $(B, L, D)$", "linear", width=3.2)
     for lower, upper in zip(inputs, linears, strict=True):
         _up(ax, lower, upper)
     for lin in linears:
