@@ -121,3 +121,27 @@ def test_one_title_and_no_skipped_heading_level(path: Path) -> None:
     assert levels.count(1) == 1, "only one top-level '# ' heading per notebook"
     for before, after in itertools.pairwise(levels):
         assert after <= before + 1, f"heading level jumps from {before} to {after}"
+
+
+def _draws_only_a_figure(cell: dict) -> bool:
+    """A code cell whose only outputs are figures (no printed text, no value)."""
+    outputs = cell.get("outputs", [])
+    return bool(outputs) and all(
+        o["output_type"] == "display_data" and "image/png" in o.get("data", {}) for o in outputs
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figure_cells_hide_their_code_and_test_markers_are_tags(path: Path) -> None:
+    """Readers come for the math and the figures: a cell that only draws a figure carries
+    the ``hide-input`` tag (its code one click away). nbval's markers are cell tags, never
+    comment lines a reader would see on the page."""
+    for index, cell in enumerate(_code_cells(_load(path))):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if _draws_only_a_figure(cell):
+            assert "hide-input" in tags, f"code cell {index} only draws a figure: tag hide-input"
+        source = "".join(cell["source"])
+        assert not re.search(r"#\s*NBVAL_", source), (
+            f"code cell {index} marks nbval with a comment; use the cell tag "
+            "(nbval-ignore-output, nbval-skip, nbval-raises-exception)"
+        )
