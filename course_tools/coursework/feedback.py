@@ -80,7 +80,9 @@ def strip_hidden(source: str, hidden: set[str]) -> str:
     source = _HIDDEN_BLOCK.sub(HIDDEN_NOTE + "\n", source)
     lines = source.splitlines(keepends=True)
     return "".join(
-        "(a hidden test)\n" if any(h in line for h in hidden if len(h) >= 4) else line
+        "(a hidden test)\n"
+        if "HIDDEN TESTS" in line or any(h in line for h in hidden if len(h) >= 4)
+        else line
         for line in lines
     )
 

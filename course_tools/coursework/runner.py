@@ -211,7 +211,10 @@ def run(request: dict[str, Any], emit: Any) -> None:
                 break
             except TimeoutError as error:
                 cell.outputs = [_timeout_output(limit)]
-                stopped = {"reason": STUCK, "cell": index, "message": str(error)}
+                message = f"{error}, and the kernel did not stop when interrupted"
+                if tripped[0]:
+                    message = f"{error}: the cell started too many processes (a fork bomb?)"
+                stopped = {"reason": STUCK, "cell": index, "message": message}
                 break
             if own_namespace and len(keep) == 2:
                 _kill(_strays(keep))  # what a cell starts ends with it

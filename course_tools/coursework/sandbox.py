@@ -230,6 +230,10 @@ class Sandbox:
                 bind(path, path)
         for path in _python_folders():
             bind(path, path)
+        for hidden in _grading_packages():
+            # The grader's own packages are not the students' business (nbgrader's tests
+            # even ship a gradebook.db): an empty folder over each.
+            command.extend(["--tmpfs", str(hidden)])
         package = _course_package()
         if package is not None:
             bind(package, f"{_INSIDE_LIB}/{package.name}")
@@ -325,6 +329,18 @@ def _python_folders() -> list[Path]:
     )
     # A folder inside another one is bound with it.
     return [p for p in keep if not any(q != p and q in p.parents for q in keep)]
+
+
+def _grading_packages() -> list[Path]:
+    """Folders of the grading tools inside the bound Python folders (hidden in the sandbox)."""
+    found = []
+    for name in ("nbgrader",):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            folder = Path(next(iter(spec.submodule_search_locations))).resolve()
+            if any(p in folder.parents for p in _python_folders()):
+                found.append(folder)
+    return found
 
 
 def _course_package() -> Path | None:

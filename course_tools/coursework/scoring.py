@@ -136,6 +136,12 @@ def score_rows(
             error = first_error(cells[index])
             if error:
                 answer_error[cell.exercise] = f"answer cell '{cell.grade_id}' raised {error}"
+    for index in cut:
+        label = _label(cells, index)
+        exercise = label.rsplit(" (", 1)[1][:-1] if label.endswith(")") else ""
+        note = f"the output of {label.split(' (')[0]} was cut (too long)"
+        if not cells[index].get("metadata", {}).get("nbgrader", {}).get("grade"):
+            prepared.note(exercise, note)
     stop_at = stopped.get("cell", len(cells)) if stopped else len(cells)
     reason = stopped.get("reason") if stopped else None
     if reason == "crash":
