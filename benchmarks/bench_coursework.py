@@ -9,9 +9,10 @@ answered. Every notebook runs in its own sandbox (bubblewrap where installed).
 
 ``--old CHECKOUT`` also grades the same submissions, in the same run, with the coursework
 tool of another checkout of the course (its ``companion.coursework``, the tool before it
-moved to ``course_tools``), so that the two times come from the same machine in the same
-minutes. The machine's load average is printed before and after: on a shared machine the
-wall-clock times are inflated.
+moved to ``course_tools``). The two are then interleaved chapter by chapter, in the order
+old-new, new-old, old-new, ... so that a change in the machine's load during the run
+weighs on both alike; each grading call grades the class on one chapter. The machine's
+load average is printed along: on a shared machine the wall-clock times are inflated.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def main() -> int:
         release_s = time.perf_counter() - start
         print(f"release  {len(chapters)} chapters: {release_s:6.1f} s")
 
+        folders = {}
         for chapter in chapters:
             source_text = available[chapter].read_text(encoding="utf-8")
             student_text = (root / "released" / f"{chapter}{EXERCISES_SUFFIX}").read_text("utf-8")
@@ -99,33 +101,43 @@ def main() -> int:
                 first_answered(json.loads(source_text), json.loads(student_text)),
             ]
             for i in range(args.students):
-                folder = root / "submissions" / f"student{i:02d}"
+                folder = root / "submissions" / chapter / f"student{i:02d}"
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / f"{chapter}{EXERCISES_SUFFIX}").write_text(variants[i % 3], "utf-8")
-        count = args.students * len(chapters)
+            folders[chapter] = root / "submissions" / chapter
 
-        if args.old is not None:
+        def new(chapter: str) -> tuple[float, int]:
+            start = time.perf_counter()
+            rows = grade(folders[chapter], book_dir=book, jobs=args.jobs,
+                         feedback_dir=root / "feedback" / chapter)  # fmt: skip
+            return time.perf_counter() - start, sum(row.status == "error" for row in rows)
+
+        def old(chapter: str) -> tuple[float, int]:
             env = {**os.environ, "PYTHONPATH": str(args.old.resolve())}
             done = subprocess.run(
-                [sys.executable, "-c", OLD_GRADE, str(root / "submissions"), str(book),
-                 str(root / "old-work")],
+                [sys.executable, "-c", OLD_GRADE, str(folders[chapter]), str(book),
+                 str(root / "old-work" / chapter)],
                 capture_output=True, text=True, env=env, cwd=args.old, check=True,
             )  # fmt: skip
-            old_s, old_errors, old_rows = done.stdout.split()[-3:]
-            print(f"old grade {count} notebooks: {float(old_s):6.1f} s "
-                  f"({old_rows} rows, {old_errors} errors; {load()})")  # fmt: skip
+            seconds, errors, _ = done.stdout.split()[-3:]
+            return float(seconds), int(errors)
 
-        start = time.perf_counter()
-        rows = grade(root / "submissions", book_dir=book, jobs=args.jobs,
-                     feedback_dir=root / "feedback")  # fmt: skip
-        grade_s = time.perf_counter() - start
-        errors = sum(row.status == "error" for row in rows)
-        print(
-            f"new grade {count} notebooks: {grade_s:6.1f} s ({grade_s / count:.2f} s each; "
-            f"{len(rows)} rows, {errors} errors; feedback written; {load()})"
-        )
+        totals = {"old": 0.0, "new": 0.0}
+        errors = 0
+        for k, chapter in enumerate(chapters):
+            order = [("new", new)] if args.old is None else [("old", old), ("new", new)]
+            for name, run in order if k % 2 == 0 else order[::-1]:
+                seconds, failed = run(chapter)
+                totals[name] += seconds
+                errors += failed if name == "new" else 0
+                print(f"{name} grade {args.students} x {chapter}: {seconds:6.1f} s "
+                      f"({failed} errors; {load()})")  # fmt: skip
+        count = args.students * len(chapters)
+        print(f"new total {count} notebooks: {totals['new']:6.1f} s "
+              f"({totals['new'] / count:.2f} s each, feedback written)")  # fmt: skip
         if args.old is not None:
-            print(f"new / old: {grade_s / float(old_s):.2f} (target <= 1.5)")
+            print(f"old total {count} notebooks: {totals['old']:6.1f} s")
+            print(f"new / old: {totals['new'] / totals['old']:.2f} (target <= 1.5)")
     print(f"{load()} (after)")
     return 0 if errors == 0 else 1
 
