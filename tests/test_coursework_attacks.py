@@ -246,6 +246,13 @@ def test_the_two_cheats_are_flagged(student: str, why: str, attacked: Attacked) 
         assert why in attacked.row(student, grade_id).review
 
 
+def test_the_input_transformer_cheat_earns_nothing(attacked: Attacked) -> None:
+    """Its transformer is undone before each test cell, which then runs as written."""
+    row = attacked.row("transformer", "ex2_test")
+    assert (row.score, row.status) == (0.0, "failed")
+    assert "NameError: name 'mean' is not defined" in row.message
+
+
 def test_the_copier_finds_no_source_to_copy(attacked: Attacked) -> None:
     row = attacked.row("copier", "ex2_test")
     assert (row.score, row.status) == (0.0, "failed")

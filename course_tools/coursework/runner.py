@@ -36,6 +36,43 @@ CRASH, DEADLINE, STUCK = "crash", "deadline", "stuck"
 INTERRUPT_GRACE = 5.0
 
 
+#: Run in the kernel before the first cell: remembers IPython's input machinery as it is
+#: (transformers, AST transformers, event callbacks), and defines ``_grader_restore``,
+#: which puts it back. It runs before every cell of the instructor's (set-up and test
+#: cells), so that an answer that rewrites the cells after it (an input transformer, a
+#: ``pre_run_cell`` callback) cannot rewrite the tests. Not airtight (student code runs in
+#: the same process); such answers are also flagged for review.
+KERNEL_GUARD = """
+def _grader_install(ip):
+    tm = ip.input_transformer_manager
+    saved = (tm, list(tm.cleanup_transforms), list(tm.line_transforms),
+             list(tm.token_transformers), list(ip.input_transformers_post),
+             list(ip.ast_transformers), {k: list(v) for k, v in ip.events.callbacks.items()})
+    methods = ("run_cell", "run_cell_async", "transform_cell", "transform_ast",
+               "run_ast_nodes", "run_code", "should_run_async", "run_cell_magic")
+
+    def restore():
+        tm, cleanup, line, token, post, ast, events = saved
+        ip.input_transformer_manager = tm
+        tm.cleanup_transforms, tm.line_transforms = list(cleanup), list(line)
+        tm.token_transformers = list(token)
+        ip.input_transformers_post, ip.ast_transformers = list(post), list(ast)
+        for name, callbacks in events.items():
+            ip.events.callbacks[name] = list(callbacks)
+        for name in methods:
+            ip.__dict__.pop(name, None)
+        return True
+
+    ip._grader_restore = restore
+
+
+_grader_install(get_ipython())
+del _grader_install
+"""
+_INSTALL = f"exec({KERNEL_GUARD!r}, {{'get_ipython': get_ipython}})"
+_RESTORE = "get_ipython()._grader_restore()"
+
+
 def _set_limits(request: dict[str, Any]) -> None:
     """Resource limits for this process and every process it starts (the kernel)."""
     limits = [
@@ -154,6 +191,14 @@ def run(request: dict[str, Any], emit: Any) -> None:
                 raise TimeoutError(f"timed out after {timeout:g} s")
             return None
 
+    def evaluate(expression: str) -> None:
+        """Evaluate ``expression`` in the kernel as a user expression: it goes through
+        none of IPython's input transformers (a silent, empty cell carries it)."""
+        msg_id = client.kc.execute(
+            "", silent=True, store_history=False, user_expressions={"x": expression}
+        )
+        client.wait_for_reply(msg_id)
+
     def cell_limit(cell: Any) -> int:
         return max(1, int(min(cell_timeout, deadline - time.monotonic()) + 0.5))
 
@@ -188,6 +233,7 @@ def run(request: dict[str, Any], emit: Any) -> None:
         process = getattr(getattr(client.km, "provisioner", None), "process", None)
         if process is not None:
             keep.add(int(process.pid))
+        evaluate(_INSTALL)
         if own_namespace and len(keep) == 2:
             limit = max(4, int(request.get("max_processes", 0)) // 4 or 32)
             threading.Thread(target=_guard, args=(keep, limit, tripped), daemon=True).start()
@@ -204,7 +250,10 @@ def run(request: dict[str, Any], emit: Any) -> None:
             current[0] = index
             client.timed_out = client.interrupted_at = None
             limit = cell_limit(cell)
+            meta = cell.metadata.get("nbgrader", {})
             try:
+                if (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
+                    evaluate(_RESTORE)
                 client.execute_cell(cell, index)
             except DeadKernelError:
                 stopped = {"reason": CRASH, "cell": index, "message": "the kernel died"}
