@@ -21,8 +21,9 @@ from .errors import CourseworkError, ReleaseError
 from .feedback import write_feedback, write_grades_csv, write_summary_csv
 from .flags import review
 from .grading import DEFAULT_JOBS, grade
+from .limits import Limits
 from .release import release
-from .sandbox import Limits, Sandbox, find_bwrap, isolation_warning
+from .sandbox import Sandbox, find_bwrap, isolation_warning
 from .scoring import CSV_FIELDS, GradeRow
 
 __all__ = [

@@ -25,8 +25,9 @@ from .chapters import EXERCISES_SUFFIX, default_book, find_chapters, hidden_line
 from .errors import CourseworkError
 from .feedback import write_feedback
 from .flags import review
+from .limits import Limits
 from .release import released_copies, working_folder
-from .sandbox import Limits, Sandbox, isolation_warning
+from .sandbox import Sandbox, isolation_warning
 from .scoring import GradeRow, error_rows, missing_message, score_rows
 from .submissions import STUDENT_ID, Prepared, prepare, read_submission, scan_student
 

@@ -32,18 +32,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import CourseworkError
+from .limits import Limits, RunResult
 
 __all__ = [
     "BWRAP",
     "NO_SANDBOX",
     "SANDBOX_MODES",
-    "Limits",
-    "RunResult",
     "Sandbox",
     "find_bwrap",
     "isolation_warning",
@@ -67,49 +65,14 @@ _GRACE = 30
 _UID_BASE = 200_000
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one submission may use.
-
-    ``timeout`` seconds per cell; ``notebook_timeout`` seconds for the whole notebook;
-    ``memory_mb`` of address space per process; ``max_processes`` (processes and threads of
-    the sandbox's user); ``max_output_bytes`` of output kept per cell; ``max_file_mb`` per
-    file written; ``tmp_mb`` for the sandbox's private ``/tmp``.
-    """
-
-    timeout: int = 60
-    notebook_timeout: int = 300
-    memory_mb: int = 2048
-    max_processes: int = 128
-    max_output_bytes: int = 100_000
-    max_file_mb: int = 64
-    tmp_mb: int = 256
-
-    def __post_init__(self) -> None:
-        for name in ("timeout", "notebook_timeout", "memory_mb", "max_processes",
-                     "max_output_bytes", "max_file_mb", "tmp_mb"):  # fmt: skip
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                what = "number of seconds" if "timeout" in name else "whole number"
-                raise CourseworkError(f"{name} must be a positive {what}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What came back from one sandboxed run: the executed notebook, or why not."""
-
-    notebook: dict[str, Any] | None
-    stopped: dict[str, Any] | None
-    cut: tuple[int, ...]
-    failure: str
-
-
 def find_bwrap() -> str | None:
     """The path of bubblewrap if it is installed and can make a sandbox here, else None."""
     path = shutil.which(BWRAP)
     if path is None:
         return None
-    probe = [path, "--unshare-net", "--unshare-pid", "--ro-bind", "/", "/", "--", "true"]
+    # The options the sandbox uses (an old bubblewrap lacks --size): they must all work.
+    probe = [path, "--unshare-net", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/",
+             "--perms", "1777", "--size", "1048576", "--tmpfs", "/tmp", "--", "true"]  # fmt: skip
     try:
         done = subprocess.run(probe, capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
