@@ -1,13 +1,18 @@
-"""Time the coursework commands: release every chapter, then grade a class of 30.
+"""Time the coursework commands: release every chapter, then grade a class.
 
-    python benchmarks/bench_coursework.py [--chapter CHAPTER] [--students 30]
+    python benchmarks/bench_coursework.py [--students 30] [--chapters all] [--old CHECKOUT]
 
-Releases every chapter's exercises (nbgrader ``GenerateAssignment``), then grades
-``--students`` submissions of one chapter's exercises (nbgrader ``Autograde``, each
-notebook in a fresh kernel, one batch): a third submit the solved source notebook, a
-third the untouched student copy, a third the student copy with its first code exercise
-answered. Target (issue 7): both together under 5 minutes on a 2-core machine. Prints the
-machine's load average too: on a shared machine the wall-clock times are inflated.
+Releases every chapter's exercises, then grades ``--students`` students who each hand in
+every chapter (or the chapters named): a third submit the solved source notebook, a third
+the untouched student copy, a third the student copy with its first code exercise
+answered. Every notebook runs in its own sandbox (bubblewrap where installed).
+
+``--old CHECKOUT`` also grades the same submissions, in the same run, with the coursework
+tool of another checkout of the course (its ``companion.coursework``, the tool before it
+moved to ``course_tools``). The two are then interleaved chapter by chapter, in the order
+old-new, new-old, old-new, ... so that a change in the machine's load during the run
+weighs on both alike; each grading call grades the class on one chapter. The machine's
+load average is printed along: on a shared machine the wall-clock times are inflated.
 """
 
 from __future__ import annotations
@@ -15,13 +20,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from companion.coursework import DEFAULT_BOOK_DIR, EXERCISES_SUFFIX, find_chapters, grade, release
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-FIXTURE_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "coursework"
+from course_tools.coursework import (  # noqa: E402
+    EXERCISES_SUFFIX,
+    find_bwrap,
+    find_chapters,
+    grade,
+    release,
+)
+
+OLD_GRADE = """
+import sys, time
+from companion.coursework import grade
+start = time.perf_counter()
+rows = grade(sys.argv[1], book_dir=sys.argv[2], workdir=sys.argv[3])
+print(time.perf_counter() - start, sum(r.status == "error" for r in rows), len(rows))
+"""
 
 
 def first_answered(source: dict, student: dict) -> str:
@@ -38,50 +60,85 @@ def first_answered(source: dict, student: dict) -> str:
     return json.dumps(student)
 
 
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chapter", help="chapter to grade (default: the first one)")
     parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--chapters", nargs="*", default=None, help="default: every chapter")
+    parser.add_argument(
+        "--old",
+        type=Path,
+        default=None,
+        metavar="CHECKOUT",
+        help="also time the old tool of this checkout (companion.coursework)",
+    )
+    parser.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args()
 
-    book = DEFAULT_BOOK_DIR
-    chapters = find_chapters(book)
-    if not chapters:
-        print("no book/**/*_exercises.ipynb yet: benchmarking the test fixture instead")
-        book, chapters = FIXTURE_DIR, find_chapters(FIXTURE_DIR)
-    chapter = args.chapter or sorted(chapters)[0]
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (before)")
+    book = ROOT / "book"
+    available = find_chapters(book)
+    chapters = args.chapters or sorted(available)
+    sandbox = "bubblewrap" if find_bwrap() else "NO SANDBOX"
+    print(f"{os.cpu_count()} CPUs, {load()} (before); grading with {sandbox}")
 
     with tempfile.TemporaryDirectory(prefix="bench-coursework-") as tmp:
         root = Path(tmp)
         start = time.perf_counter()
-        paths = release(None, root / "released", book_dir=book)
+        release(chapters, root / "released", book_dir=book)
         release_s = time.perf_counter() - start
-        print(f"release  {len(paths)} chapters: {release_s:6.1f} s")
+        print(f"release  {len(chapters)} chapters: {release_s:6.1f} s")
 
-        source_text = chapters[chapter].read_text(encoding="utf-8")
-        student_text = (root / "released" / f"{chapter}{EXERCISES_SUFFIX}").read_text("utf-8")
-        variants = [
-            source_text,
-            student_text,
-            first_answered(json.loads(source_text), json.loads(student_text)),
-        ]
-        for i in range(args.students):
-            folder = root / "submissions" / f"student{i:02d}"
-            folder.mkdir(parents=True)
-            (folder / f"{chapter}{EXERCISES_SUFFIX}").write_text(variants[i % 3], "utf-8")
+        folders = {}
+        for chapter in chapters:
+            source_text = available[chapter].read_text(encoding="utf-8")
+            student_text = (root / "released" / f"{chapter}{EXERCISES_SUFFIX}").read_text("utf-8")
+            variants = [
+                source_text,
+                student_text,
+                first_answered(json.loads(source_text), json.loads(student_text)),
+            ]
+            for i in range(args.students):
+                folder = root / "submissions" / chapter / f"student{i:02d}"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{chapter}{EXERCISES_SUFFIX}").write_text(variants[i % 3], "utf-8")
+            folders[chapter] = root / "submissions" / chapter
 
-        start = time.perf_counter()
-        rows = grade(root / "submissions", book_dir=book, workdir=root / "work")
-        grade_s = time.perf_counter() - start
-        errors = sum(row.status == "error" for row in rows)
-        print(
-            f"grade    {args.students} submissions of '{chapter}': {grade_s:6.1f} s "
-            f"({grade_s / args.students:.1f} s each; {len(rows)} rows, {errors} errors)"
-        )
-    total = release_s + grade_s
-    print(f"total    {total:6.1f} s (target < 300 s)")
-    print(f"load average {os.getloadavg()[0]:.1f} (after)")
+        def new(chapter: str) -> tuple[float, int]:
+            start = time.perf_counter()
+            rows = grade(folders[chapter], book_dir=book, jobs=args.jobs,
+                         feedback_dir=root / "feedback" / chapter)  # fmt: skip
+            return time.perf_counter() - start, sum(row.status == "error" for row in rows)
+
+        def old(chapter: str) -> tuple[float, int]:
+            env = {**os.environ, "PYTHONPATH": str(args.old.resolve())}
+            done = subprocess.run(
+                [sys.executable, "-c", OLD_GRADE, str(folders[chapter]), str(book),
+                 str(root / "old-work" / chapter)],
+                capture_output=True, text=True, env=env, cwd=args.old, check=True,
+            )  # fmt: skip
+            seconds, errors, _ = done.stdout.split()[-3:]
+            return float(seconds), int(errors)
+
+        totals = {"old": 0.0, "new": 0.0}
+        errors = 0
+        for k, chapter in enumerate(chapters):
+            order = [("new", new)] if args.old is None else [("old", old), ("new", new)]
+            for name, run in order if k % 2 == 0 else order[::-1]:
+                seconds, failed = run(chapter)
+                totals[name] += seconds
+                errors += failed if name == "new" else 0
+                print(f"{name} grade {args.students} x {chapter}: {seconds:6.1f} s "
+                      f"({failed} errors; {load()})")  # fmt: skip
+        count = args.students * len(chapters)
+        print(f"new total {count} notebooks: {totals['new']:6.1f} s "
+              f"({totals['new'] / count:.2f} s each, feedback written)")  # fmt: skip
+        if args.old is not None:
+            print(f"old total {count} notebooks: {totals['old']:6.1f} s")
+            print(f"new / old: {totals['new'] / totals['old']:.2f} (target <= 1.5)")
+    print(f"{load()} (after)")
     return 0 if errors == 0 else 1
 
 

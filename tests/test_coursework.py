@@ -1,10 +1,11 @@
-"""Tests for companion.coursework: releasing and autograding exercises with nbgrader.
+"""Tests for course_tools.coursework: releasing and grading exercises (the everyday cases).
 
 The chapters are every ``book/**/*_exercises.ipynb`` present when the suite runs, plus the
 small fixture ``tests/fixtures/coursework/toy_exercises.ipynb`` (always there). Everything
 that executes notebooks happens once per module: one ``release`` of all chapters and one
 ``grade`` batch in which a student submits every chapter untouched (the real chapters add
-their coverage there) and other students submit variants of the fixture only.
+their coverage there) and other students submit variants of the fixture only. The
+attacks on the sandbox are in ``test_coursework_attacks.py``.
 """
 
 from __future__ import annotations
@@ -14,22 +15,27 @@ import hashlib
 import io
 import json
 import shutil
+import subprocess
+import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from companion.coursework import (
+from nbgrader.utils import determine_grade
+
+from course_tools.coursework import (
     CSV_FIELDS,
     EXERCISES_SUFFIX,
     CourseworkError,
+    default_book,
     find_chapters,
     grade,
-    main,
+    isolation_warning,
     release,
 )
-from nbgrader.utils import determine_grade
+from course_tools.coursework.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "coursework"
@@ -106,6 +112,27 @@ def _with_cells(
     return json.dumps(copy)
 
 
+WARNING_MEAN = """import warnings
+
+
+def mean(xs):
+    warnings.warn("this mean is computed the slow way")
+    return sum(xs) / len(xs)
+"""
+ALWAYS_TWO = "def mean(xs):\n    return 2.0\n"
+
+
+def _renamed(notebook: dict[str, Any], answers: dict[str, str]) -> str:
+    """The student copy with ex2 and ex3 answered and ex2's test cell's grade_id changed."""
+    copy = json.loads(
+        _with_cells(notebook, {k: answers[k] for k in ("ex2_mean", "ex3_variance")}, set())
+    )
+    for cell in copy["cells"]:
+        if _nbgrader(cell).get("grade_id") == "ex2_test":
+            cell["metadata"]["nbgrader"]["grade_id"] = "my_test"
+    return json.dumps(copy)
+
+
 def _digest(folder: Path) -> dict[str, tuple[str, float]]:
     return {
         str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime)
@@ -151,6 +178,8 @@ class Graded:
         self.submissions = root / "submissions"
         self.work = root / "work"
         self.csv = root / "grades.csv"
+        self.summary = root / "grades-by-student.csv"
+        self.feedback = root / "feedback"
         self.book.mkdir()
         for path in SOURCES.values():
             shutil.copyfile(path, self.book / path.name)
@@ -186,6 +215,13 @@ class Graded:
             },
             "absent": {},
             "bad name": {name: json.dumps(toy_released)},
+            "zoë": {name: FIXTURE.read_text(encoding="utf-8")},  # any alphabet is fine
+            # the test cell's grade_id changed: that test counts as missing (0 points)
+            "renamed": {name: _renamed(toy_released, answers)},
+            # a correct answer that warns: the warning costs nothing
+            "warns": {name: _with_cells(toy_released, {"ex2_mean": WARNING_MEAN}, set())},
+            # passes the visible test, fails a hidden one
+            "hidden_fail": {name: _with_cells(toy_released, {"ex2_mean": ALWAYS_TWO}, set())},
         }
         for student, files in students.items():
             (self.submissions / student).mkdir(parents=True)
@@ -202,7 +238,7 @@ class Graded:
             patch.setenv("HOME", str(self.home))
             self.status, self.stdout, self.stderr = _run_main(
                 ["grade", str(self.submissions), "--out", str(self.csv), "--book",
-                 str(self.book), "--workdir", str(self.work)]
+                 str(self.book), "--workdir", str(self.work), "--feedback", str(self.feedback)]
             )  # fmt: skip
         self.unchanged = _digest(self.submissions) == before
         with self.csv.open(newline="", encoding="utf-8") as handle:
@@ -214,9 +250,7 @@ class Graded:
         return [r for r in self.rows if r["student"] == student and r["chapter"] == chapter]
 
     def autograded(self, student: str, chapter: str) -> dict[str, Any]:
-        # One course folder per grading worker: course/ (one job) or course-<k>/.
-        name = f"{chapter}{EXERCISES_SUFFIX}"
-        (path,) = self.work.glob(f"course*/autograded/{student}/{chapter}/{name}")
+        path = self.work / "graded" / student / f"{chapter}{EXERCISES_SUFFIX}"
         return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -298,7 +332,7 @@ def test_source_scores_full_marks_on_its_stored_outputs(chapter: str) -> None:
 def test_grade_writes_csv_and_exits_zero_despite_bad_submissions(graded: Graded) -> None:
     assert graded.status == 0, graded.stderr
     assert graded.header == CSV_FIELDS
-    assert "graded 12 students" in graded.stdout
+    assert "graded 16 students" in graded.stdout
     assert graded.unchanged, "the submitted files were modified"
 
 
@@ -360,7 +394,6 @@ def test_one_answered_exercise_earns_exactly_its_points(graded: Graded) -> None:
         ("corrupt", "toy_exercises.ipynb is corrupt JSON ("),
         ("json_not_notebook", "toy_exercises.ipynb is JSON but not a notebook: expected"),
         ("invalid_notebook", "toy_exercises.ipynb is not a valid Jupyter notebook: "),
-        ("deleted_answer_and_test", "nbgrader could not grade this submission"),
     ],
 )
 def test_ungradable_submission_is_reported_per_student(
@@ -376,14 +409,18 @@ def test_ungradable_submission_is_reported_per_student(
     assert graded.rows_of("untouched")  # the others were graded
 
 
-def test_deleted_cells_are_named(graded: Graded) -> None:
-    rows = graded.rows_of("deleted_answer_and_test")
-    assert "answer cell 'ex2_mean' was deleted" in rows[0]["message"]
-    assert "test cell 'ex2_test' was deleted" in rows[0]["message"]
-    # A deleted test cell alone: nbgrader puts it back and grades it (0: nothing answered).
+def test_deleted_cells_are_named_put_back_and_graded(graded: Graded) -> None:
+    rows = {r["grade_id"]: r for r in graded.rows_of("deleted_answer_and_test")}
+    assert (rows["ex2_test"]["status"], rows["ex2_test"]["score"]) == ("failed", "0")
+    assert (
+        "answer cell 'ex2_mean' was deleted (put back as released)" in rows["ex2_test"]["message"]
+    )
+    assert "test cell 'ex2_test' was deleted (put back and graded)" in rows["ex2_test"]["message"]
+    assert rows["ex3_test"]["status"] == "failed"  # graded as usual: unanswered
+    # A deleted test cell alone: put back and graded (0: nothing answered).
     rows = {r["grade_id"]: r for r in graded.rows_of("altered")}
     assert (rows["ex2_test"]["status"], rows["ex2_test"]["score"]) == ("failed", "0")
-    assert "test cell 'ex2_test' was deleted (nbgrader put it back)" in rows["ex2_test"]["message"]
+    assert "test cell 'ex2_test' was deleted (put back and graded)" in rows["ex2_test"]["message"]
     assert "altered/toy_exercises.ipynb: test cell 'ex2_test' was deleted" in graded.stderr
 
 
@@ -403,7 +440,12 @@ def test_altered_cells_are_named_and_graded_with_the_original(graded: Graded) ->
     [
         ("not_a_notebook", "", "unexpected file 'essay.pdf' (not graded): expected <chapter>"),
         ("not_a_notebook", "unknown", "unknown chapter 'unknown' in unknown_exercises.ipynb:"),
-        ("bad name", "", "folder name 'bad name' cannot be a student id (not graded): expected"),
+        (
+            "bad name",
+            "",
+            "folder name 'bad name' cannot be a student id (not graded): expected "
+            "letters (of any alphabet), digits, '.', '_', '-' or '@'",
+        ),
     ],
 )
 def test_unexpected_entries_are_reported(
@@ -425,11 +467,85 @@ def test_missing_notebook_scores_zero(graded: Graded) -> None:
         assert (row["score"], row["status"]) == ("0", "missing"), row
 
 
-def test_nbgrader_and_kernels_work_inside_workdir(graded: Graded) -> None:
+def test_nothing_is_written_outside_workdir(graded: Graded) -> None:
     assert not list(graded.home.iterdir()), "grading wrote into the home folder"
     work = graded.work
-    assert (work / "course" / "gradebook.db").is_file()
-    assert (work / "ipython" / "profile_default").is_dir()  # the kernels' IPython profile
+    assert (work / "course" / "gradebook.db").is_file()  # nbgrader's release step
+    assert (work / "graded" / "solved" / FIXTURE.name).is_file()  # executed, for reading
+
+
+def test_student_ids_take_any_alphabet(graded: Graded) -> None:
+    rows = graded.rows_of("zoë")
+    assert [r["status"] for r in rows if r["kind"] == "code"] == ["passed", "passed"]
+
+
+def test_renamed_test_cell_counts_as_missing(graded: Graded) -> None:
+    rows = {r["grade_id"]: r for r in graded.rows_of("renamed")}
+    assert (rows["ex2_test"]["status"], rows["ex2_test"]["score"]) == ("failed", "0")
+    expected = "test cell 'ex2_test' is missing: its grade_id was changed to 'my_test' (0 points)"
+    assert expected in rows["ex2_test"]["message"]
+    assert (rows["ex3_test"]["status"], rows["ex3_test"]["score"]) == ("passed", "2")
+
+
+def test_a_warning_costs_no_points_and_is_recorded(graded: Graded) -> None:
+    rows = {r["grade_id"]: r for r in graded.rows_of("warns")}
+    assert (rows["ex2_test"]["status"], rows["ex2_test"]["score"]) == ("passed", "3")
+    assert "warnings on stderr (not counted): " in rows["ex2_test"]["message"]
+    assert "this mean is computed the slow way" in rows["ex2_test"]["message"]
+
+
+def test_failing_a_hidden_test_scores_zero(graded: Graded) -> None:
+    rows = {r["grade_id"]: r for r in graded.rows_of("hidden_fail")}
+    assert (rows["ex2_test"]["status"], rows["ex2_test"]["score"]) == ("failed", "0")
+    assert rows["ex2_test"]["message"].startswith("AssertionError")
+
+
+def _feedback_pages(graded: Graded) -> dict[tuple[str, str], str]:
+    return {
+        (p.parent.name, p.name): p.read_text(encoding="utf-8")
+        for p in sorted(graded.feedback.glob("*/*_feedback.html"))
+    }
+
+
+def test_feedback_page_per_student_and_chapter(graded: Graded) -> None:
+    pages = _feedback_pages(graded)
+    graded_pairs = {
+        (r["student"], f"{r['chapter']}_feedback.html")
+        for r in graded.rows
+        if r["grade_id"] and r["status"] not in ("missing", "error")
+    }
+    assert set(pages) == graded_pairs
+    page = pages["one_answered", "toy_feedback.html"]
+    assert "<td>Exercise 3</td><td>ex3_test</td><td>2 / 2</td>" in page
+    assert "NotImplementedError" in page  # the error the student's answer met
+    assert "return sum((x - centre_of_xs) ** 2 for x in xs) / len(xs)" in page  # their answer
+
+
+def test_feedback_never_shows_a_hidden_test(graded: Graded) -> None:
+    hidden = {
+        line.strip()
+        for c in json.loads(FIXTURE.read_text(encoding="utf-8"))["cells"]
+        for line in _split_secret(c)[1]
+        if line.strip() and _nbgrader(c).get("grade") and c["cell_type"] == "code"
+    }
+    assert "assert mean([5.0]) == 5.0  # hidden: a single value" in hidden
+    pages = _feedback_pages(graded)
+    assert "AssertionError" in pages["hidden_fail", "toy_feedback.html"]  # it failed one
+    for key, page in pages.items():
+        assert "HIDDEN TESTS" not in page, key
+        assert not [line for line in hidden if line in page], key
+
+
+def test_summary_csv_has_a_row_per_student_and_a_column_per_chapter(graded: Graded) -> None:
+    with graded.summary.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["student", *CHAPTERS, "total"]
+    table = {row[0]: dict(zip(rows[0][1:], map(float, row[1:]), strict=True)) for row in rows[1:]}
+    assert set(table) == {r["student"] for r in graded.rows if r["grade_id"]}
+    assert table["one_answered"]["toy"] == 2.0
+    assert table["solved"]["toy"] == 5.0  # written answers: not graded yet
+    for scores in table.values():
+        assert scores["total"] == sum(v for k, v in scores.items() if k != "total")
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -460,7 +576,11 @@ def test_nbgrader_and_kernels_work_inside_workdir(graded: Graded) -> None:
         (["grade", "{tmp}", "--out", "{tmp}/g.csv", "--timeout", "0"],
          "timeout must be a positive number of seconds, got 0"),
         (["grade", "{tmp}", "--out", "{tmp}/g.csv", "--jobs", "0"],
-         "jobs must be a positive number of worker processes, got 0"),
+         "jobs must be a positive number of sandboxes, got 0"),
+        (["grade", "{tmp}", "--out", "{tmp}/g.csv", "--notebook-timeout", "0"],
+         "notebook_timeout must be a positive number of seconds, got 0"),
+        (["grade", "{tmp}", "--out", "{tmp}/g.csv", "--memory", "-1"],
+         "memory_mb must be a positive whole number, got -1"),
     ],
 )  # fmt: skip
 def test_usage_errors_name_what_was_expected(
@@ -519,11 +639,13 @@ def test_release_reports_an_invalid_source(tmp_path: Path) -> None:
     assert "'ex1_answer' is not marked as a solution cell" in stderr
 
 
-def test_grade_in_this_process_with_one_job(tmp_path: Path, released: dict[str, Path]) -> None:
+def test_grade_with_one_job_and_no_sandbox_warns_loudly(
+    tmp_path: Path, released: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
     folder = tmp_path / "submissions" / "ada"
     folder.mkdir(parents=True)
     shutil.copyfile(released["toy"], folder / FIXTURE.name)
-    rows = grade(tmp_path / "submissions", book_dir=FIXTURE_DIR, workdir=tmp_path / "w", jobs=1)
+    rows = grade(tmp_path / "submissions", book_dir=FIXTURE_DIR, jobs=1, sandbox="none")
     assert [(r.student, r.exercise, r.grade_id, r.kind, r.score, r.max_score, r.status)
             for r in rows] == [
         ("ada", "Exercise 1", "ex1_answer", "written", 0.0, 2.0, "no answer"),
@@ -531,5 +653,31 @@ def test_grade_in_this_process_with_one_job(tmp_path: Path, released: dict[str, 
         ("ada", "Exercise 3", "ex3_test", "code", 0.0, 2.0, "failed"),
         ("ada", "Exercise 4", "ex4_answer", "written", 0.0, 1.0, "no answer"),
     ]  # fmt: skip
-    assert (tmp_path / "w" / "course" / "autograded" / "ada" / "toy" / FIXTURE.name).is_file()
-    assert not list((tmp_path / "w").glob("course-*"))  # no worker folders for one job
+    assert isolation_warning() in caplog.text
+    assert "It is NOT isolated" in isolation_warning()
+
+
+def test_unknown_sandbox_mode_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "ada").mkdir()
+    with pytest.raises(CourseworkError, match="sandbox must be one of auto, bwrap, none, got"):
+        grade(tmp_path, book_dir=FIXTURE_DIR, sandbox="docker")
+
+
+def test_default_book_is_found_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "book" / "part").mkdir(parents=True)
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    monkeypatch.chdir(tmp_path / "book" / "part")
+    assert default_book() == tmp_path / "book"
+    monkeypatch.chdir(ROOT / "tests")
+    assert default_book() == ROOT / "book"
+
+
+def test_module_runs_as_a_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "course_tools.coursework", "grade", "--help"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "--sandbox {auto,bwrap,none}" in done.stdout

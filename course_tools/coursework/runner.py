@@ -1,0 +1,318 @@
+"""Execute one submission inside the sandbox and print the executed notebook (standalone).
+
+This file is the only code of the course's tooling that runs next to student code. The
+sandbox binds it read-only and runs ``python runner.py``; it imports nothing from
+``course_tools`` (which the sandbox does not contain), only ``nbclient`` and ``nbformat``.
+
+Protocol: one JSON request on stdin, one JSON result on the original stdout.
+
+- request: ``{"notebook": {...}, "timeout": s, "notebook_timeout": s,
+  "max_output_bytes": n, "memory_mb": m, "max_processes": k, "max_file_mb": f,
+  "seed_dirs": {"/tmp/mpl": "/sandbox/seed/mpl"}}`` (limits of 0 are not set);
+- result: ``{"notebook": {...}, "stopped": null | {"reason": ..., "cell": i, "message": ...},
+  "cut": [cell indices whose output was cut]}``.
+
+The notebook is read from stdin, never written to disk, and the result leaves by a file
+descriptor the kernel does not inherit: student code finds no copy of its test cells on
+disk and cannot forge the result (short of killing this process, which it can only do to
+its own submission). Each cell gets ``timeout`` seconds; the notebook as a whole
+``notebook_timeout`` seconds, after which the remaining cells are not run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import sys
+import threading
+import time
+from typing import Any
+
+#: The reasons a run stops before the last cell.
+CRASH, DEADLINE, STUCK = "crash", "deadline", "stuck"
+#: Seconds a timed-out cell gets to react to the interrupt before the run is given up.
+INTERRUPT_GRACE = 5.0
+
+
+#: Run in the kernel before the first cell: remembers IPython's input machinery as it is
+#: (transformers, AST transformers, event callbacks), and defines ``_grader_restore``,
+#: which puts it back. It runs before every cell of the instructor's (set-up and test
+#: cells), so that an answer that rewrites the cells after it (an input transformer, a
+#: ``pre_run_cell`` callback) cannot rewrite the tests. Not airtight (student code runs in
+#: the same process); such answers are also flagged for review.
+KERNEL_GUARD = """
+def _grader_install(ip):
+    tm = ip.input_transformer_manager
+    saved = (tm, list(tm.cleanup_transforms), list(tm.line_transforms),
+             list(tm.token_transformers), list(ip.input_transformers_post),
+             list(ip.ast_transformers), {k: list(v) for k, v in ip.events.callbacks.items()})
+    methods = ("run_cell", "run_cell_async", "transform_cell", "transform_ast",
+               "run_ast_nodes", "run_code", "should_run_async", "run_cell_magic")
+
+    def restore():
+        tm, cleanup, line, token, post, ast, events = saved
+        ip.input_transformer_manager = tm
+        tm.cleanup_transforms, tm.line_transforms = list(cleanup), list(line)
+        tm.token_transformers = list(token)
+        ip.input_transformers_post, ip.ast_transformers = list(post), list(ast)
+        for name, callbacks in events.items():
+            ip.events.callbacks[name] = list(callbacks)
+        for name in methods:
+            ip.__dict__.pop(name, None)
+        return True
+
+    ip._grader_restore = restore
+
+
+_grader_install(get_ipython())
+del _grader_install
+"""
+_INSTALL = f"exec({KERNEL_GUARD!r}, {{'get_ipython': get_ipython}})"
+_RESTORE = "get_ipython()._grader_restore()"
+
+
+def _set_limits(request: dict[str, Any]) -> None:
+    """Resource limits for this process and every process it starts (the kernel)."""
+    limits = [
+        (resource.RLIMIT_AS, int(request.get("memory_mb", 0)) * 2**20),
+        (resource.RLIMIT_NPROC, int(request.get("max_processes", 0))),
+        (resource.RLIMIT_FSIZE, int(request.get("max_file_mb", 0)) * 2**20),
+    ]
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for which, value in limits:
+        if value > 0:
+            resource.setrlimit(which, (value, value))
+
+
+def _private_stdout() -> Any:
+    """The result channel: stdout moved to a descriptor no child inherits.
+
+    Descriptors 1 and 2 then point at /dev/null, so whatever the kernel writes at the
+    file-descriptor level goes nowhere. Where the platform allows, this process is also
+    made non-dumpable, so that a process of the same user cannot open its descriptors
+    through /proc.
+    """
+    fd = os.dup(1)
+    os.set_inheritable(fd, False)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
+def _strays(keep: set[int]) -> list[int]:
+    """Processes of this sandbox's own process tree (its pid namespace) not in ``keep``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in keep and int(entry) != 1:
+            found.append(int(entry))
+    return found
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+
+
+def _guard(keep: set[int], threshold: int, tripped: list[bool]) -> None:
+    """Kill every stray process as soon as there are more than ``threshold`` (a fork bomb)."""
+    while True:
+        time.sleep(0.2)
+        strays = _strays(keep)
+        if len(strays) > threshold:
+            tripped[0] = True
+            _kill(strays)
+
+
+def _size(output: dict[str, Any]) -> int:
+    return len(json.dumps(output))
+
+
+def run(request: dict[str, Any], emit: Any) -> None:
+    """Execute ``request["notebook"]`` cell by cell and ``emit`` the result once."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    nb = nbformat.from_dict(request["notebook"])
+    cell_timeout = float(request["timeout"])
+    deadline = time.monotonic() + float(request["notebook_timeout"])
+    budget = int(request.get("max_output_bytes", 0)) or None
+    emitted = threading.Lock()
+    cut: list[int] = []
+
+    def finish(stopped: dict[str, Any] | None) -> None:
+        if emitted.acquire(blocking=False):
+            emit.write(json.dumps({"notebook": nb, "stopped": stopped, "cut": cut}))
+            emit.flush()
+
+    class Client(NotebookClient):
+        """nbclient with an output budget per cell and timeouts that say what they are."""
+
+        used: dict[int, int]
+        interrupted_at: float | None = None
+        timed_out: float | None = None
+
+        def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
+            out = super().output(outs, msg, display_id, cell_index)
+            if budget is None or out is None or not outs or outs[-1] is not out:
+                return out
+            used = self.used.get(cell_index, 0) + _size(out)
+            self.used[cell_index] = used
+            if used > budget:
+                outs.pop()
+                if cell_index not in cut:
+                    cut.append(cell_index)
+                    note = f"[output cut: this cell printed more than {budget} bytes]\n"
+                    outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
+                return None
+            return out
+
+        async def _async_handle_timeout(self, timeout, cell=None):  # type: ignore[no-untyped-def]
+            now = time.monotonic()
+            self.timed_out = float(timeout)
+            if self.interrupted_at is None:
+                self.interrupted_at = now
+                return await super()._async_handle_timeout(timeout, cell)
+            if now - self.interrupted_at > INTERRUPT_GRACE:
+                raise TimeoutError(f"timed out after {timeout:g} s")
+            return None
+
+    def evaluate(expression: str) -> None:
+        """Evaluate ``expression`` in the kernel as a user expression: it goes through
+        none of IPython's input transformers (a silent, empty cell carries it)."""
+        msg_id = client.kc.execute(
+            "", silent=True, store_history=False, user_expressions={"x": expression}
+        )
+        client.wait_for_reply(msg_id)
+
+    def cell_limit(cell: Any) -> int:
+        return max(1, int(min(cell_timeout, deadline - time.monotonic()) + 0.5))
+
+    client = Client(
+        nb,
+        timeout_func=cell_limit,
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        kernel_name="python3",
+        resources={"metadata": {"path": os.getcwd()}},
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        shell_timeout_interval=1,
+    )
+    client.used = {}
+
+    def give_up() -> None:
+        """The last resort when the kernel no longer answers: report, then exit."""
+        finish({"reason": STUCK, "cell": current[0], "message": "the kernel stopped answering"})
+        os._exit(0)
+
+    watchdog = threading.Timer(
+        float(request["notebook_timeout"]) + 2 * INTERRUPT_GRACE + 5, give_up
+    )
+    watchdog.daemon = True
+    current = [-1]
+    stopped: dict[str, Any] | None = None
+    own_namespace = bool(request.get("own_pid_namespace"))
+    tripped = [False]
+    with client.setup_kernel():
+        watchdog.start()
+        keep = {os.getpid()}
+        process = getattr(getattr(client.km, "provisioner", None), "process", None)
+        if process is not None:
+            keep.add(int(process.pid))
+        evaluate(_INSTALL)
+        if own_namespace and len(keep) == 2:
+            limit = max(4, int(request.get("max_processes", 0)) // 4 or 32)
+            threading.Thread(target=_guard, args=(keep, limit, tripped), daemon=True).start()
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if time.monotonic() >= deadline:
+                stopped = {
+                    "reason": DEADLINE,
+                    "cell": index,
+                    "message": f"the notebook's {request['notebook_timeout']:g} s were used up",
+                }
+                break
+            current[0] = index
+            client.timed_out = client.interrupted_at = None
+            limit = cell_limit(cell)
+            meta = cell.metadata.get("nbgrader", {})
+            try:
+                if (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
+                    evaluate(_RESTORE)
+                client.execute_cell(cell, index)
+            except DeadKernelError:
+                stopped = {"reason": CRASH, "cell": index, "message": "the kernel died"}
+                break
+            except TimeoutError as error:
+                cell.outputs = [_timeout_output(limit)]
+                message = f"{error}, and the kernel did not stop when interrupted"
+                if tripped[0]:
+                    message = f"{error}: the cell started too many processes (a fork bomb?)"
+                stopped = {"reason": STUCK, "cell": index, "message": message}
+                break
+            if own_namespace and len(keep) == 2:
+                _kill(_strays(keep))  # what a cell starts ends with it
+            if tripped[0]:
+                tripped[0] = False
+                cell.outputs.append(
+                    nbformat.v4.new_output(
+                        "error",
+                        ename="ProcessLimitError",
+                        traceback=[],
+                        evalue="this cell started too many processes (a fork bomb?); "
+                        "they were stopped",
+                    )
+                )
+            if client.timed_out is not None:
+                cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"] + [
+                    _timeout_output(limit)
+                ]
+    finish(stopped)
+    watchdog.cancel()
+
+
+def _timeout_output(seconds: float) -> Any:
+    import nbformat
+
+    return nbformat.v4.new_output(
+        "error", ename="TimeoutError", evalue=f"timed out after {seconds:g} s", traceback=[]
+    )
+
+
+def _seed(dirs: dict[str, str]) -> None:
+    """Copy read-only seed folders (a Matplotlib font cache) to writable places."""
+    for target, seed in dirs.items():
+        if os.path.isdir(seed) and not os.path.exists(target):
+            shutil.copytree(seed, target)
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    sys.stdin.close()
+    emit = _private_stdout()
+    os.makedirs(os.environ.get("HOME", "/tmp/home"), exist_ok=True)
+    os.makedirs(request["workdir"], exist_ok=True)
+    os.chdir(request["workdir"])
+    _seed(request.get("seed_dirs", {}))
+    _set_limits(request)
+    run(request, emit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
