@@ -51,6 +51,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine import cpu_model  # benchmarks/machine.py
 from torch.utils import benchmark
 
 from companion.nn.attention import scaled_dot_product_attention
@@ -77,17 +78,6 @@ def flops(L: int, mode: str = "forward") -> float:
     more, ``Q Kᵀ`` again, which is not counted: the useful work is the same).
     """
     return (4.0 if mode == "forward" else 12.0) * B * H * L * L * D
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or what ``platform`` knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def peak_rss_mib() -> float:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from machine import cpu_model  # benchmarks/machine.py
 
 from companion.data.digits import load_digits
 from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_loss
@@ -84,14 +85,7 @@ def train(
 
 
 def machine() -> dict[str, object]:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return {
         "cpu": model,
         "logical_cpus": os.cpu_count(),

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+from machine import cpu_model  # benchmarks/machine.py
 from torch import nn
 
 from companion.data.digits import load_digits
@@ -40,14 +41,7 @@ from reference_vit import TorchVisionTwin
 
 
 def machine() -> dict[str, object]:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return {
         "cpu": model,
         "logical_cpus": os.cpu_count(),

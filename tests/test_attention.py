@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from attention_inputs import LargestFloatMatrix
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
 from companion.nn.attention import causal_mask, padding_mask, scaled_dot_product_attention
 from companion.nn.memory_efficient import memory_efficient_attention, online_softmax_steps
@@ -201,33 +201,13 @@ def test_memory_efficient_gradients_equal_direct():
         torch.testing.assert_close(a, b, **TOL[torch.float64])
 
 
-class _LargestFloatMatrix(TorchFunctionMode):
-    """Record the largest ``min(rows, columns)`` of every floating tensor torch returns.
-
-    A tensor holding all ``L_q x L_k`` scores has ``min = min(L_q, L_k)``; blocks of
-    ``b x b`` scores, the keys ``(L_k, d_k)`` or the output ``(L_q, d_v)`` have at most
-    ``max(b, d_k, d_v)``.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.largest = 0
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        result = func(*args, **(kwargs or {}))
-        for t in result if isinstance(result, tuple) else (result,):
-            if isinstance(t, torch.Tensor) and t.ndim >= 2 and t.is_floating_point():
-                self.largest = max(self.largest, min(t.shape[-2], t.shape[-1]))
-        return result
-
-
 @pytest.mark.parametrize("masked", [False, True])
 def test_memory_efficient_never_holds_the_score_matrix(masked):
     q, k, v = make_qkv((2,), 40, 48, 4, 4, torch.float32)
     mask = random_mask((40, 48)) if masked else None
-    with _LargestFloatMatrix() as direct:
+    with LargestFloatMatrix() as direct:
         scaled_dot_product_attention(q, k, v, mask)
-    with _LargestFloatMatrix() as blocked:
+    with LargestFloatMatrix() as blocked:
         memory_efficient_attention(q, k, v, mask, block_size=8)
     assert direct.largest == 40
     assert blocked.largest == 8

@@ -5,32 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from attention_inputs import DTYPES, SHAPES, TOL, make_inputs, random_mask
 
 from companion.nn.attention import causal_mask, padding_mask, scaled_dot_product_attention
 from companion.nn.attention_backward import attention_backward
-
-DTYPES = [torch.float32, torch.float64]
-TOL = {torch.float32: {"atol": 1e-5, "rtol": 1e-5}, torch.float64: {"atol": 1e-10, "rtol": 1e-10}}
-# (batch dims of q/k/v, L_q, L_k, d_k, d_v)
-SHAPES = [((), 5, 5, 4, 4), ((3,), 4, 7, 8, 5), ((2, 3), 6, 3, 4, 6), ((2, 1), 1, 9, 3, 2)]
-
-
-def make_inputs(batch, L_q, L_k, d_k, d_v, dtype, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    q = torch.randn(*batch, L_q, d_k, generator=g, dtype=dtype, requires_grad=True)
-    k = torch.randn(*batch, L_k, d_k, generator=g, dtype=dtype, requires_grad=True)
-    v = torch.randn(*batch, L_k, d_v, generator=g, dtype=dtype, requires_grad=True)
-    d_out = torch.randn(*batch, L_q, d_v, generator=g, dtype=dtype)
-    return q, k, v, d_out
-
-
-def random_mask(shape, seed=1, *, empty_rows=False):
-    g = torch.Generator().manual_seed(seed)
-    mask = torch.rand(shape, generator=g) > 0.5
-    mask[..., 0] = True
-    if empty_rows:
-        mask[..., 0, :] = False
-    return mask
 
 
 def autograd_grads(q, k, v, d_out, mask, *, pytorch=False):

@@ -7,33 +7,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
+from attention_inputs import DTYPES, SHAPES, TOL, LargestFloatMatrix, make_inputs, random_mask
 
 from companion.nn.attention import causal_mask, padding_mask, scaled_dot_product_attention
 from companion.nn.memory_efficient import memory_efficient_attention, online_softmax_steps
-
-DTYPES = [torch.float32, torch.float64]
-TOL = {torch.float32: {"atol": 1e-5, "rtol": 1e-5}, torch.float64: {"atol": 1e-10, "rtol": 1e-10}}
-# (batch dims of q/k/v, L_q, L_k, d_k, d_v)
-SHAPES = [((), 5, 5, 4, 4), ((3,), 4, 7, 8, 5), ((2, 3), 6, 3, 4, 6), ((2, 1), 1, 9, 3, 2)]
-
-
-def make_inputs(batch, L_q, L_k, d_k, d_v, dtype, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    q = torch.randn(*batch, L_q, d_k, generator=g, dtype=dtype, requires_grad=True)
-    k = torch.randn(*batch, L_k, d_k, generator=g, dtype=dtype, requires_grad=True)
-    v = torch.randn(*batch, L_k, d_v, generator=g, dtype=dtype, requires_grad=True)
-    d_out = torch.randn(*batch, L_q, d_v, generator=g, dtype=dtype)
-    return q, k, v, d_out
-
-
-def random_mask(shape, seed=1, *, empty_rows=False):
-    g = torch.Generator().manual_seed(seed)
-    mask = torch.rand(shape, generator=g) > 0.5
-    mask[..., 0] = True
-    if empty_rows:
-        mask[..., 0, :] = False
-    return mask
 
 
 def masks_for(batch, L_q, L_k):
@@ -129,30 +106,15 @@ def test_gradcheck():
     )
 
 
-class _LargestFloatMatrix(TorchFunctionMode):
-    """Record the largest ``min(rows, columns)`` of every floating tensor torch returns."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.largest = 0
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        result = func(*args, **(kwargs or {}))
-        for t in result if isinstance(result, tuple) else (result,):
-            if isinstance(t, torch.Tensor) and t.ndim >= 2 and t.is_floating_point():
-                self.largest = max(self.largest, min(t.shape[-2], t.shape[-1]))
-        return result
-
-
 @pytest.mark.parametrize("masked", [False, True])
 def test_forward_and_backward_never_hold_the_score_matrix(masked):
     q, k, v, d_out = make_inputs((2,), 40, 48, 4, 4, torch.float32)
     mask = random_mask((40, 48)) if masked else None
-    with _LargestFloatMatrix() as blocked:
+    with LargestFloatMatrix() as blocked:
         out = memory_efficient_attention(q, k, v, mask, block_size=8)
         out.backward(d_out)
     assert blocked.largest == 8
-    with _LargestFloatMatrix() as direct:
+    with LargestFloatMatrix() as direct:
         scaled_dot_product_attention(q, k, v, mask)[0].backward(d_out)
     assert direct.largest == 40
 
