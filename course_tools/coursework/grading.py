@@ -74,7 +74,7 @@ def grade(
             notebook (``graded/<student>/<chapter>_exercises.ipynb``, hidden tests
             included: for the instructor only). Default: a temporary folder, removed.
         timeout: seconds one cell may run. notebook_timeout: seconds for a whole notebook.
-        memory_mb: address space per process of the sandbox, in MiB.
+        memory_mb: data memory per process of the sandbox (RLIMIT_DATA), in MiB.
         jobs: submissions graded at the same time (default :data:`DEFAULT_JOBS`).
         sandbox: ``"auto"`` (bubblewrap when usable, else a loud warning), ``"bwrap"``
             (required) or ``"none"`` (no isolation, with the warning).

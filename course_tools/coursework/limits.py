@@ -15,9 +15,10 @@ class Limits:
     """What one submission may use.
 
     ``timeout`` seconds per cell; ``notebook_timeout`` seconds for the whole notebook;
-    ``memory_mb`` of address space per process; ``max_processes`` (processes and threads of
-    the sandbox's user); ``max_output_bytes`` of output kept per cell; ``max_file_mb`` per
-    file written; ``tmp_mb`` for the sandbox's private ``/tmp``.
+    ``memory_mb`` of data memory per process (heap and private mappings, RLIMIT_DATA);
+    ``max_processes`` (processes and threads of the sandbox's user); ``max_output_bytes`` of
+    output kept per cell; ``max_file_mb`` per file written; ``tmp_mb`` for the sandbox's
+    private ``/tmp``.
     """
 
     timeout: int = 60

@@ -75,8 +75,11 @@ _RESTORE = "get_ipython()._grader_restore()"
 
 def _set_limits(request: dict[str, Any]) -> None:
     """Resource limits for this process and every process it starts (the kernel)."""
+    # Memory is RLIMIT_DATA (heap and private writable mappings), not RLIMIT_AS: a CUDA
+    # build of torch reserves over 3 GB of address space on import alone, which an
+    # address-space limit would refuse, while an allocation counts against either.
     limits = [
-        (resource.RLIMIT_AS, int(request.get("memory_mb", 0)) * 2**20),
+        (resource.RLIMIT_DATA, int(request.get("memory_mb", 0)) * 2**20),
         (resource.RLIMIT_NPROC, int(request.get("max_processes", 0))),
         (resource.RLIMIT_FSIZE, int(request.get("max_file_mb", 0)) * 2**20),
     ]

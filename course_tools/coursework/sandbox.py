@@ -10,7 +10,7 @@ bubblewrap (``bwrap``, the sandbox Flatpak builds on) that child sees:
   process is visible, and every process it started dies with it), a scrubbed environment;
 - a user id of its own (no privileges, no capabilities), so that the process limit counts
   only its own processes;
-- limits on memory (address space), processes, file size, wall time per cell and per
+- limits on memory (data memory, RLIMIT_DATA), processes, file size, wall time per cell and per
   notebook, and output bytes kept.
 
 No file of the instructor's (sources, other submissions, gradebook, repository, home
