@@ -17,6 +17,7 @@ import torch
 __all__ = [
     "check_bool",
     "check_choice",
+    "check_divisible",
     "check_floating",
     "check_int",
     "check_labels",
@@ -188,6 +189,20 @@ def check_number(
         interval = _interval(low, high, low_open, high_open)
         raise ValueError(f"{name} must be a finite number {interval}".rstrip() + f", got {value!r}")
     return float(value)
+
+
+def check_divisible(name: str, value: int, by_name: str, by: int) -> int:
+    """Return ``value`` if ``by`` divides it (two sizes already checked as ints >= 1).
+
+    Raises:
+        ValueError: ``"{name} must be divisible by {by_name}, got {name}=<value> and
+            {by_name}=<by>"``.
+    """
+    if value % by != 0:
+        raise ValueError(
+            f"{name} must be divisible by {by_name}, got {name}={value} and {by_name}={by}"
+        )
+    return value
 
 
 def check_choice(name: str, value: object, choices: Sequence[object]) -> object:

@@ -415,13 +415,17 @@ ERRORS = [
         ValueError,
         r"lengths must lie in \[0, L=3\], got \[1, 4\]",
     ),
-    (lambda: split_heads(_X, 3), ValueError, "feature size 8 is not divisible by num_heads=3"),
+    (
+        lambda: split_heads(_X, 3),
+        ValueError,
+        "D must be divisible by num_heads, got D=8 and num_heads=3",
+    ),
     (lambda: MultiHeadAttention(8.0, 2), TypeError, "embed_dim must be an int, got float"),
     (lambda: MultiHeadAttention(8, 0), ValueError, "num_heads must be an int >= 1, got 0"),
     (
         lambda: MultiHeadAttention(10, 4),
         ValueError,
-        "embed_dim=10 must be divisible by num_heads=4",
+        "embed_dim must be divisible by num_heads, got embed_dim=10 and num_heads=4",
     ),
     (lambda: _MHA(_X, None, _X), TypeError, "key must be a torch.Tensor, got NoneType"),
     (

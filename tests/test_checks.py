@@ -121,6 +121,11 @@ F32 = torch.zeros(2, 3)
             r"query must have shape \(..., L, d\) with 2\+ dims, got \(3,\)",
         ),
         (
+            lambda: checks.check_divisible("embed_dim", 10, "num_heads", 4),
+            ValueError,
+            "embed_dim must be divisible by num_heads, got embed_dim=10 and num_heads=4",
+        ),
+        (
             lambda: checks.check_mask(torch.ones(2, 3), torch.Size((2, 3))),
             TypeError,
             "mask must be a boolean tensor",
@@ -144,6 +149,7 @@ def test_good_input_passes_through() -> None:
     assert isinstance(checks.check_number("lr", 1), float)
     assert checks.check_choice("mode", None, ("mean", None)) is None
     assert checks.check_bool("flag", False) is False
+    assert checks.check_divisible("embed_dim", 12, "num_heads", 4) == 12
     assert checks.check_output("f", torch.ones(1, 1), scalar=True).shape == ()
     out = torch.zeros(3)
     assert checks.check_output("f", out) is out

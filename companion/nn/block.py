@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from companion.checks import check_bool, check_int
+from companion.checks import check_bool, check_divisible, check_int
 from companion.nn.multihead import MultiHeadAttention
 
 __all__ = ["BlockConfig", "TokenEncoder", "TransformerBlock"]
@@ -61,10 +61,7 @@ class BlockConfig:
         for name in ("in_dim", "num_tokens", "embed_dim", "depth", "num_heads", "num_classes"):
             check_int(name, getattr(self, name), low=1)
         check_int("mlp_dim", self.mlp_dim, low=0)  # 0 means 4·embed_dim
-        if self.embed_dim % self.num_heads:
-            raise ValueError(
-                f"embed_dim={self.embed_dim} must be divisible by num_heads={self.num_heads}"
-            )
+        check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
         check_bool("norm_first", self.norm_first)
 
     @property

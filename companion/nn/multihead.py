@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from companion.checks import check_int, check_mask, check_tensor
+from companion.checks import check_divisible, check_int, check_mask, check_tensor
 from companion.nn.attention import _has_empty_rows, scaled_dot_product_attention
 
 __all__ = [
@@ -19,8 +19,7 @@ __all__ = [
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
     """``(B, L, D)`` → ``(B, H, L, D / H)``: each head gets its own slice of the features."""
     B, L, D = x.shape
-    if D % num_heads != 0:
-        raise ValueError(f"the feature size {D} is not divisible by num_heads={num_heads}")
+    check_divisible("D", D, "num_heads", num_heads)  # D: the feature size, x.shape[-1]
     return x.view(B, L, num_heads, D // num_heads).transpose(1, 2)  # (B, H, L, d_k)
 
 
@@ -45,8 +44,7 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         check_int("embed_dim", embed_dim, low=1)
         check_int("num_heads", num_heads, low=1)
-        if embed_dim % num_heads != 0:
-            raise ValueError(f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}")
+        check_divisible("embed_dim", embed_dim, "num_heads", num_heads)
         self.embed_dim = embed_dim
         self.num_heads = num_heads
         self.head_dim = embed_dim // num_heads

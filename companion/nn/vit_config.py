@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from companion.checks import check_int, check_number
+from companion.checks import check_divisible, check_int, check_number
 
 __all__ = [
     "VIT_B_16",
@@ -59,16 +59,8 @@ class ViTConfig:
             "mlp_dim",
         ):
             check_int(name, getattr(self, name), low=1)
-        if self.image_size % self.patch_size != 0:
-            raise ValueError(
-                f"image_size must be divisible by patch_size, got image_size={self.image_size} "
-                f"and patch_size={self.patch_size}"
-            )
-        if self.embed_dim % self.num_heads != 0:
-            raise ValueError(
-                f"embed_dim must be divisible by num_heads, got embed_dim={self.embed_dim} "
-                f"and num_heads={self.num_heads}"
-            )
+        check_divisible("image_size", self.image_size, "patch_size", self.patch_size)
+        check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
         check_number("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         check_number("layer_norm_eps", self.layer_norm_eps, low=0.0, low_open=True)
 
