@@ -18,7 +18,11 @@ output, then the gradients of ``(output * dO).sum()`` with respect to q, k and v
 What is reported, per mode, implementation and L:
 
 - time: median seconds per call from ``torch.utils.benchmark.Timer`` with all of
-  PyTorch's threads (the Timer would use one thread by default);
+  PyTorch's threads (the Timer would use one thread by default). The implementations are
+  measured side by side in ``--rounds`` interleaved rounds (pytorch, direct,
+  memory_efficient, then again), and the median over the rounds is kept: on a shared
+  virtual machine the speed drifts over minutes, and one implementation measured minutes
+  after another would carry that drift into the ratio;
 - GFLOP/s: ``4·B·H·L²·d / time`` (two matrix products of ``2·L²·d`` flops per head);
 - peak extra memory: each (implementation, L) runs in a fresh Python process. It builds
   the inputs and makes one small warm-up call, reads its peak resident set size
@@ -44,6 +48,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -163,6 +168,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per Timer")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds per L; the median is kept"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument(
@@ -185,8 +193,18 @@ def main() -> int:
     rows: dict[str, list[dict]] = {mode: [] for mode in args.modes}
     for mode in args.modes:
         for L in args.lengths:
+            rounds = [
+                {
+                    name: run_in_subprocess(name, L, args.min_run_time, mode)
+                    for name in IMPLEMENTATIONS
+                }
+                for _ in range(args.rounds)
+            ]
             results = {
-                name: run_in_subprocess(name, L, args.min_run_time, mode)
+                name: {
+                    key: statistics.median(r[name][key] for r in rounds)
+                    for key in ("time_s", "peak_extra_mib")
+                }
                 for name in IMPLEMENTATIONS
             }
             reference = results["pytorch"]
@@ -226,7 +244,8 @@ def main() -> int:
         # Said by whoever runs it: the load average counts this benchmark's own threads.
         "measured_while_other_jobs_ran": args.contended,
         "method": {
-            "time": "median of torch.utils.benchmark.Timer, all torch threads",
+            "time": "median of torch.utils.benchmark.Timer, all torch threads; median over "
+            f"{args.rounds} interleaved rounds of the three implementations",
             "gflops": "4*B*H*L^2*d / time forward; 12*B*H*L^2*d / time forward plus backward",
             "peak_extra_memory": "ru_maxrss after one call minus before it, fresh process",
             "forward_backward": "torch.autograd.grad(output, (q, k, v), dO), dO ~ N(0, 1)",
