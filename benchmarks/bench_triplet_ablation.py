@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from machine import cpu_model  # benchmarks/machine.py
+from machine import describe as machine  # benchmarks/machine.py
 
 from companion.data.digits import load_digits
 from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_loss
@@ -82,17 +80,6 @@ def train(
         progress=False,
     )
     return model
-
-
-def machine() -> dict[str, object]:
-    model = cpu_model()
-    return {
-        "cpu": model,
-        "logical_cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def main() -> int:

@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
-from machine import cpu_model  # benchmarks/machine.py
+from machine import describe as machine  # benchmarks/machine.py
 from torch import nn
 
 from companion.data.digits import load_digits
@@ -38,19 +37,6 @@ from companion.train.loop import accuracy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference_vit import TorchVisionTwin
-
-
-def machine() -> dict[str, object]:
-    model = cpu_model()
-    return {
-        "cpu": model,
-        "logical_cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average_at_start": list(os.getloadavg()),
-    }
 
 
 def throughput(
