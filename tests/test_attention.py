@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from attention_inputs import LargestFloatMatrix
+from attention_inputs import LargestFloatMatrix, random_mask
 from torch import nn
 
 from companion.nn.attention import causal_mask, padding_mask, scaled_dot_product_attention
@@ -27,16 +27,6 @@ def make_qkv(batch, L_q, L_k, d_k, d_v, dtype, seed=0, requires_grad=False):
     k = torch.randn(*batch, L_k, d_k, generator=g, dtype=dtype)
     v = torch.randn(*batch, L_k, d_v, generator=g, dtype=dtype)
     return [t.requires_grad_(requires_grad) for t in (q, k, v)]
-
-
-def random_mask(shape, seed=1, *, empty_rows=False):
-    """A random boolean mask with key 0 always allowed (unless ``empty_rows``: row 0 empty)."""
-    g = torch.Generator().manual_seed(seed)
-    mask = torch.rand(shape, generator=g) > 0.5
-    mask[..., 0] = True
-    if empty_rows:
-        mask[..., 0, :] = False
-    return mask
 
 
 def torch_weights(q, k, mask=None):
