@@ -1,12 +1,13 @@
-"""Data: the course's dataset, augmentations and batch samplers.
+"""Data: the course's data sets, augmentations and batch samplers.
 
-==================  =====================================================================
-:mod:`.digits`      scikit-learn's bundled 8x8 digits as seeded, stratified tensor splits
-:mod:`.augment`     shifts and placements on a canvas (``fit``'s ``transform``)
-:mod:`.samplers`    class-balanced ``P x K`` batches for metric learning
-==================  =====================================================================
+======================  =================================================================
+:mod:`.digits`          scikit-learn's bundled 8x8 digits as seeded, stratified splits
+:mod:`.fashion_mnist`   Fashion-MNIST's 28x28 clothes, read from its IDX files, no network
+:mod:`.augment`         shifts, mirrors and placements (``fit``'s ``transform``)
+:mod:`.samplers`        class-balanced ``P x K`` batches for metric learning
+======================  =================================================================
 """
 
-from companion.data import augment, digits, samplers
+from companion.data import augment, digits, fashion_mnist, samplers
 
-__all__ = ["augment", "digits", "samplers"]
+__all__ = ["augment", "digits", "fashion_mnist", "samplers"]
