@@ -17,6 +17,7 @@ from companion.checks import check_int, check_ndim, check_tensor
 
 __all__ = [
     "ShiftAveraged",
+    "random_flip",
     "random_placement",
     "random_shift",
     "shift_on_canvas",
@@ -91,6 +92,26 @@ def random_shift(
     batch = torch.arange(B, device=images.device)[:, None, None]  # (B, 1, 1)
     out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
     return out.permute(0, 3, 1, 2).contiguous()  # (B, C, H, W)
+
+
+def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Mirror each image left to right with probability 1/2 (a shirt mirrored is still a
+    shirt; a digit mirrored is not, so this is for Fashion-MNIST, not the digits).
+
+    Args:
+        images: ``(B, C, H, W)``.
+        generator: a CPU generator; all randomness is drawn from it.
+
+    Returns:
+        ``(B, C, H, W)``, on the device and with the dtype of ``images``.
+
+    Raises:
+        ValueError: if ``images`` is not 4-D.
+    """
+    check_ndim("images", check_tensor("images", images), 4, "(B, C, H, W)")
+    flip = torch.rand(images.shape[0], generator=generator) < 0.5  # (B,)
+    flip = flip.to(images.device)[:, None, None, None]  # (B, 1, 1, 1)
+    return torch.where(flip, images.flip(-1), images)
 
 
 class ShiftAveraged(nn.Module):

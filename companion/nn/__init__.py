@@ -14,7 +14,8 @@ Model code only: nothing here imports data, training or plotting code (a test ch
 :mod:`.vit_config`          ``ViTConfig``, the presets, parameter counts
 :mod:`.vit`                 ``PatchEmbedding``, ``EncoderBlock``, ``VisionTransformer``
 :mod:`.vit_torchvision`     torchvision's state-dict keys and the renaming
-:mod:`.embedding`           ``EmbeddingNet``, the ``f`` of the triplet loss
+:mod:`.cnn`                 ``SmallCNN``, the convolutional baseline, and its features
+:mod:`.embedding`           ``EmbeddingNet`` and ``ViTEmbedding``, the ``f`` of the triplet loss
 ==========================  ==============================================================
 """
 
@@ -22,6 +23,7 @@ from companion.nn import (
     attention,
     attention_backward,
     block,
+    cnn,
     embedding,
     kernel_regression,
     layers,
@@ -37,6 +39,7 @@ __all__ = [
     "attention",
     "attention_backward",
     "block",
+    "cnn",
     "embedding",
     "kernel_regression",
     "layers",

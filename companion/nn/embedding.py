@@ -10,15 +10,18 @@ triplets among the embeddings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from companion.checks import check_bool, check_int
+from companion.nn.cnn import conv_blocks
+from companion.nn.vit import VisionTransformer
+from companion.nn.vit_config import ViTConfig
 
-__all__ = ["EmbeddingConfig", "EmbeddingNet"]
+__all__ = ["EmbeddingConfig", "EmbeddingNet", "ViTEmbedding"]
 
 
 @dataclass(frozen=True)
@@ -76,15 +79,8 @@ class EmbeddingNet(nn.Module):
         if not isinstance(config, EmbeddingConfig):
             raise TypeError(f"config must be an EmbeddingConfig, got {type(config).__name__}")
         self.config = config
-        c1, c2 = config.channels
-        self.features = nn.Sequential(
-            nn.Conv2d(config.in_channels, c1, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # (B, c1, S/2, S/2)
-            nn.Conv2d(c1, c2, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # (B, c2, S/4, S/4)
-        )
+        c2 = config.channels[1]
+        self.features = conv_blocks(config.in_channels, config.channels)  # (B, c2, S/4, S/4)
         positions = 1 if config.global_pool else (config.image_size // 4) ** 2
         self.head = nn.Linear(c2 * positions, config.dim)
 
@@ -107,3 +103,37 @@ class EmbeddingNet(nn.Module):
         h = h.reshape(B, -1)  # (B, c2 · positions)
         z = self.head(h)  # (B, D)
         return F.normalize(z, dim=1) if cfg.normalize else z
+
+
+class ViTEmbedding(nn.Module):
+    """A Vision Transformer as the ``f`` of the triplet loss:
+    ``f(x) = normalize(W · z_cls + b)``, the class token's final state projected to ``D``
+    numbers and put on the unit sphere.
+
+    It is :class:`~companion.nn.vit.VisionTransformer` with a head of ``dim`` outputs
+    (``self.vit``), initialised as a plain ``nn.Linear`` (the classifier's zero head would
+    map every image to the same point). :meth:`encode` is the ViT's, so the attention
+    probes of :mod:`companion.viz.probes` work on it unchanged.
+
+    Args:
+        config: the ViT's sizes (its ``num_classes`` is replaced by ``dim``).
+        dim: size ``D`` of the embedding.
+    """
+
+    def __init__(self, config: ViTConfig, dim: int = 32) -> None:
+        super().__init__()
+        if not isinstance(config, ViTConfig):
+            raise TypeError(f"config must be a ViTConfig, got {type(config).__name__}")
+        check_int("dim", dim, low=1)
+        self.vit = VisionTransformer(replace(config, num_classes=dim))
+        self.vit.head.reset_parameters()
+
+    def encode(
+        self, images: torch.Tensor, *, need_weights: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """:meth:`companion.nn.vit.VisionTransformer.encode` of the underlying ViT."""
+        return self.vit.encode(images, need_weights=need_weights)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, D)``, each row of unit length."""
+        return F.normalize(self.vit(images), dim=1)  # (B, D)

@@ -10,6 +10,7 @@ from companion.checks import check_divisible, check_int, check_number
 __all__ = [
     "VIT_B_16",
     "VIT_DIGITS",
+    "VIT_FASHION",
     "VIT_H_14",
     "VIT_L_16",
     "ViTConfig",
@@ -96,6 +97,21 @@ VIT_H_14 = ViTConfig(patch_size=14, embed_dim=1280, depth=32, num_heads=16, mlp_
 VIT_DIGITS = ViTConfig(
     image_size=8,
     patch_size=4,
+    in_channels=1,
+    num_classes=10,
+    embed_dim=64,
+    depth=4,
+    num_heads=4,
+    mlp_dim=128,
+    dropout=0.0,
+)
+
+
+#: A small ViT for Fashion-MNIST's 28x28 images: 16 patches of 7x7 pixels (chosen on the
+#: validation split).
+VIT_FASHION = ViTConfig(
+    image_size=28,
+    patch_size=7,
     in_channels=1,
     num_classes=10,
     embed_dim=64,

@@ -1,22 +1,34 @@
 """Training recipes: a model, a dataset and :func:`~companion.train.loop.fit`, with the
-settings a chapter chose on the validation split."""
+settings a chapter chose on the validation split.
+
+The chapters, the benchmarks and the exercises all train through these functions, so a
+number a benchmark stores comes from the same code as the chapter's live run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from companion.checks import check_int
-from companion.data.augment import ShiftAveraged, random_shift
+from companion.checks import check_bool, check_choice, check_int, check_number
+from companion.data.augment import ShiftAveraged, random_flip, random_shift
 from companion.data.digits import load_digits
+from companion.metric.losses import mined_triplet_loss
+from companion.metric.miners import STRATEGIES
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import VIT_DIGITS, ViTConfig
-from companion.train.loop import History, accuracy, fit
+from companion.train.loop import History, Transform, accuracy, fit
 
 __all__ = [
     "DigitsRecipe",
+    "FashionRecipe",
+    "TripletRecipe",
+    "fashion_augmentation",
+    "train_classifier",
+    "train_embedding",
     "train_on_digits",
 ]
 
@@ -112,3 +124,182 @@ def train_on_digits(
         seed=seed,
     )
     return model.eval(), history
+
+
+# --- Fashion-MNIST ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FashionRecipe:
+    """How :func:`train_classifier` trains a classifier on Fashion-MNIST (the ViT chapter's
+    choices, made on the validation split; the CNN is trained the same way).
+
+    Attributes:
+        epochs: passes over the training images.
+        batch_size: images per step.
+        lr: peak learning rate of AdamW (linear warm-up, then cosine decay to 0).
+        warmup_epochs: epochs of warm-up, below ``epochs``.
+        weight_decay: AdamW's decoupled weight decay.
+        label_smoothing: cross-entropy's label smoothing.
+        max_shift: random shift of each training image, in pixels (0: none).
+        flip: mirror each training image left to right with probability 1/2.
+    """
+
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 3e-3
+    warmup_epochs: int = 1
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    max_shift: int = 2
+    flip: bool = True
+
+    def __post_init__(self) -> None:
+        check_int("epochs", self.epochs, low=1)
+        check_int("warmup_epochs", self.warmup_epochs, low=0, high=self.epochs - 1)
+        check_int("max_shift", self.max_shift, low=0)
+        check_bool("flip", self.flip)
+        check_number("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
+
+
+def fashion_augmentation(max_shift: int = 2, flip: bool = True) -> Transform | None:
+    """``transform(x, generator)`` for :func:`~companion.train.loop.fit`: a random mirror
+    (:func:`~companion.data.augment.random_flip`), then a random shift of up to
+    ``max_shift`` pixels (:func:`~companion.data.augment.random_shift`); ``None`` if
+    neither is asked for."""
+    check_int("max_shift", max_shift, low=0)
+    check_bool("flip", flip)
+    if max_shift == 0 and not flip:
+        return None
+
+    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if flip:
+            x = random_flip(x, generator)
+        return random_shift(x, generator, max_shift=max_shift) if max_shift else x
+
+    return transform
+
+
+def train_classifier(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    recipe: FashionRecipe | None = None,
+    *,
+    x_eval: torch.Tensor | None = None,
+    y_eval: torch.Tensor | None = None,
+    seed: int = 0,
+) -> History:
+    """Train a classifier (a ViT, a CNN) with ``recipe`` on ``(x, y)``.
+
+    The loss is cross-entropy with ``recipe.label_smoothing``; each training batch is
+    augmented by :func:`fashion_augmentation`. If ``x_eval, y_eval`` are given (the
+    validation split: never the test split), their accuracy after each epoch is
+    ``history.metrics["eval_accuracy"]``. The model is trained in place, on its device.
+
+    Returns:
+        The :class:`~companion.train.loop.History`; the model is left in eval mode.
+    """
+    recipe = recipe if recipe is not None else FashionRecipe()
+    evaluate = None
+    if x_eval is not None and y_eval is not None:
+
+        def evaluate(m: nn.Module) -> dict[str, float]:
+            return {"eval_accuracy": accuracy(m, x_eval, y_eval)}
+
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
+        x,
+        y,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        weight_decay=recipe.weight_decay,
+        schedule="cosine",
+        warmup_epochs=recipe.warmup_epochs,
+        transform=fashion_augmentation(recipe.max_shift, recipe.flip),
+        evaluate=evaluate,
+        seed=seed,
+    )
+    model.eval()
+    return history
+
+
+@dataclass(frozen=True)
+class TripletRecipe:
+    """How :func:`train_embedding` trains an embedding network with a mined triplet loss.
+
+    Attributes:
+        epochs: passes over the training images.
+        batch_size: images per step (batches are full: the last, smaller one is dropped).
+        lr: peak learning rate of AdamW (warm-up, then cosine decay).
+        warmup_epochs: epochs of warm-up, below ``epochs``.
+        weight_decay: AdamW's decoupled weight decay.
+        strategy: the miner, one of :data:`companion.metric.miners.STRATEGIES`.
+        margin: the triplet loss's margin ``α``.
+        max_shift: random shift of each training image, in pixels.
+        flip: mirror each training image left to right with probability 1/2.
+    """
+
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 2e-3
+    warmup_epochs: int = 0
+    weight_decay: float = 0.0
+    strategy: str = "semihard"
+    margin: float = 0.2
+    max_shift: int = 0
+    flip: bool = True
+
+    def __post_init__(self) -> None:
+        check_int("epochs", self.epochs, low=1)
+        check_int("warmup_epochs", self.warmup_epochs, low=0, high=self.epochs - 1)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_number("margin", self.margin, low=0)
+
+
+def train_embedding(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    recipe: TripletRecipe | None = None,
+    *,
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    seed: int = 0,
+) -> History:
+    """Train an embedding network with ``mined_triplet_loss(f(x_batch), y_batch)``
+    (:func:`~companion.metric.losses.mined_triplet_loss`, ``recipe.strategy`` and
+    ``recipe.margin``) on ``(x, y)``, batches augmented by :func:`fashion_augmentation`.
+
+    ``evaluate(model)`` (optional) is called after each epoch, as in
+    :func:`~companion.train.loop.fit`.
+
+    Returns:
+        The :class:`~companion.train.loop.History`; the model is left in eval mode.
+    """
+    recipe = recipe if recipe is not None else TripletRecipe()
+
+    def loss_fn(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return mined_triplet_loss(
+            embeddings, labels, strategy=recipe.strategy, margin=recipe.margin
+        )
+
+    history = fit(
+        model,
+        loss_fn,
+        x,
+        y,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        weight_decay=recipe.weight_decay,
+        schedule="cosine",
+        warmup_epochs=recipe.warmup_epochs,
+        transform=fashion_augmentation(recipe.max_shift, recipe.flip),
+        evaluate=evaluate,
+        seed=seed,
+        drop_last=True,
+    )
+    model.eval()
+    return history
