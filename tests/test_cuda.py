@@ -107,6 +107,30 @@ def test_metric_learning_pieces() -> None:
     )
 
 
+def test_verification_and_map() -> None:
+    from companion.metric import verification
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 4, generator=g, dtype=torch.float64)
+    labels = torch.arange(30) % 3
+    cpu, gpu = _both(verification.pair_scores, x, labels)
+    _close(cpu, gpu)
+    d, same = cpu
+    d = torch.round(d * 4) / 4  # ties
+    _close(*_both(verification.roc_curve, d, same))
+    far, tar, _ = verification.roc_curve(d.to(CUDA), same.to(CUDA))
+    assert verification.tar_at_far(far, tar, 0.1) == verification.tar_at_far(
+        *verification.roc_curve(d, same)[:2], 0.1
+    )
+    t = verification.best_threshold(d, same)
+    assert verification.best_threshold(d.to(CUDA), same.to(CUDA)) == t
+    assert verification.verification_accuracy(
+        d.to(CUDA), same.to(CUDA), t
+    ) == verification.verification_accuracy(d, same, t)
+    _close(*_both(verification.mean_average_precision, x, labels))
+    _close(*_both(verification.mean_average_precision, x[:10], labels[:10], x[10:], labels[10:]))
+
+
 def test_embedding_network() -> None:
     from companion.nn import embedding
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from licences import footer_text, visible_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
@@ -88,6 +89,23 @@ def test_no_page_names_a_cdn(built_site: Site) -> None:
         text = page.read_text(errors="replace")
         for cdn in ("cdn.jsdelivr", "unpkg.com", "cdnjs.", "googleapis.com", "mathjax.org"):
             assert cdn not in text, f"{page.relative_to(built_site.html)} mentions {cdn}"
+
+
+def test_every_page_shows_the_licence_line(built_site: Site) -> None:
+    """The footer of ``_config.yml`` (both licences) is at the bottom of every built page."""
+    line = footer_text()
+    assert "MIT" in line, f"the footer lacks the code's licence: {line!r}"
+    assert "CC BY 4.0" in line, f"the footer lacks the content's licence: {line!r}"
+    pages = built_site.pages()
+    assert len(pages) >= 3, f"expected the built pages, found {pages}"
+    missing = []
+    for page in pages:
+        source = page.read_text(errors="replace")
+        if source.lstrip().lower().startswith('<meta http-equiv="refresh"'):
+            continue  # the site's index.html: a bare redirect to the first page, no body
+        if line not in visible_text(source):
+            missing.append(page.relative_to(built_site.html).as_posix())
+    assert not missing, f"pages without the licence line {line!r}: {missing}"
 
 
 def _nbgrader_cells(path: Path) -> list[dict]:
