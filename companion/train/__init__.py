@@ -3,10 +3,11 @@
 ========================  ===============================================================
 :mod:`.loop`              ``fit``, ``predict``, ``accuracy`` and the ``History`` of a run
 :mod:`.recipes`           how a chapter trains its model (``train_on_digits``)
-:mod:`.norm_placement`    pre-norm against post-norm on the digits, without warm-up
+:mod:`.norm_placement`    pre-norm against post-norm on the digits, with or without warm-up
+:mod:`.optim`             the update rules written out: SGD, momentum, Adam, AdamW, schedule
 ========================  ===============================================================
 """
 
-from companion.train import loop, norm_placement, recipes
+from companion.train import loop, norm_placement, optim, recipes
 
-__all__ = ["loop", "norm_placement", "recipes"]
+__all__ = ["loop", "norm_placement", "optim", "recipes"]

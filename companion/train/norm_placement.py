@@ -1,11 +1,13 @@
-"""Pre-norm against post-norm on the digits, trained without learning-rate warm-up.
+"""Pre-norm against post-norm on the digits, trained with or without learning-rate warm-up.
 
 Each 8x8 digit is read as 8 tokens (its rows, 8 pixels each) by a
 :class:`~companion.nn.block.TokenEncoder`; both placements get the same sizes, data,
-seed and optimiser (AdamW at a constant learning rate from the first step, no warm-up).
-Xiong et al. (2020) show why post-norm needs the warm-up: at initialisation the
+seed and optimiser (AdamW; by default at a constant learning rate from the first step, no
+warm-up). Xiong et al. (2020) show why post-norm needs the warm-up: at initialisation the
 gradients of its last layers are large, and a full learning rate from step one can
-throw the model into a bad region it does not leave.
+throw the model into a bad region it does not leave. ``schedule="cosine"`` with
+``warmup_epochs`` runs :func:`~companion.train.loop.fit`'s warm-up + cosine schedule
+instead, the experiment of the training chapter.
 """
 
 from __future__ import annotations
@@ -34,11 +36,15 @@ def train_norm_placement(
     lr: float = 3e-3,
     batch_size: int = 64,
     seed: int = 0,
+    schedule: str | None = None,
+    warmup_epochs: int = 0,
 ) -> tuple[TokenEncoder, History]:
-    """Train ``TokenEncoder(config)`` on the digits' train split at a constant ``lr``.
+    """Train ``TokenEncoder(config)`` on the digits' train split with AdamW at peak ``lr``.
 
-    After each epoch the validation accuracy is recorded as
-    ``history.metrics["val_accuracy"]``.
+    ``schedule=None`` (the default) keeps ``lr`` constant from the first step;
+    ``"cosine"`` is ``fit``'s linear warm-up over ``warmup_epochs`` then cosine decay
+    (``warmup_epochs=0``: the decay alone, no warm-up). After each epoch the validation
+    accuracy is recorded as ``history.metrics["val_accuracy"]``.
     """
     torch.manual_seed(seed)
     model = TokenEncoder(config)
@@ -57,7 +63,8 @@ def train_norm_placement(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
-        schedule=None,  # the full learning rate from the first step: no warm-up
+        schedule=schedule,  # None: the full learning rate from the first step
+        warmup_epochs=warmup_epochs,
         evaluate=evaluate,
         seed=seed,
     )
