@@ -1,8 +1,9 @@
-"""Pre-norm against post-norm on the digits, trained without learning-rate warm-up.
+"""Pre-norm against post-norm on the digits, trained without (or with) learning-rate warm-up.
 
 Each 8x8 digit is read as 8 tokens (its rows, 8 pixels each) by a
 :class:`~companion.nn.block.TokenEncoder`; both placements get the same sizes, data,
-seed and optimiser (AdamW at a constant learning rate from the first step, no warm-up).
+seed and optimiser (AdamW at a constant learning rate from the first step, no warm-up;
+or, for the control runs, after a linear warm-up).
 Xiong et al. (2020) show why post-norm needs the warm-up: at initialisation the
 gradients of its last layers are large, and a full learning rate from step one can
 throw the model into a bad region it does not leave.
@@ -34,10 +35,13 @@ def train_norm_placement(
     lr: float = 3e-3,
     batch_size: int = 64,
     seed: int = 0,
+    warmup_epochs: int = 0,
 ) -> tuple[TokenEncoder, History]:
     """Train ``TokenEncoder(config)`` on the digits' train split at a constant ``lr``.
 
-    After each epoch the validation accuracy is recorded as
+    With ``warmup_epochs > 0`` the learning rate first rises linearly from ``lr/steps`` to
+    ``lr`` over that many epochs, then stays constant (the control run for the warm-up
+    explanation). After each epoch the validation accuracy is recorded as
     ``history.metrics["val_accuracy"]``.
     """
     torch.manual_seed(seed)
@@ -57,7 +61,9 @@ def train_norm_placement(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
-        schedule=None,  # the full learning rate from the first step: no warm-up
+        # the full learning rate from the first step (no warm-up), or after a linear warm-up
+        schedule="warmup" if warmup_epochs else None,
+        warmup_epochs=warmup_epochs,
         evaluate=evaluate,
         seed=seed,
     )
