@@ -355,6 +355,10 @@ def test_plot_linear_map() -> None:
         rotation = torch.tensor([[0.0, -1.0], [1.0, 0.0]])  # eigenvalues ±i: none drawn
         plots.plot_linear_map(rotation, ax=axes[1])
         assert not [t for t in axes[1].texts if "λ" in t.get_text()]
+        shear = torch.tensor([[1.0, 1.0], [0.0, 1.0]])  # λ = 1 twice, one direction
+        axes[1].clear()
+        plots.plot_linear_map(shear, ax=axes[1])
+        assert [t.get_text() for t in axes[1].texts if "λ" in t.get_text()] == [" λ=1"]
     finally:
         plt.close(fig)
 
