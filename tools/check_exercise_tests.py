@@ -65,6 +65,24 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
         ],
         "ex4-least-squares": [
             (
+                "the forbidden pseudo-inverse, pinv(A) @ b",
+                """def least_squares(A, b):
+    return torch.linalg.pinv(A) @ b""",
+                VISIBLE,
+            ),
+            (
+                "the forbidden torch.linalg.lstsq",
+                """def least_squares(A, b):
+    return torch.linalg.lstsq(A, b.unsqueeze(1)).solution.squeeze(1)""",
+                VISIBLE,
+            ),
+            (
+                "forms the inverse, inv(AᵀA) Aᵀ b",
+                """def least_squares(A, b):
+    return torch.linalg.inv(A.T @ A) @ A.T @ b""",
+                VISIBLE,
+            ),
+            (
                 "adds a ridge term 1e-2·I 'for stability'",
                 """def least_squares(A, b):
     eye = torch.eye(A.shape[1], dtype=A.dtype)
@@ -72,6 +90,29 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
             ),
         ],
         "ex6-power-iteration": [
+            (
+                "the forbidden shortcut svdvals(A)[0], no iteration",
+                """def spectral_norm_power(A, n_iters=100):
+    return float(torch.linalg.svdvals(A)[0])""",
+                VISIBLE,
+            ),
+            (
+                "the forbidden shortcut matrix_norm(A, 2)",
+                """def spectral_norm_power(A, n_iters=100):
+    return float(torch.linalg.matrix_norm(A, 2))""",
+                VISIBLE,
+            ),
+            (
+                "ignores n_iters (always 100 steps)",
+                """def spectral_norm_power(A, n_iters=100):
+    generator = torch.Generator().manual_seed(0)
+    v = torch.randn(A.shape[1], generator=generator, dtype=A.dtype)
+    for _ in range(100):
+        v = A.T @ (A @ v)
+        v = v / v.norm()
+    return float((A @ v).norm())""",
+                VISIBLE,
+            ),
             (
                 "returns σ₁² (the Rayleigh quotient of AᵀA, no square root)",
                 """def spectral_norm_power(A, n_iters=100):
@@ -95,6 +136,14 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
     "book/foundations/probability_exercises.ipynb": {
         "ex2_solution": [
             (
+                "uses 1 − sensitivity as the false-positive rate",
+                """def posterior_after_positive_tests(prevalence, sensitivity, rate, n):
+    ill = prevalence * sensitivity**n
+    healthy = (1 - prevalence) * (1 - sensitivity) ** n
+    return ill / (ill + healthy)""",
+                VISIBLE,
+            ),
+            (
                 "one Bayes update whatever the number of tests",
                 """def posterior_after_positive_tests(prevalence, sensitivity, rate, n):
     ill = prevalence * sensitivity
@@ -103,6 +152,12 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
             ),
         ],
         "ex4_solution": [
+            (
+                "the naive p log(p/q) + (1-p) log((1-p)/(1-q)): NaN for a certain coin",
+                """def bernoulli_kl(p, q):
+    return p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))""",
+                VISIBLE,
+            ),
             (
                 "KL(q ‖ p): the arguments swapped",
                 """def bernoulli_kl(p, q):
@@ -146,6 +201,20 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
     "book/foundations/calculus_exercises.ipynb": {
         "ex2-answer": [
             (
+                "the forbidden autograd shortcut",
+                """def cross_entropy_grad(logits, targets):
+    z = logits.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(z, targets), z)
+    return grad""",
+                VISIBLE,
+            ),
+            (
+                "the forbidden torch.func.grad shortcut",
+                """def cross_entropy_grad(logits, targets):
+    return torch.func.grad(lambda z: F.cross_entropy(z, targets))(logits)""",
+                VISIBLE,
+            ),
+            (
                 "the gradient of the sum, not of the mean (no 1/B)",
                 """def cross_entropy_grad(logits, targets):
     B, C = logits.shape
@@ -186,6 +255,18 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
             ),
         ],
         "ex6-answer": [
+            (
+                "forms the Hessian, hessian(f, x) @ v",
+                """def hessian_vector_product(f, x, v):
+    return torch.autograd.functional.hessian(f, x) @ v""",
+                VISIBLE,
+            ),
+            (
+                "the forbidden torch.autograd.functional.hvp",
+                """def hessian_vector_product(f, x, v):
+    return torch.autograd.functional.hvp(f, x, v)[1]""",
+                VISIBLE,
+            ),
             (
                 "H·1 instead of H·v (differentiates the sum of the gradient)",
                 """def hessian_vector_product(f, x, v):
