@@ -1,9 +1,13 @@
-"""Small helpers every chapter uses: seeding, choosing a device, counting parameters."""
+"""Small helpers every chapter uses: seeding, choosing a device, counting parameters, and
+(for the exercises' test cells) refusing the library calls an exercise forbids."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import random
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -13,6 +17,7 @@ from companion.checks import check_choice, check_int
 
 __all__ = [
     "count_parameters",
+    "forbidden_calls",
     "get_device",
     "progress_enabled",
     "seed_everything",
@@ -80,3 +85,54 @@ def progress_enabled(progress: bool | None = None) -> bool:
     if progress is not None:
         return bool(progress)
     return os.environ.get("COMPANION_PROGRESS", "1") != "0"
+
+
+def _owner(path: str) -> object:
+    """The object a dotted path names: the longest importable module, then attributes."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ValueError(f"names must start with an importable module, got {path!r}")
+
+
+def _refuse(name: str) -> Callable[..., object]:
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise AssertionError(f"{name} must not be called in this exercise, got a call")
+
+    return refuse
+
+
+@contextlib.contextmanager
+def forbidden_calls(*names: str) -> Iterator[None]:
+    """Inside the block, calling any of ``names`` raises ``AssertionError``.
+
+    For the exercises' test cells: an exercise that says "without autograd" or "do not call
+    ``torch.linalg.lstsq``" runs the learner's function inside
+    ``with forbidden_calls("torch.autograd.grad", "torch.linalg.lstsq"):``, so a shortcut fails
+    its test with ``"<name> must not be called in this exercise, got a call"``. Each name is
+    a dotted path to a function or method (``"torch.linalg.inv"``, ``"torch.Tensor.backward"``);
+    the originals are restored on leaving the block, also after an error. Calls made inside
+    PyTorch's C++ code are not seen: this catches what a learner writes, not all it runs.
+
+    Raises:
+        ValueError: a name that does not start with an importable module.
+        AttributeError: a name that does not exist.
+    """
+    patched: list[tuple[object, str, object]] = []
+    try:
+        for name in names:
+            owner_path, _, attr = name.rpartition(".")
+            owner = _owner(owner_path)
+            original = getattr(owner, attr)  # AttributeError for a name that does not exist
+            setattr(owner, attr, _refuse(name))
+            patched.append((owner, attr, original))
+        yield
+    finally:
+        for owner, attr, original in reversed(patched):
+            setattr(owner, attr, original)

@@ -16,10 +16,44 @@ from companion.viz.style import use_course_style
 
 # each diagram and the notation it must show
 EXPECTED = {
-    "draw_scaled_dot_product_attention": [r"$QK^\top$", r"\sqrt{d_k}", "Softmax", "$Q$", "$V$"],
-    "draw_multi_head_attention": [r"$W_Q^h$", r"$W_O$", "Concat", r"d_k = E/H", r"$\times H$"],
-    "draw_encoder_block": ["LayerNorm", "Multi-head attention", "GELU", "residual", r"$z_\ell$"],
-    "draw_vit_pipeline": ["patches", "Linear $E$", r"E_{pos}", "cls", "Encoder", "class scores"],
+    "draw_scaled_dot_product_attention": [
+        r"$QK^\top$",
+        r"\sqrt{d_k}",
+        "Softmax",
+        "$Q$",
+        "$V$",
+        "weights $A$",
+        "$AV$",
+    ],
+    "draw_multi_head_attention": [r"$W_Q^h$", r"$W_O$", "Concat", r"d_k = D/H", r"$\times H$"],
+    "draw_encoder_block": [
+        "LayerNorm",
+        "Multi-head attention",
+        "GELU",
+        "residual",
+        r"$z_\ell$",
+        r"n_\mathrm{blocks}",
+    ],
+    "draw_vit_pipeline": [
+        "patches",
+        "Linear $E$",
+        r"E_{pos}",
+        "cls",
+        "Encoder",
+        "class scores",
+        r"$(C, h, w)$",
+        r"n_\mathrm{blocks}",
+    ],
+}
+
+# the notation page's letters, which a diagram must not use for something else: L is the
+# sequence length (never the depth), H the number of heads (never an image's height), the
+# model width is D (there is no E/H), and the attention weights are A (P is the patch size)
+FORBIDDEN = {
+    "draw_scaled_dot_product_attention": ["$P$", "$PV$"],
+    "draw_multi_head_attention": ["E/H"],
+    "draw_encoder_block": [r"\times L$", "$L$ blocks"],
+    "draw_vit_pipeline": ["(C, H, W)", "$L$ blocks", "z_L"],
 }
 
 
@@ -40,6 +74,21 @@ def test_diagram_shows_the_chapters_notation(name):
     texts = "\n".join(_texts(ax))
     for piece in EXPECTED[name]:
         assert piece in texts, f"{name} does not show {piece!r}"
+
+
+@pytest.mark.parametrize("name", sorted(FORBIDDEN))
+def test_diagram_keeps_the_notation_pages_letters(name):
+    ax = getattr(diagrams, name)()
+    texts = "\n".join(_texts(ax))
+    for piece in FORBIDDEN[name]:
+        assert piece not in texts, f"{name} shows {piece!r}, against the notation page"
+
+
+def test_scores_are_labelled_after_the_scaling():
+    ax = diagrams.draw_scaled_dot_product_attention()
+    (scores,) = [t for t in ax.texts if t.get_text().startswith("scores $S$")]
+    (scale,) = [t for t in ax.texts if "sqrt{d_k}" in t.get_text()]
+    assert scores.get_position()[1] == scale.get_position()[1]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

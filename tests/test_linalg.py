@@ -355,6 +355,10 @@ def test_plot_linear_map() -> None:
         rotation = torch.tensor([[0.0, -1.0], [1.0, 0.0]])  # eigenvalues ±i: none drawn
         plots.plot_linear_map(rotation, ax=axes[1])
         assert not [t for t in axes[1].texts if "λ" in t.get_text()]
+        shear = torch.tensor([[1.0, 1.0], [0.0, 1.0]])  # λ = 1 twice, one direction
+        axes[1].clear()
+        plots.plot_linear_map(shear, ax=axes[1])
+        assert [t.get_text() for t in axes[1].texts if "λ" in t.get_text()] == [" λ=1"]
     finally:
         plt.close(fig)
 
@@ -455,3 +459,39 @@ def test_results_stay_on_the_input_device_and_dtype(dtype: torch.dtype) -> None:
     ):
         assert out.dtype == dtype
         assert out.device == A.device
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_grad_log_det_matches_autograd(dtype):
+    g = torch.Generator().manual_seed(11)
+    X = (torch.randn(4, 4, generator=g, dtype=torch.float64) + 3 * torch.eye(4)).to(dtype)
+    tol = {"atol": 1e-5, "rtol": 1e-4} if dtype == torch.float32 else {}
+    expected = torch.func.grad(lambda T: torch.linalg.slogdet(T)[1])(X)
+    torch.testing.assert_close(matrix_calculus.grad_log_det(X), expected, **tol)
+    # a covariance: the gradient of log det Σ is Σ⁻¹
+    S = X @ X.mT + torch.eye(4, dtype=dtype)
+    torch.testing.assert_close(matrix_calculus.grad_log_det(S), torch.linalg.inv(S), **tol)
+
+
+def test_grad_log_det_with_a_negative_determinant():
+    X = torch.tensor([[0.0, 2.0], [1.0, 1.0]], dtype=torch.float64)  # det = -2
+    expected = torch.func.grad(lambda T: torch.linalg.slogdet(T)[1])(X)
+    torch.testing.assert_close(matrix_calculus.grad_log_det(X), expected)
+
+
+def test_grad_inverse_bilinear_matches_autograd():
+    g = torch.Generator().manual_seed(12)
+    X = torch.randn(5, 5, generator=g, dtype=torch.float64) + 3 * torch.eye(5, dtype=torch.float64)
+    a, b = (
+        torch.randn(5, generator=g, dtype=torch.float64),
+        torch.randn(5, generator=g, dtype=torch.float64),
+    )
+    expected = torch.func.grad(lambda T: a @ torch.linalg.inv(T) @ b)(X)
+    torch.testing.assert_close(matrix_calculus.grad_inverse_bilinear(X, a, b), expected)
+
+
+def test_inverse_and_log_det_gradient_errors():
+    with pytest.raises(ValueError, match=r"X must have shape \(2, 2\) \(square\)"):
+        matrix_calculus.grad_log_det(torch.ones(2, 3))
+    with pytest.raises(ValueError, match=r"b must have shape \(3,\)"):
+        matrix_calculus.grad_inverse_bilinear(torch.eye(3), torch.ones(3), torch.ones(2))

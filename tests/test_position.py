@@ -16,6 +16,7 @@ from companion.nn.position import (
     interpolate_position_embeddings,
     sincos_2d_position_encoding,
     sinusoidal_position_encoding,
+    sinusoidal_shift_matrix,
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "position" / "interpolate_embeddings.json"
@@ -47,6 +48,36 @@ def test_sinusoidal_dot_product_depends_only_on_the_offset():
     for offset in (1, 5, 9):
         diagonal = torch.diagonal(gram, offset)
         torch.testing.assert_close(diagonal, diagonal[:1].expand_as(diagonal), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 3, 17, -5])
+def test_a_shift_is_a_fixed_rotation_of_each_pair(offset):
+    pe = sinusoidal_position_encoding(60, 12, dtype=torch.float64)
+    rotation = sinusoidal_shift_matrix(offset, 12, dtype=torch.float64)
+    start, stop = max(0, -offset), 60 - max(0, offset)
+    # PE[p + k] = PE[p] R_k for every p with both positions in range
+    torch.testing.assert_close(
+        pe[start + offset : stop + offset], pe[start:stop] @ rotation, atol=1e-12, rtol=0
+    )
+    eye = torch.eye(12, dtype=torch.float64)
+    torch.testing.assert_close(rotation.T @ rotation, eye, atol=1e-12, rtol=0)  # orthogonal
+    # only the 2x2 blocks of the pairs are non-zero
+    blocks = torch.block_diag(*[torch.ones(2, 2, dtype=torch.float64)] * 6)
+    assert (rotation[blocks == 0] == 0).all()
+
+
+def test_shift_matrices_compose_and_start_at_the_identity():
+    r = {k: sinusoidal_shift_matrix(k, 8, base=100.0, dtype=torch.float64) for k in (0, 2, 5, 7)}
+    torch.testing.assert_close(r[0], torch.eye(8, dtype=torch.float64))
+    torch.testing.assert_close(r[2] @ r[5], r[7], atol=1e-12, rtol=0)
+    assert sinusoidal_shift_matrix(3, 8).dtype == torch.float32
+
+
+def test_shift_matrix_error_messages():
+    with pytest.raises(ValueError, match="dim must be even"):
+        sinusoidal_shift_matrix(1, 5)
+    with pytest.raises(TypeError, match="offset must be an int"):
+        sinusoidal_shift_matrix(1.5, 4)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

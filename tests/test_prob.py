@@ -418,3 +418,53 @@ def test_dot_product_errors():
         dot_products.random_dot_products(2, 10, entries="cauchy")
     with raises(ValueError, "n must be an int >= 2, got 1"):
         dot_products.dot_product_variance_experiment(4, 1)
+
+
+@pytest.mark.parametrize(
+    ("f", "sign"),
+    [
+        (torch.square, 1),
+        (torch.exp, 1),
+        (lambda x: -torch.log(x), 1),
+        (torch.log, -1),
+        (torch.sqrt, -1),
+        (lambda x: 3 * x - 1, 0),
+    ],
+)
+def test_jensen_gap_has_the_sign_of_the_curvature(f, sign):
+    g = torch.Generator().manual_seed(4)
+    for _ in range(20):
+        values = torch.rand(6, generator=g, dtype=torch.float64) * 5 + 0.1
+        probs = torch.softmax(torch.randn(6, generator=g, dtype=torch.float64), dim=0)
+        gap = prob.jensen_gap(f, values, probs)
+        if sign == 0:
+            assert abs(gap) < 1e-12
+        else:
+            assert sign * gap > 0
+
+
+def test_jensen_gap_of_the_square_is_the_variance():
+    values = torch.tensor([1.0, 2.0, 6.0], dtype=torch.float64)
+    probs = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+    mean = (probs * values).sum()
+    torch.testing.assert_close(
+        prob.jensen_gap(torch.square, values, probs), (probs * (values - mean) ** 2).sum()
+    )
+    assert prob.jensen_gap(torch.exp, torch.full((3,), 2.0, dtype=torch.float64), probs) == 0
+
+
+def test_gibbs_inequality_from_jensen():
+    p = torch.tensor([0.7, 0.2, 0.1], dtype=torch.float64)
+    q = torch.tensor([0.4, 0.4, 0.2], dtype=torch.float64)
+    # KL(p||q) = E_p[-log(q/p)] = Jensen gap of -log at X = q/p, since E_p[q/p] = 1
+    gap = prob.jensen_gap(lambda x: -torch.log(x), q / p, p)
+    kl = torch.distributions.kl_divergence(Categorical(probs=p), Categorical(probs=q))
+    torch.testing.assert_close(gap, kl)
+    assert gap > 0
+
+
+def test_jensen_gap_errors():
+    with pytest.raises(ValueError, match="values must have the shape of probs"):
+        prob.jensen_gap(torch.exp, torch.ones(2), torch.tensor([0.5, 0.25, 0.25]))
+    with pytest.raises(TypeError, match="values must be a floating-point tensor"):
+        prob.jensen_gap(torch.exp, torch.ones(3, dtype=torch.int64), torch.full((3,), 1 / 3))

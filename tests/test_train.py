@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -71,6 +73,40 @@ def test_fit_applies_the_transform_with_its_generator() -> None:
     assert seen == [16] * 8
 
 
+def _learning_rates(monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> list[float]:
+    """The learning rate of every optimiser step of a ``fit`` run (40 rows, batches of 10)."""
+    rates: list[float] = []
+    step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kw):
+        rates.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kw)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    x, y = _blobs(40)
+    fit(_model(), nn.functional.cross_entropy, x, y, batch_size=10, progress=False, **kwargs)
+    return rates
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        # 4 epochs of 4 steps, lr 1.0: warm-up over the first 2 epochs (8 steps), then...
+        (None, [1.0] * 16),
+        ("warmup", [(s + 1) / 8 for s in range(8)] + [1.0] * 8),  # ...constant
+        (
+            "cosine",
+            [(s + 1) / 8 for s in range(8)]
+            + [0.5 * (1 + math.cos(math.pi * t / 8)) for t in range(8)],
+        ),
+    ],
+)
+def test_learning_rate_schedules(monkeypatch, schedule, expected) -> None:
+    warmup = 0 if schedule is None else 2
+    rates = _learning_rates(monkeypatch, epochs=4, lr=1.0, schedule=schedule, warmup_epochs=warmup)
+    assert rates == pytest.approx(expected)
+
+
 def test_drop_last_skips_the_short_batch() -> None:
     x, y = _blobs(70)
     sizes = []
@@ -110,7 +146,10 @@ def test_predict_restores_training_mode_and_batches() -> None:
         ({"epochs": 0}, "epochs must be an int >= 1, got 0"),
         ({"epochs": 1, "batch_size": 0}, "batch_size must be an int >= 1, got 0"),
         ({"epochs": 1, "lr": 0.0}, "lr must be a finite number > 0, got 0.0"),
-        ({"epochs": 1, "schedule": "step"}, "schedule must be one of 'cosine', None, got 'step'"),
+        (
+            {"epochs": 1, "schedule": "step"},
+            "schedule must be one of 'cosine', 'warmup', None, got 'step'",
+        ),
         ({"epochs": 2, "warmup_epochs": 2}, r"warmup_epochs must be an int in \[0, 1\], got 2"),
         (
             {"epochs": 1, "weight_decay": -0.1},

@@ -92,3 +92,39 @@ def test_check_floating_rejects_non_tensor() -> None:
 def test_check_floating_rejects_integer_dtype() -> None:
     with pytest.raises(TypeError, match="x must be a floating-point tensor, got dtype torch.int64"):
         check_floating("x", torch.tensor([1, 2]))
+
+
+def test_forbidden_calls_refuse_inside_and_restore_after() -> None:
+    from companion.utils import forbidden_calls
+
+    A = torch.eye(2, dtype=torch.float64) * 2
+    original = torch.linalg.inv
+    with forbidden_calls("torch.linalg.inv", "torch.Tensor.backward"):
+        with pytest.raises(
+            AssertionError, match="torch.linalg.inv must not be called in this exercise, got a call"
+        ):
+            torch.linalg.inv(A)
+        with pytest.raises(AssertionError, match="torch.Tensor.backward must not be called"):
+            torch.ones(1, requires_grad=True).sum().backward()
+        assert torch.equal(
+            torch.linalg.solve(A, torch.ones(2, dtype=torch.float64)),
+            torch.full((2,), 0.5, dtype=torch.float64),
+        )
+    assert torch.linalg.inv is original
+    torch.testing.assert_close(torch.linalg.inv(A), A / 4)
+
+
+def test_forbidden_calls_restore_after_an_error_and_reject_unknown_names() -> None:
+    from companion.utils import forbidden_calls
+
+    original = torch.autograd.grad
+    with pytest.raises(RuntimeError, match="inside"):
+        with forbidden_calls("torch.autograd.grad"):
+            raise RuntimeError("inside")
+    assert torch.autograd.grad is original
+    with pytest.raises(AttributeError):
+        with forbidden_calls("torch.linalg.no_such_function"):
+            pass
+    with pytest.raises(ValueError, match="names must start with an importable module"):
+        with forbidden_calls("no_such_module_xyz.f"):
+            pass

@@ -9,8 +9,11 @@ transposed matrix, a mask of the wrong sign, a mean instead of a sum...). The sc
 in one kernel per notebook, for the solution itself (the control) and for each wrong
 answer: the set-up cells before the exercise, the answer cell with that source, and the
 exercise's test cell (visible and hidden asserts). A wrong answer is *rejected* when its
-test cell raises. The control must pass. It prints a table and exits with 1 if a wrong
-answer is accepted, a control fails, or an autograded exercise has no wrong answer listed.
+test cell raises. The control must pass. A wrong answer listed with a third element
+``VISIBLE`` must also be rejected by the visible asserts alone (the test cell with its
+hidden tests removed, as students see it), so that a student who trusts the visible
+asserts is not misled. It prints a table and exits with 1 if a wrong answer is accepted, a
+control fails, or an autograded exercise has no wrong answer listed.
 
 A tool for authors of exercises, not part of the test suite (it takes a few minutes).
 """
@@ -30,8 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_env import KERNEL_ENV  # noqa: E402
 
-# {notebook: {answer grade_id: [(what is wrong, answer source), ...]}}
-WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
+#: marks a wrong answer that the visible asserts alone must reject
+VISIBLE = "visible"
+
+# {notebook: {answer grade_id: [(what is wrong, answer source[, VISIBLE]), ...]}}
+WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
     "book/foundations/linear_algebra_exercises.ipynb": {
         "ex2-gram-schmidt": [
             (
@@ -59,6 +65,24 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
         ],
         "ex4-least-squares": [
             (
+                "the forbidden pseudo-inverse, pinv(A) @ b",
+                """def least_squares(A, b):
+    return torch.linalg.pinv(A) @ b""",
+                VISIBLE,
+            ),
+            (
+                "the forbidden torch.linalg.lstsq",
+                """def least_squares(A, b):
+    return torch.linalg.lstsq(A, b.unsqueeze(1)).solution.squeeze(1)""",
+                VISIBLE,
+            ),
+            (
+                "forms the inverse, inv(AᵀA) Aᵀ b",
+                """def least_squares(A, b):
+    return torch.linalg.inv(A.T @ A) @ A.T @ b""",
+                VISIBLE,
+            ),
+            (
                 "adds a ridge term 1e-2·I 'for stability'",
                 """def least_squares(A, b):
     eye = torch.eye(A.shape[1], dtype=A.dtype)
@@ -66,6 +90,29 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
             ),
         ],
         "ex6-power-iteration": [
+            (
+                "the forbidden shortcut svdvals(A)[0], no iteration",
+                """def spectral_norm_power(A, n_iters=100):
+    return float(torch.linalg.svdvals(A)[0])""",
+                VISIBLE,
+            ),
+            (
+                "the forbidden shortcut matrix_norm(A, 2)",
+                """def spectral_norm_power(A, n_iters=100):
+    return float(torch.linalg.matrix_norm(A, 2))""",
+                VISIBLE,
+            ),
+            (
+                "ignores n_iters (always 100 steps)",
+                """def spectral_norm_power(A, n_iters=100):
+    generator = torch.Generator().manual_seed(0)
+    v = torch.randn(A.shape[1], generator=generator, dtype=A.dtype)
+    for _ in range(100):
+        v = A.T @ (A @ v)
+        v = v / v.norm()
+    return float((A @ v).norm())""",
+                VISIBLE,
+            ),
             (
                 "returns σ₁² (the Rayleigh quotient of AᵀA, no square root)",
                 """def spectral_norm_power(A, n_iters=100):
@@ -89,6 +136,14 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
     "book/foundations/probability_exercises.ipynb": {
         "ex2_solution": [
             (
+                "uses 1 − sensitivity as the false-positive rate",
+                """def posterior_after_positive_tests(prevalence, sensitivity, rate, n):
+    ill = prevalence * sensitivity**n
+    healthy = (1 - prevalence) * (1 - sensitivity) ** n
+    return ill / (ill + healthy)""",
+                VISIBLE,
+            ),
+            (
                 "one Bayes update whatever the number of tests",
                 """def posterior_after_positive_tests(prevalence, sensitivity, rate, n):
     ill = prevalence * sensitivity
@@ -97,6 +152,12 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
             ),
         ],
         "ex4_solution": [
+            (
+                "the naive p log(p/q) + (1-p) log((1-p)/(1-q)): NaN for a certain coin",
+                """def bernoulli_kl(p, q):
+    return p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))""",
+                VISIBLE,
+            ),
             (
                 "KL(q ‖ p): the arguments swapped",
                 """def bernoulli_kl(p, q):
@@ -140,6 +201,20 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
     "book/foundations/calculus_exercises.ipynb": {
         "ex2-answer": [
             (
+                "the forbidden autograd shortcut",
+                """def cross_entropy_grad(logits, targets):
+    z = logits.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(z, targets), z)
+    return grad""",
+                VISIBLE,
+            ),
+            (
+                "the forbidden torch.func.grad shortcut",
+                """def cross_entropy_grad(logits, targets):
+    return torch.func.grad(lambda z: F.cross_entropy(z, targets))(logits)""",
+                VISIBLE,
+            ),
+            (
                 "the gradient of the sum, not of the mean (no 1/B)",
                 """def cross_entropy_grad(logits, targets):
     B, C = logits.shape
@@ -181,6 +256,18 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
         ],
         "ex6-answer": [
             (
+                "forms the Hessian, hessian(f, x) @ v",
+                """def hessian_vector_product(f, x, v):
+    return torch.autograd.functional.hessian(f, x) @ v""",
+                VISIBLE,
+            ),
+            (
+                "the forbidden torch.autograd.functional.hvp",
+                """def hessian_vector_product(f, x, v):
+    return torch.autograd.functional.hvp(f, x, v)[1]""",
+                VISIBLE,
+            ),
+            (
                 "H·1 instead of H·v (differentiates the sum of the gradient)",
                 """def hessian_vector_product(f, x, v):
     x = x.detach().requires_grad_(True)
@@ -191,7 +278,7 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
         ],
     },
     "book/transformers/attention_exercises.ipynb": {
-        "ex2-answer": [
+        "ex1-answer": [
             (
                 "forgets the 1/√d_k",
                 """def attention_weights(query, key, mask=None):
@@ -217,7 +304,7 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
     return torch.softmax(scores, dim=-1)""",
             ),
         ],
-        "ex3-answer": [
+        "ex2-answer": [
             (
                 "strict inequality |i − j| < window",
                 """def local_mask(L, window):
@@ -225,7 +312,7 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
     return (positions[:, None] - positions[None, :]).abs() < window""",
             ),
         ],
-        "ex-mha-mask-answer": [
+        "ex3-answer": [
             (
                 "passes the course mask without inverting it",
                 """def torch_mha_with_mask(mha, x, mask):
@@ -237,9 +324,10 @@ WRONG: dict[str, dict[str, list[tuple[str, str]]]] = {
                 """def torch_mha_with_mask(mha, x, mask):
     per_head = (~mask).repeat(mha.num_heads, 1, 1)
     return mha(x, x, x, attn_mask=per_head, need_weights=False)[0]""",
+                VISIBLE,
             ),
         ],
-        "ex5-answer": [
+        "ex4-answer": [
             (
                 "adds the two blocks without rescaling by e^(m_i − m)",
                 """def merge_blocks(m1, l1, o1, m2, l2, o2):
@@ -536,7 +624,20 @@ def _error_line(cell: nbformat.NotebookNode) -> str:
     return ""
 
 
-def check(path: Path, cases: dict[str, list[tuple[str, str]]]) -> list[tuple[str, ...]]:
+def _visible_only(source: str) -> str:
+    """The test cell's source with its hidden tests removed (what students see)."""
+    lines, hidden = [], False
+    for line in source.splitlines():
+        if line.strip() == "### BEGIN HIDDEN TESTS":
+            hidden = True
+        elif line.strip() == "### END HIDDEN TESTS":
+            hidden = False
+        elif not hidden:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def check(path: Path, cases: dict[str, list[tuple[str, ...]]]) -> list[tuple[str, ...]]:
     """Rows ``(notebook, exercise, answer, outcome, ok)`` for one notebook."""
     nb = nbformat.read(path, as_version=4)
     cells = nb.cells
@@ -573,25 +674,31 @@ def check(path: Path, cases: dict[str, list[tuple[str, str]]]) -> list[tuple[str
                 for i in range(answer + 1, len(cells))
                 if cells[i].cell_type == "code" and _grading(cells[i]).get("grade")
             )
-            for label, source in [("(the solution: control)", None), *wrong]:
-                for i in (i for i in setup if i < answer):
-                    client.execute_cell(copy.deepcopy(cells[i]), i)
-                answer_cell = copy.deepcopy(cells[answer])
-                if source is not None:
-                    answer_cell.source = source
-                client.execute_cell(answer_cell, answer)
-                test_cell = copy.deepcopy(cells[test])
-                client.execute_cell(test_cell, test)
-                if _failed(answer_cell):
-                    outcome, rejected = f"answer cell fails: {_error_line(answer_cell)}", None
-                else:
-                    rejected = _failed(test_cell)
-                    outcome = f"rejected ({_error_line(test_cell)})" if rejected else "accepted"
-                if source is None:
-                    ok = "yes" if rejected is False else "NO"
-                else:
-                    ok = "yes" if rejected else "NO"
-                rows.append((path.name, grade_id, label, outcome, ok))
+            for label, source, *flags in [("(the solution: control)", None), *wrong]:
+                runs = [("", cells[test].source)]
+                if VISIBLE in flags:
+                    runs.append((" [visible asserts]", _visible_only(cells[test].source)))
+                for suffix, test_source in runs:
+                    for i in (i for i in setup if i < answer):
+                        client.execute_cell(copy.deepcopy(cells[i]), i)
+                    answer_cell = copy.deepcopy(cells[answer])
+                    if source is not None:
+                        answer_cell.source = source
+                    client.execute_cell(answer_cell, answer)
+                    test_cell = copy.deepcopy(cells[test])
+                    test_cell.source = test_source
+                    client.execute_cell(test_cell, test)
+                    if _failed(answer_cell):
+                        outcome = f"answer cell fails: {_error_line(answer_cell)}"
+                        rejected = None
+                    else:
+                        rejected = _failed(test_cell)
+                        outcome = f"rejected ({_error_line(test_cell)})" if rejected else "accepted"
+                    if source is None:
+                        ok = "yes" if rejected is False else "NO"
+                    else:
+                        ok = "yes" if rejected else "NO"
+                    rows.append((path.name, grade_id, label + suffix, outcome, ok))
     return rows
 
 

@@ -4,7 +4,9 @@ No plotting here (the pictures are in :mod:`companion.viz.plots`).
 
 ========================  ===============================================================
 :mod:`.linalg`            spaces, products, rank, norms, projections
-:mod:`.matrix_calculus`   closed-form gradients: ``∇(aᵀx)``, ``∇(xᵀAx)``, ``∇ tr(XᵀAX)``...
+:mod:`.inverse`           inverse, determinant, orthogonal matrices, condition number
+:mod:`.tensor_ops`        broadcasting and ``einsum``, written out
+:mod:`.matrix_calculus`   closed-form gradients: ``∇(aᵀx)``, ``∇(xᵀAx)``, ``∇ log det X``...
 :mod:`.prob`              distributions, information, Bayes' rule
 :mod:`.estimation`        Monte Carlo and maximum likelihood
 :mod:`.calculus`          a stable softmax, Taylor polynomials, gradient descent
@@ -18,9 +20,11 @@ from companion.foundations import (
     calculus,
     dot_products,
     estimation,
+    inverse,
     linalg,
     matrix_calculus,
     prob,
+    tensor_ops,
 )
 
 __all__ = [
@@ -28,7 +32,9 @@ __all__ = [
     "calculus",
     "dot_products",
     "estimation",
+    "inverse",
     "linalg",
     "matrix_calculus",
     "prob",
+    "tensor_ops",
 ]

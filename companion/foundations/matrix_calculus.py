@@ -10,6 +10,8 @@ computes any such gradient by autograd).
 :func:`grad_least_squares`      ``∇_x ‖Ax − b‖² = 2 Aᵀ (Ax − b)``
 :func:`grad_trace_linear`       ``∇_X tr(AX) = Aᵀ``
 :func:`grad_trace_quadratic`    ``∇_X tr(XᵀAX) = (A + Aᵀ) X``
+:func:`grad_log_det`            ``∇_X log |det X| = X⁻ᵀ``
+:func:`grad_inverse_bilinear`   ``∇_X aᵀX⁻¹b = −X⁻ᵀ a bᵀ X⁻ᵀ``
 ==============================  ===========================================
 """
 
@@ -22,7 +24,9 @@ from companion.foundations.linalg import _matvec_inputs
 
 __all__ = [
     "grad_dot",
+    "grad_inverse_bilinear",
     "grad_least_squares",
+    "grad_log_det",
     "grad_quadratic_form",
     "grad_trace_linear",
     "grad_trace_quadratic",
@@ -75,3 +79,34 @@ def grad_trace_quadratic(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
             f"X must have {A.shape[0]} rows to match A {tuple(A.shape)}, got {tuple(X.shape)}"
         )
     return (A + A.mT) @ X
+
+
+def _invertible(X: torch.Tensor) -> torch.Tensor:
+    X = check_matrix("X", X, "(n, n)")
+    check_shape("X", X, (X.shape[0], X.shape[0]), "(square)")
+    return X
+
+
+def grad_log_det(X: torch.Tensor) -> torch.Tensor:
+    """``∇_X log |det X| = X⁻ᵀ`` for an invertible ``X`` ``(n, n)``; the result is ``(n, n)``.
+
+    Expanding ``det X`` along row ``i`` gives ``∂ det X/∂X_ij = C_ij``, the cofactor, and
+    ``C = det(X) X⁻ᵀ``; dividing by ``det X`` (the chain rule for the log) leaves ``X⁻ᵀ``.
+    For a symmetric positive definite ``Σ`` (a covariance), ``∇ log det Σ = Σ⁻¹``.
+    """
+    return torch.linalg.inv(_invertible(X)).mT
+
+
+def grad_inverse_bilinear(X: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``∇_X aᵀ X⁻¹ b = −X⁻ᵀ a bᵀ X⁻ᵀ`` for ``X`` ``(n, n)`` invertible, ``a``, ``b`` ``(n,)``.
+
+    From ``X X⁻¹ = I``: ``dX X⁻¹ + X d(X⁻¹) = 0``, so ``d(X⁻¹) = −X⁻¹ dX X⁻¹`` and
+    ``d(aᵀX⁻¹b) = −(X⁻ᵀa)ᵀ dX (X⁻¹b) = ⟨−X⁻ᵀ a (X⁻¹ b)ᵀ, dX⟩_F``.
+    """
+    X = _invertible(X)
+    a, b = check_vector("a", a), check_vector("b", b)
+    for name, v in (("a", a), ("b", b)):
+        check_same_dtype(name, v, "X", X)
+        check_shape(name, v, (X.shape[0],), f"to match X {tuple(X.shape)}")
+    X_inv = torch.linalg.inv(X)
+    return -torch.outer(X_inv.mT @ a, X_inv @ b)  # (n, n)

@@ -17,12 +17,14 @@ probability vector: the last dimension of a ``(..., K)`` tensor, non-negative, s
 :func:`mvn_log_pdf`               ``log N(x; μ, Σ)`` for a ``d``-dimensional Gaussian
 :func:`bayes_posterior`           ``P(h | e) = P(e | h) P(h) / Σ_h' P(e | h') P(h')``
 :func:`softmax_with_temperature`  ``softmax(z / T)``
+:func:`jensen_gap`                ``E[f(X)] − f(E[X])``, ``≥ 0`` for a convex ``f`` (Jensen)
 ================================  ==============================================================
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -36,6 +38,7 @@ __all__ = [
     "gaussian_cdf",
     "gaussian_log_pdf",
     "gaussian_pdf",
+    "jensen_gap",
     "kl_divergence",
     "mvn_log_pdf",
     "softmax_with_temperature",
@@ -122,6 +125,32 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """
     p, q = _check_two_distributions(p, q)
     return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(dim=-1)
+
+
+def jensen_gap(
+    f: Callable[[torch.Tensor], torch.Tensor], values: torch.Tensor, probs: torch.Tensor
+) -> torch.Tensor:
+    """``E[f(X)] − f(E[X])`` for a discrete ``X``: ``values`` ``(K,)`` with ``probs`` ``(K,)``.
+
+    Jensen's inequality: the gap is ``≥ 0`` for every convex ``f`` (``x²``, ``eˣ``,
+    ``−log x``...) and ``≤ 0`` for every concave one; it is 0 when ``f`` is affine or ``X``
+    is constant. With ``f(x) = x²`` it is ``Var[X]``. With ``f = −log`` and ``X = q_k/p_k``
+    under ``p`` it gives Gibbs' inequality: ``KL(p‖q) = E_p[−log(q/p)] ≥ −log E_p[q/p] =
+    −log Σ_k q_k ≥ 0``. Returns a 0-d tensor.
+
+    Raises:
+        TypeError: non-floating tensors.
+        ValueError: ``probs`` not a probability vector, or shapes that differ.
+    """
+    probs = _check_probabilities("probs", probs)
+    values = check_floating("values", values)
+    if values.shape != probs.shape or values.ndim != 1:
+        raise ValueError(
+            f"values must have the shape of probs, (K,), got {tuple(values.shape)} and "
+            f"{tuple(probs.shape)}"
+        )
+    mean = (probs * values).sum()
+    return (probs * f(values)).sum() - f(mean)
 
 
 def softmax_with_temperature(

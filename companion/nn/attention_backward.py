@@ -1,17 +1,17 @@
 """The backward pass of attention, derived by hand and written out.
 
-With ``S = Q Kᵀ / √d_k`` (the scores), ``P = softmax(S)`` row by row (the weights) and
-``O = P V`` (the output), a loss ``ℒ`` with gradient ``dO = ∂ℒ/∂O`` has
+With ``S = Q Kᵀ / √d_k`` (the scores), ``A = softmax(S)`` row by row (the weights) and
+``O = A V`` (the output), a loss ``ℒ`` with gradient ``dO = ∂ℒ/∂O`` has
 
-    dV = Pᵀ dO                              (O = P V, a matrix product)
-    dP = dO Vᵀ                              (the same rule, for the other factor)
-    dS = P ⊙ (dP − rowsum(dO ⊙ O))          (the softmax's Jacobian, row by row)
+    dV = Aᵀ dO                              (O = A V, a matrix product)
+    dA = dO Vᵀ                              (the same rule, for the other factor)
+    dS = A ⊙ (dA − rowsum(dO ⊙ O))          (the softmax's Jacobian, row by row)
     dQ = dS K / √d_k,   dK = dSᵀ Q / √d_k   (S = Q Kᵀ / √d_k, a matrix product again)
 
-The softmax step: for one row, ``∂P_j/∂S_i = P_j (δ_ij − P_i)``, so
-``dS_i = Σ_j dP_j P_j (δ_ij − P_i) = P_i (dP_i − Σ_j P_j dP_j)``, and
-``Σ_j P_j dP_j = Σ_j P_j (dO Vᵀ)_j = dO · (P V) = rowsum(dO ⊙ O)``: one number per query,
-computed from the output, without the ``L_q x L_k`` matrix. A masked score has ``P = 0``
+The softmax step: for one row, ``∂A_j/∂S_i = A_j (δ_ij − A_i)``, so
+``dS_i = Σ_j dA_j A_j (δ_ij − A_i) = A_i (dA_i − Σ_j A_j dA_j)``, and
+``Σ_j A_j dA_j = Σ_j A_j (dO Vᵀ)_j = dO · (A V) = rowsum(dO ⊙ O)``: one number per query,
+computed from the output, without the ``L_q x L_k`` matrix. A masked score has ``A = 0``
 and gets ``dS = 0``; a fully masked row (weights and output 0, the package's convention)
 gets a zero gradient.
 """
@@ -72,14 +72,14 @@ def attention_backward(
         )
     scale = 1.0 / math.sqrt(d_k)
     with torch.no_grad():
-        output, P = scaled_dot_product_attention(
+        output, A = scaled_dot_product_attention(
             query, key, value, mask
         )  # (..., L_q, d_v), (..., L_q, L_k)
         dO = grad_output
-        dV = P.transpose(-2, -1) @ dO  # (..., L_k, d_v)
-        dP = dO @ value.transpose(-2, -1)  # (..., L_q, L_k)
-        row = (dO * output).sum(dim=-1, keepdim=True)  # (..., L_q, 1): Σ_j P_j dP_j
-        dS = P * (dP - row)  # (..., L_q, L_k); 0 where masked (P = 0)
+        dV = A.transpose(-2, -1) @ dO  # (..., L_k, d_v)
+        dA = dO @ value.transpose(-2, -1)  # (..., L_q, L_k)
+        row = (dO * output).sum(dim=-1, keepdim=True)  # (..., L_q, 1): Σ_j A_j dA_j
+        dS = A * (dA - row)  # (..., L_q, L_k); 0 where masked (A = 0)
         dQ = (dS @ key) * scale  # (..., L_q, d_k)
         dK = (dS.transpose(-2, -1) @ query) * scale  # (..., L_k, d_k)
     return dQ.sum_to_size(query.shape), dK.sum_to_size(key.shape), dV.sum_to_size(value.shape)

@@ -12,10 +12,10 @@ and at the end ``O = o / ℓ``. Besides the output, one number per query row is 
 the backward pass, its log-sum-exp ``lse = m + log ℓ = log Σ_j exp(s_j)``.
 
 **Backward** (as FlashAttention does). The weights are never stored: a block of them is
-recomputed from the scores and the log-sum-exp, ``P = exp(S − lse)``, exactly the
+recomputed from the scores and the log-sum-exp, ``A = exp(S − lse)``, exactly the
 softmax. With ``D = rowsum(dO ⊙ O)`` (one number per query), each key block ``j`` gives
 
-    dV_j = P_jᵀ dO,   dP_j = dO V_jᵀ,   dS_j = P_j ⊙ (dP_j − D),
+    dV_j = A_jᵀ dO,   dA_j = dO V_jᵀ,   dS_j = A_j ⊙ (dA_j − D),
     dQ += dS_j K_j / √d_k,   dK_j = dS_jᵀ Q / √d_k,
 
 the formulas of :mod:`companion.nn.attention_backward`, one block of columns at a time.
@@ -113,7 +113,7 @@ def _blocks_forward(
         p = s.sub_(m_safe).exp_()  # (N, L_q, b), in place; exp(-inf) = 0 where masked
         correction = torch.exp(m - m_safe)  # (N, L_q, 1); 0 while m is -inf
         total.mul_(correction).add_(p.sum(dim=-1, keepdim=True))
-        out.mul_(correction).baddbmm_(p, v[:, cols])  # (N, L_q, d_v): c·o + P_j V_j
+        out.mul_(correction).baddbmm_(p, v[:, cols])  # (N, L_q, d_v): c·o + A_j V_j
         m = m_new
     empty = total == 0  # (N, L_q, 1): rows that may attend to nothing
     # lse = +inf for an empty row: then exp(s - lse) = 0 in the backward pass, never NaN
@@ -152,11 +152,11 @@ def _blocks_backward(
         p = _block_view(p_buffer, b)  # (N, L_q, b)
         torch.baddbmm(neg_lse, q, k_t[:, :, cols], out=p)  # S_j − lse
         _fill_masked(p, masked_out, cols, batch)
-        p.exp_()  # P_j = exp(S_j − lse), the weights recomputed; 0 where masked
-        dv[:, cols] = torch.bmm(p.transpose(1, 2), d_out)  # (N, b, d_v): P_jᵀ dO
+        p.exp_()  # A_j = exp(S_j − lse), the weights recomputed; 0 where masked
+        dv[:, cols] = torch.bmm(p.transpose(1, 2), d_out)  # (N, b, d_v): A_jᵀ dO
         ds = _block_view(ds_buffer, b)  # (N, L_q, b)
-        torch.baddbmm(neg_D, d_out, v_t[:, :, cols], out=ds)  # dP_j − D
-        ds.mul_(p)  # dS_j = P_j ⊙ (dP_j − D)
+        torch.baddbmm(neg_D, d_out, v_t[:, :, cols], out=ds)  # dA_j − D
+        ds.mul_(p)  # dS_j = A_j ⊙ (dA_j − D)
         dq.baddbmm_(ds, k[:, cols])  # (N, L_q, d_k): += dS_j K_j
         dk[:, cols] = torch.bmm(ds.transpose(1, 2), q)  # (N, b, d_k): dS_jᵀ (Q / √d_k)
     return dq, dk, dv

@@ -7,8 +7,12 @@ Sinusoidal (Vaswani et al., 2017), for position ``p`` and feature pair ``i``:
 
     PE[p, 2i] = sin(p / base^(2i/D)),   PE[p, 2i+1] = cos(p / base^(2i/D))
 
-2-D sin-cos for a grid of patches (as in MAE): the first ``D/2`` features encode the
-patch's row with the 1-D formula, the last ``D/2`` its column.
+A shift by ``k`` positions is a fixed rotation of each feature pair (Vaswani et al.'s
+stated reason for the choice): ``PE[p + k] = PE[p] R_k``, ``R_k`` block-diagonal with one
+2x2 rotation by ``k ω_i`` per pair, the same for every ``p``.
+
+2-D sin-cos for a grid of patches (like MAE's, up to the order of the features): the first
+``D/2`` features encode the patch's row with the 1-D formula, the last ``D/2`` its column.
 
 Learned embeddings (ViT) are trained like any weight, one vector per position; to use a
 model at a higher resolution, the grid of patch embeddings is resized by bicubic
@@ -30,6 +34,7 @@ __all__ = [
     "interpolate_position_embeddings",
     "sincos_2d_position_encoding",
     "sinusoidal_position_encoding",
+    "sinusoidal_shift_matrix",
 ]
 
 
@@ -77,6 +82,43 @@ def sinusoidal_position_encoding(
     pe[:, 0::2] = torch.sin(angles)
     pe[:, 1::2] = torch.cos(angles)
     return pe.to(dtype)  # (L, D)
+
+
+def sinusoidal_shift_matrix(
+    offset: int,
+    dim: int,
+    *,
+    base: float = 10000.0,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """The ``(D, D)`` matrix ``R_k`` with ``PE[p + k] = PE[p] R_k`` for every position ``p``.
+
+    For the pair ``(sin pω, cos pω)`` of features ``2i, 2i+1``, the addition formulas give
+    ``sin((p+k)ω) = sin pω cos kω + cos pω sin kω`` and
+    ``cos((p+k)ω) = cos pω cos kω − sin pω sin kω``: a rotation by ``kω_i``, the block
+    ``[[cos kω_i, −sin kω_i], [sin kω_i, cos kω_i]]`` (rows: input features, columns:
+    output features). ``R_k`` is orthogonal, ``R_0 = I`` and ``R_j R_k = R_{j+k}``; ``k`` may
+    be negative.
+
+    Raises:
+        TypeError: non-int sizes or offset.
+        ValueError: ``dim`` below 1 or odd, ``base`` not above 1.
+    """
+    k = check_int("offset", offset)
+    D = _check_count("dim", dim)
+    if D % 2:
+        raise ValueError(f"dim must be even (sin and cos pairs), got {D}")
+    check_number("base", base, low=1, low_open=True)
+    two_i = torch.arange(0, D, 2, dtype=torch.float64, device=device)  # (D/2,)
+    angles = k * torch.exp(-math.log(base) * two_i / D)  # (D/2,): k ω_i
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    rotation = torch.zeros(D, D, dtype=torch.float64, device=device)
+    rotation[0::2, 0::2] = torch.diag(cos)  # sin-feature → sin-feature
+    rotation[0::2, 1::2] = torch.diag(-sin)  # sin-feature → cos-feature
+    rotation[1::2, 0::2] = torch.diag(sin)  # cos-feature → sin-feature
+    rotation[1::2, 1::2] = torch.diag(cos)  # cos-feature → cos-feature
+    return rotation.to(dtype)  # (D, D)
 
 
 def sincos_2d_position_encoding(

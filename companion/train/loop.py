@@ -93,9 +93,9 @@ def fit(
         batch_size: examples per step.
         lr: peak learning rate of AdamW.
         weight_decay: AdamW's decoupled weight decay.
-        schedule: ``"cosine"`` (linear warm-up then cosine decay to 0, stepped per batch)
-            or ``None`` (constant).
-        warmup_epochs: epochs of linear warm-up for ``"cosine"``.
+        schedule: ``"cosine"`` (linear warm-up then cosine decay to 0, stepped per batch),
+            ``"warmup"`` (linear warm-up then constant) or ``None`` (constant).
+        warmup_epochs: epochs of linear warm-up for ``"cosine"`` and ``"warmup"``.
         transform: ``transform(x_batch, generator) -> x_batch``, applied to each training
             batch (augmentation); it must draw its randomness from ``generator``.
         evaluate: called with the model (in eval mode, without gradients) after each epoch;
@@ -115,7 +115,7 @@ def fit(
     check_int("batch_size", batch_size, low=1)
     check_number("lr", lr, low=0, low_open=True)
     check_number("weight_decay", weight_decay, low=0)
-    check_choice("schedule", schedule, ("cosine", None))
+    check_choice("schedule", schedule, ("cosine", "warmup", None))
     check_int("warmup_epochs", warmup_epochs, low=0, high=epochs - 1)  # below epochs
 
     device = _model_device(model)
@@ -132,6 +132,8 @@ def fit(
             return 1.0
         if step < warmup_steps:
             return (step + 1) / warmup_steps
+        if schedule == "warmup":
+            return 1.0
         t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * t))
 

@@ -3,7 +3,8 @@
 Each 8x8 digit is read as 8 tokens (its rows, 8 pixels each) by a
 :class:`~companion.nn.block.TokenEncoder`; both placements get the same sizes, data,
 seed and optimiser (AdamW; by default at a constant learning rate from the first step, no
-warm-up). Xiong et al. (2020) show why post-norm needs the warm-up: at initialisation the
+warm-up; or, for the control runs, after a linear warm-up).
+Xiong et al. (2020) show why post-norm needs the warm-up: at initialisation the
 gradients of its last layers are large, and a full learning rate from step one can
 throw the model into a bad region it does not leave. ``schedule="cosine"`` with
 ``warmup_epochs`` runs :func:`~companion.train.loop.fit`'s warm-up + cosine schedule
@@ -41,10 +42,12 @@ def train_norm_placement(
 ) -> tuple[TokenEncoder, History]:
     """Train ``TokenEncoder(config)`` on the digits' train split with AdamW at peak ``lr``.
 
-    ``schedule=None`` (the default) keeps ``lr`` constant from the first step;
-    ``"cosine"`` is ``fit``'s linear warm-up over ``warmup_epochs`` then cosine decay
-    (``warmup_epochs=0``: the decay alone, no warm-up). After each epoch the validation
-    accuracy is recorded as ``history.metrics["val_accuracy"]``.
+    ``schedule=None`` (the default) keeps ``lr`` constant from the first step, after a
+    linear warm-up from ``lr/steps`` to ``lr`` over ``warmup_epochs`` if that is above 0
+    (the control run for the warm-up explanation); ``"cosine"`` is ``fit``'s linear warm-up
+    over ``warmup_epochs`` then cosine decay (``warmup_epochs=0``: the decay alone, no
+    warm-up). After each epoch the validation accuracy is recorded as
+    ``history.metrics["val_accuracy"]``.
     """
     torch.manual_seed(seed)
     model = TokenEncoder(config)
@@ -63,7 +66,8 @@ def train_norm_placement(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
-        schedule=schedule,  # None: the full learning rate from the first step
+        # None: the full learning rate from the first step, or after a linear warm-up
+        schedule=schedule if schedule is not None else ("warmup" if warmup_epochs else None),
         warmup_epochs=warmup_epochs,
         evaluate=evaluate,
         seed=seed,

@@ -112,21 +112,22 @@ def draw_scaled_dot_product_attention(ax: Axes | None = None) -> Axes:
     scale = _box(ax, 2.4, 2.7, r"Scale  $\div\sqrt{d_k}$", "linear", width=2.8)
     mask = _box(ax, 2.4, 3.8, "Mask (optional)", "mask", width=2.8)
     soft = _box(ax, 2.4, 4.9, "Softmax (each row)", "softmax", width=2.8)
-    mm2 = _box(ax, 4.0, 6.0, r"MatMul  $PV$   $(L_q, d_v)$", "matmul", width=3.4)
+    mm2 = _box(ax, 4.0, 6.0, r"MatMul  $AV$   $(L_q, d_v)$", "matmul", width=3.4)
     _arrow(ax, (q[0], q[1] + 0.3), (mm1[0] - 0.7, mm1[1] - 0.3))
     _arrow(ax, (k[0], k[1] + 0.3), (mm1[0] + 0.7, mm1[1] - 0.3))
     for lower, upper in ((mm1, scale), (scale, mask), (mask, soft)):
         _up(ax, lower, upper)
     _arrow(ax, (soft[0], soft[1] + 0.3), (mm2[0] - 1.0, mm2[1] - 0.3))
     _arrow(ax, (v[0], v[1] + 0.3), (v[0], mm2[1] - 0.3))
-    ax.text(4.0, 1.6, r"scores $S$  $(L_q, L_k)$", ha="left", va="center", fontsize=FONT_SIZE - 1)
-    ax.text(4.0, 4.9, r"weights $P$", ha="left", va="center", fontsize=FONT_SIZE - 1)
+    # S is defined after the scaling (notation page): label it there, not at Q Kᵀ
+    ax.text(4.0, 2.7, r"scores $S$  $(L_q, L_k)$", ha="left", va="center", fontsize=FONT_SIZE - 1)
+    ax.text(4.0, 4.9, r"weights $A$", ha="left", va="center", fontsize=FONT_SIZE - 1)
     ax.set_title("Scaled dot-product attention", fontsize=FONT_SIZE + 1)
     return ax
 
 
 def draw_multi_head_attention(ax: Axes | None = None, num_heads: int = 3) -> Axes:
-    """``MHA(X) = [head_1, …, head_H] W_O``, each head attention in its own ``d_k = E/H``."""
+    """``MHA(X) = [head_1, …, head_H] W_O``, each head attention in its own ``d_k = D/H``."""
     ax = _axes(ax, (5.6, 5.2), 7.6, 7.0)
     inputs = [
         _box(ax, x, 0.4, name, "input", width=1.7)
@@ -144,7 +145,7 @@ def draw_multi_head_attention(ax: Axes | None = None, num_heads: int = 3) -> Axe
         ax,
         3.8,
         3.2,
-        "Scaled dot-product attention\n" + r"$H$ heads, each in $d_k = E/H$",
+        "Scaled dot-product attention\n" + r"$H$ heads, each in $d_k = D/H$",
         "attention",
         width=5.2,
         height=0.7,
@@ -168,7 +169,7 @@ def draw_encoder_block(ax: Axes | None = None) -> Axes:
     """The pre-norm encoder block: ``z' = z + MSA(LN(z))``, ``z_out = z' + MLP(LN(z'))``."""
     ax = _axes(ax, (4.6, 6.4), 6.0, 8.6)
     x = 2.4
-    z_in = _box(ax, x, 0.4, r"$z_{\ell-1}$  $(B, N+1, D)$", "input", width=2.6)
+    z_in = _box(ax, x, 0.4, r"$z_{\ell-1}$  $(B, L, D)$", "input", width=2.6)
     ln1 = _box(ax, x, 1.6, "LayerNorm", "norm")
     msa = _box(ax, x, 2.7, "Multi-head attention", "attention", width=2.8)
     add1 = _add(ax, x, 3.75)
@@ -197,7 +198,26 @@ def draw_encoder_block(ax: Axes | None = None) -> Axes:
         _arrow(ax, (4.8, y1), (x + 0.18, y1))
     ax.text(4.95, 2.4, "residual", rotation=90, ha="left", va="center", fontsize=FONT_SIZE - 1)
     ax.text(4.95, 5.7, "residual", rotation=90, ha="left", va="center", fontsize=FONT_SIZE - 1)
-    ax.text(0.1, 2.7, r"$\times L$" + "\nblocks", ha="left", va="center", fontsize=FONT_SIZE)
+    # what repeats: the two sub-layers with their residuals, bracketed on the left
+    bx = 0.55
+    ax.plot([bx + 0.15, bx, bx, bx + 0.15], [1.0, 1.0, 7.6, 7.6], color="#333333", lw=1.1)
+    ax.text(
+        bx - 0.1,
+        4.3,
+        r"$\times\, n_\mathrm{blocks}$",
+        rotation=90,
+        ha="right",
+        va="center",
+        fontsize=FONT_SIZE,
+    )
+    ax.text(
+        x + 1.5,
+        0.4,
+        r"$\ell = 1, \dots, n_\mathrm{blocks}$",
+        ha="left",
+        va="center",
+        fontsize=FONT_SIZE - 1,
+    )
     ax.set_title("Encoder block (pre-norm)", fontsize=FONT_SIZE + 1)
     return ax
 
@@ -225,7 +245,7 @@ def draw_vit_pipeline(ax: Axes | None = None, grid: int = 3) -> Axes:
     ax.text(
         x0 + side / 2,
         y0 - 0.3,
-        "image\n" + r"$(C, H, W)$",
+        "image\n" + r"$(C, h, w)$",
         ha="center",
         va="top",
         fontsize=FONT_SIZE - 1,
@@ -293,9 +313,25 @@ def draw_vit_pipeline(ax: Axes | None = None, grid: int = 3) -> Axes:
         fontsize=FONT_SIZE - 1,
     )
     _arrow(ax, (proj[0] + 0.75, 2.8), (tx - 0.1, 2.8))
-    enc = _box(ax, 9.9, 2.8, "Encoder\n" + r"$L$ blocks", "attention", width=1.6, height=1.6)
+    enc = _box(
+        ax,
+        9.9,
+        2.8,
+        "Encoder\n" + r"$n_\mathrm{blocks}$" + "\nblocks",
+        "attention",
+        width=1.6,
+        height=1.6,
+    )
     _arrow(ax, (tx + 1.5, 2.8), (enc[0] - 0.8, 2.8))
-    head = _box(ax, 12.0, 2.8, "LayerNorm,\nhead on\n" + r"$z_L^0$", "norm", width=1.9, height=1.4)
+    head = _box(
+        ax,
+        12.0,
+        2.8,
+        "LayerNorm,\nhead on\n" + r"$z^0_{n_\mathrm{blocks}}$",
+        "norm",
+        width=1.9,
+        height=1.4,
+    )
     _arrow(ax, (enc[0] + 0.8, 2.8), (head[0] - 0.95, 2.8))
     _arrow(ax, (head[0], head[1] + 0.7), (head[0], 4.6))
     ax.text(head[0], 4.7, "class scores", ha="center", va="bottom", fontsize=FONT_SIZE - 1)

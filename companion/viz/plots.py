@@ -46,8 +46,9 @@ def plot_unit_balls(ps: Sequence[float] = (1.0, 2.0, math.inf), *, ax: Axes | No
 def plot_linear_map(A: torch.Tensor, *, ax: Axes | None = None, title: str | None = None) -> Axes:
     """Draw the unit circle, its image under ``A`` (``(2, 2)``) and the real eigenvectors.
 
-    Each real eigenvector ``v`` (unit length) is drawn with its image ``A v = λ v``, an arrow
-    of length ``|λ|`` along the same line. Returns the Axes.
+    Each real eigenvector ``v`` (unit length, black and dashed) is drawn over its image
+    ``A v = λ v`` (red), an arrow of length ``|λ|`` along the same line; a repeated eigenpair
+    (a shear's) is drawn and labelled once. Returns the Axes.
     """
     circle, image = transform_unit_circle(A)
     circle, image = to_numpy(circle), to_numpy(image)
@@ -55,16 +56,29 @@ def plot_linear_map(A: torch.Tensor, *, ax: Axes | None = None, title: str | Non
     _ = ax.plot(circle[:, 0], circle[:, 1], color="0.6", lw=1, label="unit circle")
     _ = ax.plot(image[:, 0], image[:, 1], color="C0", label="image $Ax$")
     eigenvalues, eigenvectors = torch.linalg.eig(A.detach().cpu().double())
+    drawn: list[tuple[float, list[float]]] = []
     for lam, v in zip(eigenvalues, eigenvectors.mT, strict=True):
         if abs(lam.imag) > 1e-12:
             continue  # complex pair: no real direction is kept
         v, lam_real = v.real.tolist(), lam.real.item()
-        _ = ax.annotate("", xy=(v[0], v[1]), xytext=(0, 0), arrowprops={"arrowstyle": "->"})
+        if any(
+            abs(lam_real - mu) < 1e-9 and abs(v[0] * w[1] - v[1] * w[0]) < 1e-6 for mu, w in drawn
+        ):
+            continue  # a defective matrix (a shear) repeats the same eigenpair: draw it once
+        drawn.append((lam_real, v))
+        # Av = λv first, thick and red; then v on top, thin, black and dashed, so that both
+        # stay visible where they overlap (λ > 0 puts them on the same ray)
         _ = ax.annotate(
             "",
             xy=(lam_real * v[0], lam_real * v[1]),
             xytext=(0, 0),
-            arrowprops={"arrowstyle": "->", "color": "C3", "lw": 2},
+            arrowprops={"arrowstyle": "->", "color": "C3", "lw": 2.5},
+        )
+        _ = ax.annotate(
+            "",
+            xy=(v[0], v[1]),
+            xytext=(0, 0),
+            arrowprops={"arrowstyle": "->", "color": "black", "lw": 1.2, "linestyle": "--"},
         )
         _ = ax.text(lam_real * v[0], lam_real * v[1], f" λ={lam_real:.2g}", color="C3")
     ax.set_aspect("equal")
