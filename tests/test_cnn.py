@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.data.augment import random_flip
+from companion.data.augment import FlipAveraged, random_flip
 from companion.metric.retrieval import recall_at_k
 from companion.nn import vit_config
 from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN, conv_blocks
@@ -219,3 +219,21 @@ def test_vit_fashion_counts_by_the_formula() -> None:
     cfg = vit_config.VIT_FASHION
     assert cfg.num_patches == 16
     assert vit_config.parameter_count(cfg) == count_parameters(VisionTransformer(cfg))
+
+
+def test_flip_averaged_is_the_mean_of_the_two_views() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    x = torch.rand(4, 1, 3, 4)
+    expected = (model(x) + model(x.flip(-1))) / 2
+    torch.testing.assert_close(FlipAveraged(model)(x), expected)
+    symmetric = torch.cat([x, x.flip(-1)], dim=-1)  # a mirror-symmetric image: no change
+    wide = nn.Sequential(nn.Flatten(), nn.Linear(24, 3))
+    torch.testing.assert_close(FlipAveraged(wide)(symmetric), wide(symmetric))
+
+
+def test_flip_averaged_errors() -> None:
+    with pytest.raises(TypeError, match="model must be an nn.Module, got function"):
+        FlipAveraged(lambda x: x)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=re.escape("images must be 4-D (B, C, H, W)")):
+        FlipAveraged(nn.Identity())(torch.zeros(2, 3))

@@ -16,6 +16,7 @@ from torch import nn
 from companion.checks import check_int, check_ndim, check_tensor
 
 __all__ = [
+    "FlipAveraged",
     "ShiftAveraged",
     "random_flip",
     "random_placement",
@@ -156,6 +157,34 @@ class ShiftAveraged(nn.Module):
         ]
         logits = self.model(torch.cat(views))  # (V·B, K)
         return logits.reshape(len(views), B, -1).mean(dim=0)  # (V, B, K) -> (B, K)
+
+
+class FlipAveraged(nn.Module):
+    """Test-time augmentation: ``model``'s logits averaged over the image and its mirror
+    image, the test-time twin of :func:`random_flip`:
+
+        logits(x) = (model(x) + model(flip(x))) / 2
+
+    Args:
+        model: a classifier ``(B, C, H, W) -> (B, K)``.
+
+    Raises:
+        TypeError: if ``model`` is not an ``nn.Module``; in ``forward``, ValueError if the
+            images are not 4-D.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, K)``: the mean of the two views' logits."""
+        check_ndim("images", check_tensor("images", images), 4, "(B, C, H, W)")
+        B = images.shape[0]
+        logits = self.model(torch.cat([images, images.flip(-1)]))  # (2B, K)
+        return logits.reshape(2, B, -1).mean(dim=0)  # (B, K)
 
 
 def random_placement(

@@ -54,7 +54,7 @@ class CNNConfig:
 
     image_size: int = 28
     in_channels: int = 1
-    channels: tuple[int, int] = (32, 64)
+    channels: tuple[int, int] = (16, 32)
     hidden: int = 128
     num_classes: int = 10
 

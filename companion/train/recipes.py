@@ -23,6 +23,10 @@ from companion.nn.vit_config import VIT_DIGITS, ViTConfig
 from companion.train.loop import History, Transform, accuracy, fit
 
 __all__ = [
+    "CAPSTONE",
+    "FASHION_FULL",
+    "RETRIEVAL_CNN",
+    "RETRIEVAL_TRIPLET",
     "DigitsRecipe",
     "FashionRecipe",
     "TripletRecipe",
@@ -151,7 +155,7 @@ class FashionRecipe:
     warmup_epochs: int = 1
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
-    max_shift: int = 2
+    max_shift: int = 0
     flip: bool = True
 
     def __post_init__(self) -> None:
@@ -160,6 +164,10 @@ class FashionRecipe:
         check_int("max_shift", self.max_shift, low=0)
         check_bool("flip", self.flip)
         check_number("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
+
+
+#: The ViT chapter's benchmark: the same recipe, trained longer on all 60,000 images.
+FASHION_FULL = FashionRecipe(epochs=30)
 
 
 def fashion_augmentation(max_shift: int = 2, flip: bool = True) -> Transform | None:
@@ -257,6 +265,14 @@ class TripletRecipe:
         check_int("warmup_epochs", self.warmup_epochs, low=0, high=self.epochs - 1)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_number("margin", self.margin, low=0)
+
+
+#: The triplet chapter's Fashion-MNIST section: the CNN classifier whose features are
+#: compared, and the triplet-trained embedding.
+RETRIEVAL_CNN = FashionRecipe(epochs=3)
+RETRIEVAL_TRIPLET = TripletRecipe(epochs=3)
+#: The capstone: the ViT and the CNN embedding, trained the same way on the seen classes.
+CAPSTONE = TripletRecipe(epochs=3, warmup_epochs=1, weight_decay=0.05)
 
 
 def train_embedding(
