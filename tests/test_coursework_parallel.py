@@ -278,6 +278,57 @@ def test_shard_parse() -> None:
     assert Shard(2, 5).filename == "shard-2-of-5.json"
 
 
+def _slurm() -> str:
+    """sbatch, where a Slurm controller answers here (else the test is skipped)."""
+    sbatch, sinfo = shutil.which("sbatch"), shutil.which("sinfo")
+    if sbatch is None or sinfo is None:
+        pytest.skip("no Slurm here (sbatch, sinfo): the job-array check runs where one is")
+    try:
+        done = subprocess.run([sinfo, "-h", "-o", "%T"], capture_output=True, text=True,
+                              timeout=20, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.skip("Slurm's controller does not answer (sinfo timed out)")
+    if done.returncode != 0 or not {"idle", "mixed"} & set(done.stdout.split()):
+        pytest.skip(f"no idle Slurm node here (sinfo: {done.stdout.strip() or done.stderr})")
+    return sbatch
+
+
+def _page_block(marker: str) -> str:
+    """The code block of the instructors' page that contains ``marker``."""
+    page = (ROOT / "book" / "intro" / "instructors.md").read_text(encoding="utf-8")
+    blocks = [b.split("\n", 1)[1] for b in page.split("```")[1::2] if marker in b]
+    assert len(blocks) == 1, f"expected one code block with {marker!r} on the page"
+    return blocks[0]
+
+
+def test_the_pages_slurm_job_array_merges_to_a_single_run(klass: Class, tmp_path: Path) -> None:
+    """The page's Slurm script, as written but for the test's limits, as a 3-task array."""
+    sbatch = _slurm()
+    script = _page_block("#SBATCH --array")
+    assert "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" in script
+    script = script.replace("--out shards/", "--out shards/ " + " ".join(klass.options[2:]))
+    (tmp_path / "grade.sbatch").write_text(script, encoding="utf-8")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "submissions").symlink_to(klass.submissions)
+    (tmp_path / "book").symlink_to(klass.book)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    done = subprocess.run(
+        [sbatch, "--wait", "--array=0-2", "--cpus-per-task=1", "--mem=1G", "grade.sbatch"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    logs = "".join(p.read_text() for p in sorted((tmp_path / "logs").glob("*")))
+    assert done.returncode == 0, done.stderr + logs[-3000:]
+    merged = tmp_path / "merged"
+    status, _, stderr = _run_main(
+        ["merge", str(tmp_path / "shards"), "--out", str(merged / "grades.csv"),
+         "--feedback", str(merged / "feedback")]
+    )  # fmt: skip
+    assert status == 0, stderr
+    serial = _files(klass.outputs["serial"])
+    assert _files(merged) == {n: d for n, d in serial.items() if not n.startswith("gradescope/")}
+
+
 # --- regrade ------------------------------------------------------------------------------
 
 
