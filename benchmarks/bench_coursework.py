@@ -74,6 +74,12 @@ def outputs(folder: Path) -> dict[str, bytes]:
             if p.is_file()}  # fmt: skip
 
 
+def save(record: dict, path: Path | None) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=30)
@@ -176,11 +182,12 @@ def main() -> int:
                 **detail,
             }
             print(f"{way:7s} {count} notebooks: {seconds:7.1f} s ({seconds / count:.2f} s "
-                  f"each; load {before} -> {loads()}) {detail}")  # fmt: skip
+                  f"each; load {before} -> {loads()}) {detail}", flush=True)  # fmt: skip
+            save(record, args.out)  # after each way: a long run that is cut keeps its numbers
         first = args.ways[0]
-        record["identical_outputs"] = {
-            way: files[way] == files[first] for way in args.ways[1:]
-        } | {"compared_with": first, "files": len(files[first])}
+        identical = {way: files[way] == files[first] for way in args.ways[1:]}
+        record["identical_outputs"] = {**identical, "compared_with": first,
+                                       "files": len(files[first])}  # fmt: skip
         if "serial" in record["ways"]:
             serial = record["ways"]["serial"]["seconds"]
             for way in ("jobs", "shards"):
@@ -190,9 +197,8 @@ def main() -> int:
                     print(f"{way} / serial: {ratio:.2f} (aim <= 0.6 on 2 cores)")
     record["machine"]["load_average_at_end"] = list(os.getloadavg())
     print(f"identical outputs: {record['identical_outputs']}; load {loads()} (after)")
+    save(record, args.out)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     identical = all(v for k, v in record["identical_outputs"].items() if k in args.ways)
     errors = sum(w.get("errors", 0) for w in record["ways"].values())
