@@ -142,7 +142,9 @@ def _label(executed: list[dict[str, Any]], index: int) -> str:
 
 def _timeouts(executed: list[dict[str, Any]], result: RunResult) -> list[tuple[int, str, str]]:
     """``(index, exercise, what)`` for each interrupted cell that is not a test cell, e.g.
-    ``(5, "Exercise 2", "answer cell 'ex2_mean' timed out after 15 s")``."""
+    ``(5, "Exercise 2", "answer cell 'ex2_mean' timed out after 15 s")``; ``exercise`` is
+    "" for one that concerns every test after it (a set-up cell, a cell above the first
+    exercise)."""
     found = []
     for timed in result.timed_out:
         index = timed.cell
@@ -154,7 +156,8 @@ def _timeouts(executed: list[dict[str, Any]], result: RunResult) -> list[tuple[i
         name = _name(executed, index)
         kind = "answer cell" if meta.get("solution") else "read-only cell" if meta else "cell"
         what = f"{kind} {name.removeprefix('cell ')} timed out after {timed.seconds:g} s"
-        found.append((index, _exercise(executed, index), what))
+        exercise = "" if kind == "read-only cell" else _exercise(executed, index)
+        found.append((index, exercise, what))
     return found
 
 
@@ -237,7 +240,7 @@ def score_rows(
                                                   f"counted): {warned}"]))  # fmt: skip
             if index in cut:
                 message = "; ".join(filter(None, [message, "output cut (too long)"]))
-            before = [w for i, e, w in timeouts if i < index and e == cell.exercise]
+            before = [w for i, e, w in timeouts if i < index and e in ("", cell.exercise)]
             if before and status != "failed":
                 status = ANSWER_TIMED_OUT
                 told = f"{before[0]} and was interrupted: this test ran after it (score kept)"
