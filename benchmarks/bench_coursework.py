@@ -64,6 +64,12 @@ def first_answered(source: dict, student: dict) -> str:
     return json.dumps(student)
 
 
+def uptime() -> str:
+    """``uptime``'s line (load averages over 1, 5 and 15 minutes)."""
+    done = subprocess.run(["uptime"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
 def loads() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -104,6 +110,7 @@ def main() -> int:
         "students": args.students,
         "chapters": chapters,
         "notebooks": args.students * len(chapters),
+        "uptime_before": uptime(),
         "ways": {},
     }
 
@@ -196,6 +203,7 @@ def main() -> int:
                     record["ways"][way]["ratio_to_serial"] = round(ratio, 3)
                     print(f"{way} / serial: {ratio:.2f} (aim <= 0.6 on 2 cores)")
     record["machine"]["load_average_at_end"] = list(os.getloadavg())
+    record["uptime_after"] = uptime()
     print(f"identical outputs: {record['identical_outputs']}; load {loads()} (after)")
     save(record, args.out)
     if args.out is not None:
