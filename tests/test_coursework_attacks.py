@@ -1,8 +1,10 @@
 """The attack suite: a class of submissions written to break the grader, in its sandbox.
 
-One grading run (bubblewrap required: CI installs it) over the toy chapter, two sandboxes
-at a time, where every student but ``honest`` attacks from the answer cell of Exercise 2
-(and answers Exercise 3 correctly, so what they can cost themselves is visible):
+A grading run (bubblewrap required: CI installs it) over the toy chapter, where every
+student but ``honest`` attacks from the answer cell of Exercise 2 (and answers Exercise 3
+correctly, so what they can cost themselves is visible). The run is made twice, and every
+test checks both: two sandboxes at a time (``jobs=2``), and as two shards, each a separate
+``grade --shard K/2`` process, run side by side and merged:
 
 - ``snoop`` searches the whole disk for the gradebook, other submissions, solutions and
   hidden tests, tries to rewrite the gradebook and the other submissions it can name, and
@@ -18,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from course_tools.coursework import EXERCISES_SUFFIX, find_bwrap, grade
+from course_tools.coursework import EXERCISES_SUFFIX, find_bwrap, grade, merge
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "coursework"
@@ -93,10 +98,34 @@ def _digest(folder: Path) -> dict[str, str]:
     }
 
 
-class Attacked:
-    """One grading run of the attackers and one honest student."""
+SHARDS = 2
 
-    def __init__(self, root: Path, released: Path) -> None:
+
+def _sharded(submissions: Path, work: Path, env: dict[str, str]) -> list[Any]:
+    """The rows of the class graded as SHARDS ``grade --shard`` processes at once, merged."""
+    paths = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "course_tools.coursework", "grade", str(submissions),
+               "--book", str(FIXTURE_DIR), "--timeout", str(TIMEOUT), "--notebook-timeout",
+               str(NOTEBOOK_TIMEOUT), "--sandbox", "bwrap", "--jobs", "1",
+               "--out", str(work / "parts")]  # fmt: skip
+    children = []
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    for k in range(SHARDS):
+        shard = ["--shard", f"{k}/{SHARDS}", "--workdir", str(work / f"shard-{k}")]
+        children.append(
+            subprocess.Popen([*command, *shard], env={**env, "PYTHONPATH": paths}, **pipes)
+        )
+    for child in children:
+        _, err = child.communicate(timeout=600)
+        assert child.returncode == 0, err.decode()[-3000:]
+    return merge([work / "parts"]).rows
+
+
+class Attacked:
+    """One grading run of the attackers and one honest student (``jobs`` or ``shards``)."""
+
+    def __init__(self, root: Path, released: Path, way: str = "jobs") -> None:
+        self.way = way
         student = json.loads(released.read_text(encoding="utf-8"))
         source = json.loads(FIXTURE.read_text(encoding="utf-8"))
         answers = {_nbgrader(c).get("grade_id"): "".join(c["source"]) for c in source["cells"]}
@@ -128,26 +157,34 @@ class Attacked:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("HOME", str(self.home))
             patch.setenv("SECRET_TOKEN", "instructor-only")
-            rows = grade(
-                self.submissions, book_dir=FIXTURE_DIR, workdir=self.work, timeout=TIMEOUT,
-                notebook_timeout=NOTEBOOK_TIMEOUT, jobs=2, sandbox="bwrap",
-            )  # fmt: skip
+            if way == "shards":
+                rows = _sharded(self.submissions, self.work, dict(os.environ))
+            else:
+                rows = grade(
+                    self.submissions, book_dir=FIXTURE_DIR, workdir=self.work, timeout=TIMEOUT,
+                    notebook_timeout=NOTEBOOK_TIMEOUT, jobs=2, sandbox="bwrap",
+                )  # fmt: skip
         self.unchanged = _digest(self.submissions) == before
         self.rows = {(r.student, r.grade_id): r for r in rows}
 
     def row(self, student: str, grade_id: str) -> Any:
         return self.rows[student, grade_id]
 
+    def graded(self, student: str) -> Path:
+        """The executed notebook of ``student`` (in the workdir of the shard that ran it)."""
+        (path,) = self.work.glob(f"**/graded/{student}/{FIXTURE.name}")
+        return path
+
     def outputs(self, student: str) -> str:
-        path = self.work / "graded" / student / FIXTURE.name
+        path = self.graded(student)
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         return "".join(
             "".join(o.get("text", "")) for c in cells for o in c.get("outputs", [])
         )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def attacked(tmp_path_factory: pytest.TempPathFactory) -> Attacked:
+@pytest.fixture(scope="module", params=["jobs", "shards"])
+def attacked(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Attacked:
     if find_bwrap() is None:
         pytest.fail(
             "the attack suite needs bubblewrap: apt-get install bubblewrap (CI installs it)"
@@ -156,7 +193,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> Attacked:
     from course_tools.coursework import release
 
     (released,) = release(["toy"], root / "released", book_dir=FIXTURE_DIR)
-    return Attacked(root, released)
+    return Attacked(root, released, request.param)
 
 
 HONEST = {"ex1_answer": (0.0, "no answer"), "ex2_test": (3.0, "passed"),
@@ -221,7 +258,7 @@ def test_a_50_megabyte_line_is_cut(attacked: Attacked) -> None:
     row = attacked.row("bigline", "ex2_test")
     assert (row.score, row.status) == (3.0, "passed")
     assert "the output of cell 'ex2_mean' was cut (too long)" in row.message
-    graded = attacked.work / "graded" / "bigline" / FIXTURE.name
+    graded = attacked.graded("bigline")
     assert graded.stat().st_size < 1_000_000
 
 

@@ -7,11 +7,15 @@ into coursework, offline, with no Jupyter server::
     python -m course_tools.coursework release [CHAPTER ...] --out DIR
     python -m course_tools.coursework grade SUBMISSIONS_DIR --out grades.csv --feedback DIR
 
+and, for a cluster, ``grade --shard K/N --out DIR`` on each node, then ``merge DIR``.
+
 The modules, one job each: :mod:`.chapters` (find the book and its exercises),
 :mod:`.release` (nbgrader's student copies), :mod:`.submissions` (read and restore a
-submission), :mod:`.sandbox` and :mod:`.runner` (run it isolated, with limits),
-:mod:`.scoring` (the rules), :mod:`.flags` (what to review), :mod:`.feedback` (CSV files
-and HTML feedback), :mod:`.grading` (all of it for a class) and :mod:`.cli`.
+submission), :mod:`.sandbox` and :mod:`.runner` (run it isolated, with limits; the records
+they exchange are in :mod:`.protocol`), :mod:`.scoring` (the rules), :mod:`.flags` (what to
+review), :mod:`.feedback` (CSV files and HTML feedback), :mod:`.gradescope` (Gradescope's
+``results.json``), :mod:`.grading` (collect, plan, run and score a class),
+:mod:`.results` (what a run produces: shards, merge, regrade) and :mod:`.cli`.
 """
 
 from __future__ import annotations
@@ -20,13 +24,17 @@ from .chapters import EXERCISES_SUFFIX, default_book, find_chapters
 from .errors import CourseworkError, ReleaseError
 from .feedback import write_feedback, write_grades_csv, write_summary_csv
 from .flags import review
-from .grading import DEFAULT_JOBS, grade
+from .gradescope import gradescope_results
+from .grading import DEFAULT_JOBS, grade, grade_results
 from .limits import Limits
+from .protocol import RunResult
 from .release import release
+from .results import Results, Shard, merge, read_grades_csv
 from .sandbox import Sandbox, find_bwrap, isolation_warning
-from .scoring import CSV_FIELDS, GradeRow
+from .scoring import ANSWER_TIMED_OUT, CSV_FIELDS, GradeRow
 
 __all__ = [
+    "ANSWER_TIMED_OUT",
     "CSV_FIELDS",
     "DEFAULT_JOBS",
     "EXERCISES_SUFFIX",
@@ -34,12 +42,19 @@ __all__ = [
     "GradeRow",
     "Limits",
     "ReleaseError",
+    "Results",
+    "RunResult",
     "Sandbox",
+    "Shard",
     "default_book",
     "find_bwrap",
     "find_chapters",
     "grade",
+    "grade_results",
+    "gradescope_results",
     "isolation_warning",
+    "merge",
+    "read_grades_csv",
     "release",
     "review",
     "write_feedback",

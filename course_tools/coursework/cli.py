@@ -1,4 +1,4 @@
-"""The command line: ``python -m course_tools.coursework release|grade ...``.
+"""The command line: ``python -m course_tools.coursework release|grade|merge ...``.
 
 Installed with the course (``pip install -e .[instructor]``) it is also the
 ``course-coursework`` command. Run it from the course's folder, or point ``--book`` at the
@@ -10,18 +10,37 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from .errors import CourseworkError, ReleaseError
-from .feedback import write_grades_csv, write_summary_csv
-from .grading import DEFAULT_JOBS, grade
+from .gradescope import HIDDEN_VISIBILITIES
+from .grading import DEFAULT_JOBS, grade_results
+from .limits import Limits
 from .release import release
+from .results import Results, Shard, merge, read_grades_csv
 from .sandbox import SANDBOX_MODES
 
-__all__ = ["main"]
+__all__ = ["Progress", "main"]
 
 log = logging.getLogger("course_tools.coursework")
+
+
+def _outputs(parser: argparse.ArgumentParser) -> None:
+    """The options of what grade and merge write (beside --out)."""
+    parser.add_argument("--summary", type=Path, default=None,
+                        help="CSV with one row per student and one column per chapter "
+                        "(default: <out>-by-student.csv)")  # fmt: skip
+    parser.add_argument("--feedback", type=Path, default=None, metavar="DIR",
+                        help="write DIR/<student>/<chapter>_feedback.html")  # fmt: skip
+    parser.add_argument("--gradescope", type=Path, default=None, metavar="DIR",
+                        help="write DIR/<student>/results.json, Gradescope's autograder "
+                        "results")  # fmt: skip
+    parser.add_argument("--gradescope-hidden", choices=HIDDEN_VISIBILITIES,
+                        default="after_published", help="Gradescope visibility of the tests "
+                        "that hold hidden asserts (default after_published)")  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,24 +76,129 @@ def _parser() -> argparse.ArgumentParser:
     )
     gra.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
     gra.add_argument("--out", type=Path, required=True, help="CSV file to write (one row per "
-                     "student and graded cell)")  # fmt: skip
-    gra.add_argument("--summary", type=Path, default=None, help="CSV with one row per student "
-                     "and one column per chapter (default: <out>-by-student.csv)")  # fmt: skip
-    gra.add_argument("--feedback", type=Path, default=None, metavar="DIR",
-                     help="write DIR/<student>/<chapter>_feedback.html")  # fmt: skip
+                     "student and graded cell); with --shard, a folder for the partial "
+                     "results")  # fmt: skip
+    _outputs(gra)
     gra.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
     gra.add_argument("--notebook-timeout", type=int, default=300,
                      help="seconds per notebook (default 300)")  # fmt: skip
     gra.add_argument("--memory", type=int, default=2048, metavar="MB",
-                     help="memory per sandboxed process, MiB (default 2048)")  # fmt: skip
+                     help="memory per sandboxed process, MiB (default 2048); --jobs "
+                     "sandboxes at once may use --jobs times as much")  # fmt: skip
     gra.add_argument("--sandbox", choices=SANDBOX_MODES, default="auto",
                      help="auto: bubblewrap if usable, else a loud warning (default); "
                      "bwrap: required; none: no isolation")  # fmt: skip
     gra.add_argument(
         "--jobs", type=int, default=DEFAULT_JOBS,
-        help=f"notebooks graded at once (default {DEFAULT_JOBS}, from the CPU count)",
+        help=f"sandboxes at once (default {DEFAULT_JOBS}: the CPU cores this process may use)",
     )  # fmt: skip
+    gra.add_argument(
+        "--shard", default=None, metavar="K/N",
+        help="grade shard K of N (0 <= K < N) of the (student, chapter) pairs and write "
+        "OUT/shard-K-of-N.json, for merge",
+    )  # fmt: skip
+    gra.add_argument(
+        "--student", action="append", default=None, metavar="ID",
+        help="grade only this student (repeatable) and update their rows in --out, "
+        "leaving the other rows as they are",
+    )  # fmt: skip
+
+    mer = commands.add_parser(
+        "merge", help="join the partial results of grade --shard K/N into one run's outputs"
+    )
+    mer.add_argument("partials", nargs="+", type=Path, metavar="PARTIAL",
+                     help="a shard-K-of-N.json file, or a folder of them")  # fmt: skip
+    mer.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    _outputs(mer)
     return parser
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """A progress bar on a terminal: ``progress(done, total)``; silent if not a terminal."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self.start = time.monotonic()
+        self.shown = bool(getattr(stream, "isatty", lambda: False)())
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.shown or total <= 0:
+            return
+        elapsed = time.monotonic() - self.start
+        filled = self.width * done // total
+        left = f", ~{_clock(elapsed / done * (total - done))} left" if done else ""
+        self.stream.write(
+            f"\rgrading [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
+            f"notebooks, {_clock(elapsed)}{left} "
+        )
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _check_csv_out(out: Path) -> None:
+    if out.is_dir():
+        raise CourseworkError(f"--out '{out}' is a folder: expected a CSV file path")
+
+
+def _write(results: Results, args: argparse.Namespace, what: str) -> None:
+    out, summary = results.write(
+        args.out, args.summary, args.feedback, args.gradescope, args.gradescope_hidden
+    )
+    rows = results.rows
+    students = len({row.student for row in rows})
+    problems = sum(row.status == "error" for row in rows)
+    flagged = len({(row.student, row.chapter) for row in rows if row.review})
+    sys.stdout.write(
+        f"{what} {students} students: {len(rows)} rows, {problems} with status 'error', "
+        f"{flagged} submissions flagged for review -> {out}, {summary}\n"
+    )
+
+
+def _grade(args: argparse.Namespace) -> None:
+    limits = Limits(timeout=args.timeout, notebook_timeout=args.notebook_timeout,
+                    memory_mb=args.memory)  # fmt: skip
+    if args.shard is not None:
+        args.shard = Shard.parse(args.shard)
+        for option in ("summary", "feedback", "gradescope"):
+            if getattr(args, option) is not None:
+                raise CourseworkError(
+                    f"--{option} is written by merge: with --shard, grade writes only the "
+                    "partial results (OUT/shard-K-of-N.json)"
+                )
+        if args.out.exists() and not args.out.is_dir():
+            raise CourseworkError(
+                f"--out '{args.out}' is a file: with --shard, expected a folder for "
+                "shard-K-of-N.json"
+            )
+    else:
+        _check_csv_out(args.out)
+    existing = None
+    if args.student and args.out.is_file():
+        existing = read_grades_csv(args.out)
+    pages = args.feedback is not None or args.shard is not None
+    results = grade_results(
+        args.submissions, book_dir=args.book, workdir=args.workdir, limits=limits,
+        jobs=args.jobs, sandbox=args.sandbox, students=args.student, shard=args.shard,
+        pages=pages, progress=Progress(sys.stderr), verbose=args.verbose,
+    )  # fmt: skip
+    if args.shard is not None:
+        path = results.save_partial(args.out / args.shard.filename, args.shard)
+        sys.stdout.write(
+            f"graded shard {args.shard}: {len(results.pairs)} notebooks, "
+            f"{len(results.rows)} rows -> {path}\n"
+        )
+        return
+    if existing is not None:
+        results = results.replacing(existing)
+        _write(results, args, f"regraded {len(args.student)} of")
+        return
+    _write(results, args, "graded")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,23 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )  # fmt: skip
             sys.stdout.write("".join(f"released {path}\n" for path in paths))
             return 0
-        if args.out.is_dir():
-            raise CourseworkError(f"--out '{args.out}' is a folder: expected a CSV file path")
-        rows = grade(
-            args.submissions, book_dir=args.book, workdir=args.workdir, timeout=args.timeout,
-            notebook_timeout=args.notebook_timeout, memory_mb=args.memory, jobs=args.jobs,
-            sandbox=args.sandbox, feedback_dir=args.feedback, verbose=args.verbose,
-        )  # fmt: skip
-        write_grades_csv(rows, args.out)
-        summary = args.summary or args.out.with_name(f"{args.out.stem}-by-student.csv")
-        write_summary_csv(rows, summary)
-        students = len({row.student for row in rows})
-        problems = sum(row.status == "error" for row in rows)
-        flagged = len({(row.student, row.chapter) for row in rows if row.review})
-        sys.stdout.write(
-            f"graded {students} students: {len(rows)} rows, {problems} with status 'error', "
-            f"{flagged} submissions flagged for review -> {args.out}, {summary}\n"
-        )
+        if args.command == "merge":
+            _check_csv_out(args.out)
+            _write(merge(args.partials), args, "merged")
+            return 0
+        _grade(args)
         return 0
     except CourseworkError as error:
         parser.error(str(error))  # exits with status 2

@@ -20,7 +20,14 @@ from typing import Any
 from .chapters import HIDDEN_BEGIN, HIDDEN_END, text
 from .scoring import CSV_FIELDS, GradeRow
 
-__all__ = ["HIDDEN_NOTE", "write_feedback", "write_grades_csv", "write_summary_csv"]
+__all__ = [
+    "HIDDEN_NOTE",
+    "feedback_page",
+    "strip_hidden",
+    "write_feedback",
+    "write_grades_csv",
+    "write_summary_csv",
+]
 
 HIDDEN_NOTE = "# (hidden tests ran here)"
 _HIDDEN_BLOCK = re.compile(
@@ -109,10 +116,8 @@ def _outputs(cell: dict[str, Any], hidden: set[str]) -> list[str]:
     return parts
 
 
-def write_feedback(
-    notebook: dict[str, Any], rows: Sequence[GradeRow], hidden: set[str], path: Path
-) -> Path:
-    """Write the student's feedback page for one chapter (see the module docstring)."""
+def feedback_page(notebook: dict[str, Any], rows: Sequence[GradeRow], hidden: set[str]) -> str:
+    """The student's feedback page for one chapter, as HTML (see the module docstring)."""
     first = rows[0] if rows else None
     title = f"{first.chapter} — {first.student}" if first else "feedback"
     scored = sum(r.score or 0.0 for r in rows)
@@ -142,6 +147,13 @@ def write_feedback(
         + "\n".join(body)
         + "</body></html>\n"
     )
+    return page
+
+
+def write_feedback(
+    notebook: dict[str, Any], rows: Sequence[GradeRow], hidden: set[str], path: Path
+) -> Path:
+    """Write the student's feedback page for one chapter (:func:`feedback_page`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(feedback_page(notebook, rows, hidden), encoding="utf-8")
     return path

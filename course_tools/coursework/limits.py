@@ -1,11 +1,11 @@
-"""What one sandboxed submission may use, and what comes back from its run."""
+"""What one sandboxed submission may use (what comes back is in :mod:`.protocol`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from .errors import CourseworkError
+from .protocol import RunResult
 
 __all__ = ["Limits", "RunResult"]
 
@@ -36,13 +36,3 @@ class Limits:
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 what = "number of seconds" if "timeout" in name else "whole number"
                 raise CourseworkError(f"{name} must be a positive {what}, got {value!r}")
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What came back from one sandboxed run: the executed notebook, or why not."""
-
-    notebook: dict[str, Any] | None
-    stopped: dict[str, Any] | None
-    cut: tuple[int, ...]
-    failure: str

@@ -1,16 +1,12 @@
 """Execute one submission inside the sandbox and print the executed notebook (standalone).
 
-This file is the only code of the course's tooling that runs next to student code. The
-sandbox binds it read-only and runs ``python runner.py``; it imports nothing from
-``course_tools`` (which the sandbox does not contain), only ``nbclient`` and ``nbformat``.
+This file and ``protocol.py`` are the only code of the course's tooling that runs next to
+student code. The sandbox binds both read-only and runs ``python runner.py``; it imports
+nothing from ``course_tools`` (which the sandbox does not contain), only the protocol's
+records (``protocol.py``, next to it), ``nbclient`` and ``nbformat``.
 
-Protocol: one JSON request on stdin, one JSON result on the original stdout.
-
-- request: ``{"notebook": {...}, "timeout": s, "notebook_timeout": s,
-  "max_output_bytes": n, "memory_mb": m, "max_processes": k, "max_file_mb": f,
-  "seed_dirs": {"/tmp/mpl": "/sandbox/seed/mpl"}}`` (limits of 0 are not set);
-- result: ``{"notebook": {...}, "stopped": null | {"reason": ..., "cell": i, "message": ...},
-  "cut": [cell indices whose output was cut]}``.
+Protocol (:mod:`course_tools.coursework.protocol`): one ``Request`` as JSON on stdin, one
+``Reply`` as JSON on the original stdout.
 
 The notebook is read from stdin, never written to disk, and the result leaves by a file
 descriptor the kernel does not inherit: student code finds no copy of its test cells on
@@ -30,8 +26,10 @@ import threading
 import time
 from typing import Any
 
-#: The reasons a run stops before the last cell.
-CRASH, DEADLINE, STUCK = "crash", "deadline", "stuck"
+from protocol import CRASH, DEADLINE, STUCK, Reply, Request, Stopped, TimedOut, Timing
+
+#: When this process started (the start of the run's start-up time).
+_STARTED = time.monotonic()
 #: Seconds a timed-out cell gets to react to the interrupt before the run is given up.
 INTERRUPT_GRACE = 5.0
 
@@ -73,15 +71,15 @@ _INSTALL = f"exec({KERNEL_GUARD!r}, {{'get_ipython': get_ipython}})"
 _RESTORE = "get_ipython()._grader_restore()"
 
 
-def _set_limits(request: dict[str, Any]) -> None:
+def _set_limits(request: Request) -> None:
     """Resource limits for this process and every process it starts (the kernel)."""
     # Memory is RLIMIT_DATA (heap and private writable mappings), not RLIMIT_AS: a CUDA
     # build of torch reserves over 3 GB of address space on import alone, which an
     # address-space limit would refuse, while an allocation counts against either.
     limits = [
-        (resource.RLIMIT_DATA, int(request.get("memory_mb", 0)) * 2**20),
-        (resource.RLIMIT_NPROC, int(request.get("max_processes", 0))),
-        (resource.RLIMIT_FSIZE, int(request.get("max_file_mb", 0)) * 2**20),
+        (resource.RLIMIT_DATA, int(request.memory_mb) * 2**20),
+        (resource.RLIMIT_NPROC, int(request.max_processes)),
+        (resource.RLIMIT_FSIZE, int(request.max_file_mb) * 2**20),
     ]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     for which, value in limits:
@@ -144,22 +142,37 @@ def _size(output: dict[str, Any]) -> int:
     return len(json.dumps(output))
 
 
-def run(request: dict[str, Any], emit: Any) -> None:
-    """Execute ``request["notebook"]`` cell by cell and ``emit`` the result once."""
+def _skip_slow_imports() -> None:
+    """Leave out what nbformat's import pulls in but a run never uses.
+
+    ``jsonschema`` imports ``rfc3987_syntax`` (if installed) for its "iri" format, which
+    builds a grammar on import: over 3 s of every sandbox's start-up on a busy machine,
+    for a format no notebook schema uses. Without it, jsonschema skips that one check.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def run(request: Request, emit: Any) -> None:
+    """Execute ``request.notebook`` cell by cell and ``emit`` the :class:`Reply` once."""
+    _skip_slow_imports()
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    nb = nbformat.from_dict(request["notebook"])
-    cell_timeout = float(request["timeout"])
-    deadline = time.monotonic() + float(request["notebook_timeout"])
-    budget = int(request.get("max_output_bytes", 0)) or None
+    nb = nbformat.from_dict(request.notebook)
+    cell_timeout = float(request.timeout)
+    deadline = time.monotonic() + float(request.notebook_timeout)
+    budget = int(request.max_output_bytes) or None
     emitted = threading.Lock()
     cut: list[int] = []
+    timed_out: list[TimedOut] = []
+    clock = {"ready": 0.0, "cells": 0.0}
 
-    def finish(stopped: dict[str, Any] | None) -> None:
+    def finish(stopped: Stopped | None) -> None:
         if emitted.acquire(blocking=False):
-            emit.write(json.dumps({"notebook": nb, "stopped": stopped, "cut": cut}))
+            timing = Timing(startup_s=round(clock["ready"], 3), cells_s=round(clock["cells"], 3))
+            reply = Reply(dict(nb), stopped, tuple(cut), tuple(timed_out), timing)
+            emit.write(reply.to_json())
             emit.flush()
 
     class Client(NotebookClient):
@@ -212,23 +225,24 @@ def run(request: dict[str, Any], emit: Any) -> None:
         interrupt_on_timeout=True,
         kernel_name="python3",
         resources={"metadata": {"path": os.getcwd()}},
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        # No history database to create in each fresh home folder.
+        extra_arguments=["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"],
         shell_timeout_interval=1,
+        # Nothing of the kernel outlives the sandbox: no graceful shutdown to wait for.
+        shutdown_kernel="immediate",
     )
     client.used = {}
 
     def give_up() -> None:
         """The last resort when the kernel no longer answers: report, then exit."""
-        finish({"reason": STUCK, "cell": current[0], "message": "the kernel stopped answering"})
+        finish(Stopped(STUCK, current[0], "the kernel stopped answering"))
         os._exit(0)
 
-    watchdog = threading.Timer(
-        float(request["notebook_timeout"]) + 2 * INTERRUPT_GRACE + 5, give_up
-    )
+    watchdog = threading.Timer(float(request.notebook_timeout) + 2 * INTERRUPT_GRACE + 5, give_up)
     watchdog.daemon = True
     current = [-1]
-    stopped: dict[str, Any] | None = None
-    own_namespace = bool(request.get("own_pid_namespace"))
+    stopped: Stopped | None = None
+    own_namespace = bool(request.own_pid_namespace)
     tripped = [False]
     with client.setup_kernel():
         watchdog.start()
@@ -238,36 +252,38 @@ def run(request: dict[str, Any], emit: Any) -> None:
             keep.add(int(process.pid))
         evaluate(_INSTALL)
         if own_namespace and len(keep) == 2:
-            limit = max(4, int(request.get("max_processes", 0)) // 4 or 32)
+            limit = max(4, int(request.max_processes) // 4 or 32)
             threading.Thread(target=_guard, args=(keep, limit, tripped), daemon=True).start()
+        clock["ready"] = time.monotonic() - _STARTED
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
             if time.monotonic() >= deadline:
-                stopped = {
-                    "reason": DEADLINE,
-                    "cell": index,
-                    "message": f"the notebook's {request['notebook_timeout']:g} s were used up",
-                }
+                message = f"the notebook's {request.notebook_timeout:g} s were used up"
+                stopped = Stopped(DEADLINE, index, message)
                 break
             current[0] = index
             client.timed_out = client.interrupted_at = None
             limit = cell_limit(cell)
             meta = cell.metadata.get("nbgrader", {})
+            began = time.monotonic()
             try:
                 if (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
                     evaluate(_RESTORE)
                 client.execute_cell(cell, index)
             except DeadKernelError:
-                stopped = {"reason": CRASH, "cell": index, "message": "the kernel died"}
+                stopped = Stopped(CRASH, index, "the kernel died")
                 break
             except TimeoutError as error:
                 cell.outputs = [_timeout_output(limit)]
+                timed_out.append(TimedOut(index, float(limit)))
                 message = f"{error}, and the kernel did not stop when interrupted"
                 if tripped[0]:
                     message = f"{error}: the cell started too many processes (a fork bomb?)"
-                stopped = {"reason": STUCK, "cell": index, "message": message}
+                stopped = Stopped(STUCK, index, message)
                 break
+            finally:
+                clock["cells"] += time.monotonic() - began
             if own_namespace and len(keep) == 2:
                 _kill(_strays(keep))  # what a cell starts ends with it
             if tripped[0]:
@@ -285,6 +301,7 @@ def run(request: dict[str, Any], emit: Any) -> None:
                 cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"] + [
                     _timeout_output(limit)
                 ]
+                timed_out.append(TimedOut(index, float(limit)))
     finish(stopped)
     watchdog.cancel()
 
@@ -305,13 +322,13 @@ def _seed(dirs: dict[str, str]) -> None:
 
 
 def main() -> int:
-    request = json.loads(sys.stdin.read())
+    request = Request.from_json(sys.stdin.read())
     sys.stdin.close()
     emit = _private_stdout()
     os.makedirs(os.environ.get("HOME", "/tmp/home"), exist_ok=True)
-    os.makedirs(request["workdir"], exist_ok=True)
-    os.chdir(request["workdir"])
-    _seed(request.get("seed_dirs", {}))
+    os.makedirs(request.workdir, exist_ok=True)
+    os.chdir(request.workdir)
+    _seed(request.seed_dirs)
     _set_limits(request)
     run(request, emit)
     return 0

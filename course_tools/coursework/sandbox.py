@@ -4,7 +4,8 @@ Every (student, chapter) is executed by :mod:`runner` in a fresh child process. 
 bubblewrap (``bwrap``, the sandbox Flatpak builds on) that child sees:
 
 - a private root folder holding, read-only, only the Python installation, the virtual
-  environment, the course package ``companion`` and the runner itself;
+  environment, the course package ``companion`` and the runner itself (``runner.py`` and
+  the records of its protocol, ``protocol.py``);
 - a private ``/tmp`` (its working folder and home folder), size-limited, thrown away after;
 - no network (``--unshare-net``), its own process tree (``--unshare-pid``: no other
   process is visible, and every process it started dies with it), a scrubbed environment;
@@ -25,18 +26,19 @@ is then not isolated.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from .errors import CourseworkError
-from .limits import Limits, RunResult
+from .limits import Limits
+from .protocol import Reply, Request, RunResult
 
 __all__ = [
     "BWRAP",
@@ -53,8 +55,10 @@ BWRAP = "bwrap"
 SANDBOX_MODES: tuple[str, ...] = ("auto", "bwrap", "none")
 NO_SANDBOX = "none"
 RUNNER = Path(__file__).with_name("runner.py")
+PROTOCOL = Path(__file__).with_name("protocol.py")
 #: Where things sit inside the sandbox.
 _INSIDE_RUNNER = "/sandbox/runner.py"
+_INSIDE_PROTOCOL = "/sandbox/protocol.py"
 _INSIDE_LIB = "/sandbox/lib"
 _INSIDE_SEED = "/sandbox/seed"
 _WORK = "/tmp/work"
@@ -201,6 +205,7 @@ class Sandbox:
         if package is not None:
             bind(package, f"{_INSIDE_LIB}/{package.name}")
         bind(RUNNER, _INSIDE_RUNNER)
+        bind(PROTOCOL, _INSIDE_PROTOCOL)
         if self.seed_dir is not None and self.seed_dir.is_dir():
             bind(self.seed_dir, _INSIDE_SEED)
         command.extend(["--clearenv", "--chdir", "/tmp"])
@@ -231,19 +236,19 @@ class Sandbox:
             if self.seed_dir is not None and (self.seed_dir / "mpl").is_dir():
                 seed = f"{_INSIDE_SEED}/mpl" if inside else str(self.seed_dir / "mpl")
                 seeds[env["MPLCONFIGDIR"]] = seed
-            request = {
-                "notebook": notebook,
-                "timeout": limits.timeout,
-                "notebook_timeout": limits.notebook_timeout,
-                "max_output_bytes": limits.max_output_bytes,
-                "memory_mb": limits.memory_mb,
+            request = Request(
+                notebook=notebook,
+                timeout=limits.timeout,
+                notebook_timeout=limits.notebook_timeout,
+                max_output_bytes=limits.max_output_bytes,
+                memory_mb=limits.memory_mb,
                 # Without a user id of its own the count would include all of the user's.
-                "max_processes": limits.max_processes if inside and self.setpriv else 0,
-                "max_file_mb": limits.max_file_mb,
-                "seed_dirs": seeds,
-                "workdir": _WORK if inside else env["PWD"],
-                "own_pid_namespace": inside,
-            }
+                max_processes=limits.max_processes if inside and self.setpriv else 0,
+                max_file_mb=limits.max_file_mb,
+                seed_dirs=seeds,
+                workdir=_WORK if inside else env["PWD"],
+                own_pid_namespace=inside,
+            )
             if inside:
                 command = self._bwrap_command(slot)
                 cwd = None
@@ -254,32 +259,33 @@ class Sandbox:
 
 
 def _communicate(
-    command: list[str], env: dict[str, str], cwd: str | None, request: dict, wait: int
+    command: list[str], env: dict[str, str], cwd: str | None, request: Request, wait: int
 ) -> RunResult:
-    """Start the child, send the request, read the result (killing it after ``wait`` s)."""
+    """Start the child, send the request, read the reply (killing it after ``wait`` s)."""
+    start = time.perf_counter()
     try:
         child = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=env, cwd=cwd, start_new_session=True,
         )  # fmt: skip
     except OSError as error:
-        return RunResult(None, None, (), f"the grading process could not start: {error}")
+        return RunResult(None, f"the grading process could not start: {error}")
     try:
-        out, err = child.communicate(json.dumps(request).encode("utf-8"), timeout=wait)
+        out, err = child.communicate(request.to_json().encode("utf-8"), timeout=wait)
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.communicate()
-        return RunResult(None, None, (), f"the grading process was stopped after {wait} s")
+        return RunResult(None, f"the grading process was stopped after {wait} s")
+    wall = time.perf_counter() - start
     try:
-        result = json.loads(out.decode("utf-8"))
-        return RunResult(result["notebook"], result["stopped"], tuple(result["cut"]), "")
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        return RunResult(Reply.from_json(out.decode("utf-8")), "", wall)
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         detail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [
             f"exit status {child.returncode}"
         ]
         if child.returncode and child.returncode < 0:
             detail = [f"killed by signal {signal.Signals(-child.returncode).name}"]
-        return RunResult(None, None, (), f"the grading process failed ({detail[0][:300]})")
+        return RunResult(None, f"the grading process failed ({detail[0][:300]})", wall)
 
 
 def _python_folders() -> list[Path]:

@@ -7,6 +7,10 @@ The rules (the instructors' page states them):
 - a cell that ran longer than its time fails with "timed out after N s";
 - when the kernel dies, the cells that ran before keep their scores, and the cells after
   score 0 with a message that names the crash and the cell;
+- an answer cell (or a cell the student added) that ran past its time and was interrupted
+  is told on the rows of its exercise's tests that ran after it: a test that failed says so
+  in its message, one that scored keeps its score with the status ``answer timed out``;
+  the submission is flagged for review;
 - a test cell whose ``grade_id`` was changed counts as missing: 0 points;
 - written answers are left for a human (``needs manual grading``), or score 0 if unchanged.
 """
@@ -18,9 +22,20 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .chapters import EXERCISES_SUFFIX, Cell, nbgrader_cells, text
+from .protocol import CRASH, DEADLINE, RunResult
 from .submissions import Prepared
 
-__all__ = ["CSV_FIELDS", "GradeRow", "error_rows", "first_error", "score_rows"]
+__all__ = [
+    "ANSWER_TIMED_OUT",
+    "CSV_FIELDS",
+    "GradeRow",
+    "error_rows",
+    "first_error",
+    "score_rows",
+]
+
+#: The status of a test that scored after an answer of its exercise timed out.
+ANSWER_TIMED_OUT = "answer timed out"
 
 
 @dataclass(frozen=True)
@@ -29,7 +44,8 @@ class GradeRow:
 
     ``kind`` is ``"code"`` (an autograded test cell) or ``"written"`` (a markdown answer
     graded by hand); ``score`` is ``None`` (an empty CSV field) where no score is known
-    yet. ``status`` is one of ``passed``, ``partial``, ``failed`` (code), ``no answer``,
+    yet. ``status`` is one of ``passed``, ``partial``, ``failed``, ``answer timed out``
+    (code: scored, but an answer before it was interrupted at its time-out), ``no answer``,
     ``needs manual grading`` (written), ``missing`` (no notebook submitted: 0 points) or
     ``error`` (the submission could not be graded; ``message`` says why). ``review`` names
     what in the student's code deserves a look (see :mod:`.flags`), "" if nothing.
@@ -103,14 +119,46 @@ def error_rows(
     ]  # fmt: skip
 
 
-def _label(executed: list[dict[str, Any]], index: int) -> str:
-    """How a message names cell ``index``: its grade_id, or its number, and its exercise."""
-    grade_id = executed[index].get("metadata", {}).get("nbgrader", {}).get("grade_id")
+def _exercise(executed: list[dict[str, Any]], index: int) -> str:
+    """The exercise heading above cell ``index`` ("" if none)."""
     exercise = ""
     for cell in nbgrader_cells({"cells": executed[: index + 1]}):
         exercise = cell.exercise
-    name = f"cell '{grade_id}'" if grade_id else f"cell {index + 1}"
+    return exercise
+
+
+def _name(executed: list[dict[str, Any]], index: int) -> str:
+    """``cell '<grade_id>'``, or ``cell <number>`` for a cell without one."""
+    grade_id = executed[index].get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell '{grade_id}'" if grade_id else f"cell {index + 1}"
+
+
+def _label(executed: list[dict[str, Any]], index: int) -> str:
+    """How a message names cell ``index``: its grade_id, or its number, and its exercise."""
+    exercise = _exercise(executed, index)
+    name = _name(executed, index)
     return f"{name} ({exercise})" if exercise else name
+
+
+def _timeouts(executed: list[dict[str, Any]], result: RunResult) -> list[tuple[int, str, str]]:
+    """``(index, exercise, what)`` for each interrupted cell that is not a test cell, e.g.
+    ``(5, "Exercise 2", "answer cell 'ex2_mean' timed out after 15 s")``; ``exercise`` is
+    "" for one that concerns every test after it (a set-up cell, a cell above the first
+    exercise)."""
+    found = []
+    for timed in result.timed_out:
+        index = timed.cell
+        if not 0 <= index < len(executed):
+            continue
+        meta = executed[index].get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            continue  # a test cell: its own row says it timed out
+        name = _name(executed, index)
+        kind = "answer cell" if meta.get("solution") else "read-only cell" if meta else "cell"
+        what = f"{kind} {name.removeprefix('cell ')} timed out after {timed.seconds:g} s"
+        exercise = "" if kind == "read-only cell" else _exercise(executed, index)
+        found.append((index, exercise, what))
+    return found
 
 
 def score_rows(
@@ -118,14 +166,21 @@ def score_rows(
     chapter: str,
     released: list[Cell],
     prepared: Prepared,
-    executed: dict[str, Any],
-    stopped: dict[str, Any] | None,
-    cut: tuple[int, ...],
+    result: RunResult,
     review: str,
     memory_mb: int,
 ) -> list[GradeRow]:
-    """One row per graded cell of ``released`` for an executed submission."""
-    cells = executed["cells"]
+    """One row per graded cell of ``released`` for an executed submission.
+
+    ``result`` is the sandboxed run (its notebook must be there); ``review`` the flags of
+    the student's code, to which an interrupted answer adds its own.
+    """
+    assert result.notebook is not None
+    cells = result.notebook["cells"]
+    stopped, cut = result.stopped, result.cut
+    timeouts = _timeouts(cells, result)
+    interrupted = [f"{what} (interrupted)" for _, _, what in timeouts]
+    review = "; ".join(filter(None, [review, *interrupted]))
     where = {
         c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(cells)
     }
@@ -142,12 +197,12 @@ def score_rows(
         note = f"the output of {label.split(' (')[0]} was cut (too long)"
         if not cells[index].get("metadata", {}).get("nbgrader", {}).get("grade"):
             prepared.note(exercise, note)
-    stop_at = stopped.get("cell", len(cells)) if stopped else len(cells)
-    reason = stopped.get("reason") if stopped else None
-    if reason == "crash":
+    stop_at = stopped.cell if stopped else len(cells)
+    reason = stopped.reason if stopped else None
+    if reason == CRASH:
         why = f"the kernel died in {_label(cells, stop_at)} (os._exit, a crash or the memory limit)"
     elif stopped:
-        why = f"{stopped.get('message', 'stopped')} (at {_label(cells, stop_at)})"
+        why = f"{stopped.message} (at {_label(cells, stop_at)})"
     else:
         why = ""
     rows = []
@@ -166,7 +221,7 @@ def score_rows(
                 if score is None
                 else "the answer cell was left as released"
             )
-        elif index > stop_at or (index == stop_at and reason == "deadline"):
+        elif index > stop_at or (index == stop_at and reason == DEADLINE):
             score, status, message = 0.0, "failed", f"not run: {why}"
         elif index == stop_at:  # the kernel died or stopped answering in this cell
             score, status, message = 0.0, "failed", why
@@ -185,6 +240,13 @@ def score_rows(
                                                   f"counted): {warned}"]))  # fmt: skip
             if index in cut:
                 message = "; ".join(filter(None, [message, "output cut (too long)"]))
+            before = [w for i, e, w in timeouts if i < index and e in ("", cell.exercise)]
+            if before and status != "failed":
+                status = ANSWER_TIMED_OUT
+                told = f"{before[0]} and was interrupted: this test ran after it (score kept)"
+                message = "; ".join(filter(None, [told, message]))
+            elif before and cell.exercise not in answer_error:
+                message = "; ".join(filter(None, [f"{before[0]} and was interrupted", message]))
         message = "; ".join(filter(None, [message, *notes]))
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 3] + "..."
