@@ -36,7 +36,7 @@ import platform
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from machine import cpu_model  # benchmarks/machine.py
@@ -225,11 +225,11 @@ def fashion_triplet_run(seed: int) -> dict[str, object]:
     """The triplet chapter's Fashion-MNIST section with ``seed``."""
     import torch
 
-    from companion.train import recipes
+    from companion.train import experiments
 
     torch.set_num_threads(1)
     cpu = time.process_time()
-    result = recipes.fashion_retrieval(seed=seed)
+    result = experiments.fashion_retrieval(seed=seed).scores
     return {**result, "train_seconds_cpu": time.process_time() - cpu}
 
 
@@ -238,11 +238,11 @@ def capstone_run(seed: int) -> dict[str, object]:
     classes, Recall@1 on the unseen ones (validation and test), and pixels."""
     import torch
 
-    from companion.train import recipes
+    from companion.train import experiments
 
     torch.set_num_threads(1)
     cpu = time.process_time()
-    result = recipes.open_set_retrieval(seed=seed)
+    result = experiments.open_set_retrieval(seed=seed).scores
     return {**result, "train_seconds_cpu": time.process_time() - cpu}
 
 
@@ -374,17 +374,23 @@ def main() -> int:
 
     info = machine()
     jobs = [(lv, s, c) for c in args.chapters for lv in info["capabilities"] for s in args.seeds]
+    runs: list[dict[str, object]] = []
+
+    def save() -> None:  # after every run, so a failure keeps what was measured
+        info["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+        result = {
+            "benchmark": "the chapters' training claims per CPU kernel set and seed, one thread",
+            "machine": info,
+            "runs": sorted(runs, key=lambda r: (r["chapter"], r["kernels"], r["seed"])),
+            "summary": summarize(runs),
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
     with ThreadPoolExecutor(max_workers=args.workers) as pool:  # each job is a subprocess
-        runs = list(pool.map(lambda job: run_one(*job), jobs))
-    info["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    result = {
-        "benchmark": "the chapters' training claims per CPU kernel set and seed, one thread",
-        "machine": info,
-        "runs": runs,
-        "summary": summarize(runs),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+        for future in as_completed([pool.submit(run_one, *job) for job in jobs]):
+            runs.append(future.result())
+            save()
     for run in runs:
         numbers = ", ".join(
             f"{k} {v:.4f}" for k, v in run.items() if isinstance(v, float) and "seconds" not in k

@@ -237,3 +237,12 @@ def test_flip_averaged_errors() -> None:
         FlipAveraged(lambda x: x)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("images must be 4-D (B, C, H, W)")):
         FlipAveraged(nn.Identity())(torch.zeros(2, 3))
+
+
+def test_open_set_retrieval_refuses_a_class_both_seen_and_unseen() -> None:
+    from companion.train import experiments
+
+    with pytest.raises(
+        ValueError, match=re.escape("seen and unseen must not share a class, got [5]")
+    ):
+        experiments.open_set_retrieval(seen=(0, 5), unseen=(5, 6))

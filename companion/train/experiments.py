@@ -13,6 +13,7 @@ the spread of the chapter's own numbers. Each function trains with the recipes o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -125,21 +126,36 @@ def fashion_retrieval(
     return result
 
 
-def open_set_retrieval(*, seed: int = 0, train_images: int = 15_000) -> Retrieval:
+def open_set_retrieval(
+    *,
+    seed: int = 0,
+    train_images: int = 15_000,
+    seen: Sequence[int] = SEEN,
+    unseen: Sequence[int] = UNSEEN,
+) -> Retrieval:
     """The capstone: a ViT embedding (:class:`~companion.nn.embedding.ViTEmbedding` of
     ``VIT_FASHION``) and the CNN embedding, trained the same way (``CAPSTONE``) on
-    ``train_images`` images of the classes :data:`SEEN`, scored by Recall@1 among the
-    validation and the test images of :data:`UNSEEN` (``vit_val``, ``vit_test``,
-    ``cnn_val``, ``cnn_test``, ``pixel_val``, ``pixel_test``), and among the test images of
-    the seen classes (``vit_seen_test``, ``cnn_seen_test``, ``pixel_seen_test``).
+    ``train_images`` images of the classes ``seen`` (default :data:`SEEN`), scored by
+    Recall@1 among the validation and the test images of the classes ``unseen`` (default
+    :data:`UNSEEN`; ``train_images`` must be a multiple of ``len(seen)``): ``vit_val``,
+    ``vit_test``, ``cnn_val``, ``cnn_test``, ``pixel_val``, ``pixel_test``; and among the
+    test images of the seen classes: ``vit_seen_test``, ``cnn_seen_test``,
+    ``pixel_seen_test``.
+
+    Raises:
+        ValueError: if ``seen`` and ``unseen`` share a class.
 
     Returns:
         The scores, and the models under ``"vit"`` and ``"cnn"``.
     """
-    x_train, y_train = load_fashion_mnist("train", classes=SEEN, limit=train_images, seed=seed)
-    x_val, y_val = load_fashion_mnist("val", classes=UNSEEN)
-    x_test, y_test = load_fashion_mnist("test", classes=UNSEEN)
-    x_seen, y_seen = load_fashion_mnist("test", classes=SEEN)
+    if set(seen) & set(unseen):
+        raise ValueError(
+            f"seen and unseen must not share a class, got {sorted(set(seen) & set(unseen))} in both"
+        )
+    x_train, y_train = load_fashion_mnist("train", classes=seen, limit=train_images, seed=seed)
+    x_val, y_val = load_fashion_mnist("val", classes=unseen)
+    x_test, y_test = load_fashion_mnist("test", classes=unseen)
+    x_seen, y_seen = load_fashion_mnist("test", classes=seen)
     result = Retrieval()
     result.scores["pixel_val"] = recall_at_k(_pixels(x_val), y_val, k=1)
     result.scores["pixel_test"] = recall_at_k(_pixels(x_test), y_test, k=1)
