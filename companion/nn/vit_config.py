@@ -107,7 +107,7 @@ VIT_DIGITS = ViTConfig(
 )
 
 
-#: A small ViT for Fashion-MNIST's 28x28 images: 16 patches of 7x7 pixels (chosen on the
+#: A small ViT for Fashion-MNIST's 28x28 images, 16 patches of 7x7 pixels (chosen on the
 #: validation split).
 VIT_FASHION = ViTConfig(
     image_size=28,

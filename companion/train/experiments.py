@@ -43,13 +43,14 @@ __all__ = [
     "open_set_retrieval",
 ]
 
-#: The classes the open-set runs train on (clothes) and the ones they are scored on.
+#: The classes the open-set runs train on (clothes).
 SEEN: tuple[int, ...] = (0, 1, 2, 3, 4)
+#: The classes the open-set runs are scored on (never trained on).
 UNSEEN: tuple[int, ...] = (5, 6, 7, 8, 9)
-#: The embedding network of both chapters on 28x28 images: the last feature map is
-#: flattened, not averaged (``global_pool=False``): on Fashion-MNIST where a part of the
-#: image sits matters (0.84 validation Recall@1 against 0.74 with the average, chosen on
-#: the validation split).
+#: The embedding network of both chapters on 28x28 images, whose last feature map is
+#: flattened, not averaged (``global_pool=False``), since on Fashion-MNIST where a part of
+#: the image sits matters (0.84 validation Recall@1 against 0.74 with the average, chosen
+#: on the validation split).
 FASHION_EMBEDDING = EmbeddingConfig(image_size=28, dim=32, global_pool=False)
 
 

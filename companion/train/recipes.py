@@ -166,7 +166,7 @@ class FashionRecipe:
         check_number("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
 
 
-#: The ViT chapter's benchmark: the same recipe, trained longer on all 60,000 images.
+#: The ViT chapter's benchmark, the same recipe trained longer on all 60,000 images.
 FASHION_FULL = FashionRecipe(epochs=30)
 
 
@@ -267,11 +267,12 @@ class TripletRecipe:
         check_number("margin", self.margin, low=0)
 
 
-#: The triplet chapter's Fashion-MNIST section: the CNN classifier whose features are
-#: compared, and the triplet-trained embedding.
+#: The triplet chapter's Fashion-MNIST section, the CNN classifier whose features are
+#: compared.
 RETRIEVAL_CNN = FashionRecipe(epochs=3)
+#: The triplet chapter's Fashion-MNIST section, the triplet-trained embedding.
 RETRIEVAL_TRIPLET = TripletRecipe(epochs=3)
-#: The capstone: the ViT and the CNN embedding, trained the same way on the seen classes.
+#: The capstone, the ViT and the CNN embedding trained the same way on the seen classes.
 CAPSTONE = TripletRecipe(epochs=3, warmup_epochs=1, weight_decay=0.05)
 
 
