@@ -21,7 +21,7 @@ from torch import nn
 
 from companion.checks import check_int
 
-__all__ = ["CNNConfig", "CNNFeatures", "SmallCNN", "conv_blocks"]
+__all__ = ["CNNConfig", "CNNFeatures", "SmallCNN", "check_square_images", "conv_blocks"]
 
 
 def conv_blocks(in_channels: int, channels: tuple[int, int]) -> nn.Sequential:
@@ -38,6 +38,14 @@ def conv_blocks(in_channels: int, channels: tuple[int, int]) -> nn.Sequential:
         nn.ReLU(),
         nn.MaxPool2d(2),  # (B, c2, S/4, S/4)
     )
+
+
+def check_square_images(x: torch.Tensor, channels: int, size: int) -> None:
+    """Raise ``ValueError`` unless ``x`` is ``(B, channels, size, size)`` (the input check of
+    both convolutional networks, :class:`SmallCNN` and
+    :class:`~companion.nn.embedding.EmbeddingNet`)."""
+    if x.ndim != 4 or x.shape[1:] != (channels, size, size):
+        raise ValueError(f"x must have shape (B, {channels}, {size}, {size}), got {tuple(x.shape)}")
 
 
 @dataclass(frozen=True)
@@ -92,12 +100,7 @@ class SmallCNN(nn.Module):
         Raises:
             ValueError: if ``x`` is not ``(B, C, S, S)`` for this config.
         """
-        cfg = self.config
-        if x.ndim != 4 or x.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
-            raise ValueError(
-                f"x must have shape (B, {cfg.in_channels}, {cfg.image_size}, {cfg.image_size}),"
-                f" got {tuple(x.shape)}"
-            )
+        check_square_images(x, self.config.in_channels, self.config.image_size)
         B = x.shape[0]
         h = self.convs(x)  # (B, c2, S/4, S/4)
         return torch.relu(self.hidden(h.reshape(B, -1)))  # (B, F)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.checks import check_bool, check_int
-from companion.nn.cnn import conv_blocks
+from companion.nn.cnn import check_square_images, conv_blocks
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import ViTConfig
 
@@ -91,11 +91,7 @@ class EmbeddingNet(nn.Module):
             ValueError: if ``x`` is not ``(B, C, S, S)`` for this config.
         """
         cfg = self.config
-        if x.ndim != 4 or x.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
-            raise ValueError(
-                f"x must have shape (B, {cfg.in_channels}, {cfg.image_size}, {cfg.image_size}),"
-                f" got {tuple(x.shape)}"
-            )
+        check_square_images(x, cfg.in_channels, cfg.image_size)
         B, _C, _S, _ = x.shape  # (B, C, S, S)
         h = self.features(x)  # (B, c2, S/4, S/4)
         if cfg.global_pool:
