@@ -88,108 +88,17 @@ def vit_run(seed: int) -> dict[str, float]:
 
 
 def triplet_run(seed: int) -> dict[str, object]:
-    """The triplet-loss chapter's trainings with ``seed`` (its cells, ``0`` -> ``seed``)."""
+    """The triplet-loss chapter's digits trainings with ``seed``
+    (:func:`companion.train.experiments.digits_triplet`, as the chapter's recipes)."""
     import torch
 
-    from companion.data.augment import random_placement, shift_on_canvas
-    from companion.data.digits import load_digits
-    from companion.metric.losses import mined_triplet_loss
-    from companion.metric.miners import STRATEGIES
-    from companion.metric.retrieval import nearest_neighbor_accuracy, recall_at_k
-    from companion.nn.embedding import EmbeddingConfig, EmbeddingNet
-    from companion.train.loop import fit, predict
-    from companion.utils import seed_everything
+    from companion.train import experiments
 
     torch.set_num_threads(1)
-    x_train, y_train = load_digits("train")
-    x_val, y_val = load_digits("val")
-    x_test, y_test = load_digits("test")
-    x_trainval, y_trainval = load_digits("trainval")
-    flat = torch.nn.Flatten()
-    canvas = 16
-    shifted_train = shift_on_canvas(x_train, canvas_size=canvas, seed=1)
-    shifted_val = shift_on_canvas(x_val, canvas_size=canvas, seed=2)
-    shifted_test = shift_on_canvas(x_test, canvas_size=canvas, seed=3)
-
-    def loss_for(strategy: str):
-        return lambda e, y: mined_triplet_loss(e, y, strategy=strategy, margin=0.2)
-
-    def train(image_size: int, x, y, epochs: int, strategy: str, **kwargs) -> EmbeddingNet:
-        seed_everything(seed)
-        model = EmbeddingNet(EmbeddingConfig(image_size=image_size, dim=32))
-        fit(
-            model,
-            loss_for(strategy),
-            x,
-            y,
-            epochs=epochs,
-            batch_size=64,
-            lr=3e-3,
-            drop_last=True,
-            seed=seed,
-            progress=False,
-            **kwargs,
-        )
-        return model
-
     cpu = time.process_time()
-    # Clean digits: the strategy chosen on validation, then the final fit on train+val.
-    select = {}
-    for strategy in STRATEGIES:
-        model = train(8, x_train, y_train, 4, strategy)
-        val_emb = predict(model, x_val)
-        select[strategy] = (
-            recall_at_k(val_emb, y_val, k=1),
-            nearest_neighbor_accuracy(val_emb, y_val, predict(model, x_train), y_train),
-        )
-    best = max(STRATEGIES, key=lambda s: select[s])
-    model = train(8, x_trainval, y_trainval, 10, best)
-    gallery_emb, test_emb = predict(model, x_trainval), predict(model, x_test)
-
-    # Shifted digits: the strategy chosen on the shifted validation digits.
-    shift_models, shift_val = {}, {}
-    for strategy in STRATEGIES:
-        shift_models[strategy] = train(
-            canvas, x_train, y_train, 8, strategy, transform=random_placement(canvas)
-        )
-        shift_val[strategy] = nearest_neighbor_accuracy(
-            predict(shift_models[strategy], shifted_val),
-            y_val,
-            predict(shift_models[strategy], shifted_train),
-            y_train,
-        )
-    shift_best = max(STRATEGIES, key=lambda s: shift_val[s])
-    shift_model = shift_models[shift_best]
-    shift_train_emb = predict(shift_model, shifted_train)
-    shift_test_1nn = nearest_neighbor_accuracy(
-        predict(shift_model, shifted_test), y_test, shift_train_emb, y_train
-    )
-    pixel_shift_test_1nn = nearest_neighbor_accuracy(
-        flat(shifted_test), y_test, flat(shifted_train), y_train
-    )
-
-    # Classes 0-4 only, scored on the unseen classes 5-9.
-    seen = y_train < 5
-    open_model = train(
-        canvas, x_train[seen], y_train[seen], 12, shift_best, transform=random_placement(canvas)
-    )
-    unseen = y_test >= 5
-    open_unseen = recall_at_k(predict(open_model, shifted_test[unseen]), y_test[unseen], k=1)
-    pixel_unseen = recall_at_k(flat(shifted_test[unseen]), y_test[unseen], k=1)
-    return {
-        "strategy": best,
-        "select_val_recall_1nn": {s: list(v) for s, v in select.items()},
-        "test_1nn": nearest_neighbor_accuracy(test_emb, y_test, gallery_emb, y_trainval),
-        "test_recall": recall_at_k(test_emb, y_test, k=1),
-        "shift_strategy": shift_best,
-        "shift_val_1nn": shift_val,
-        "shift_test_1nn": shift_test_1nn,
-        "pixel_shift_test_1nn": pixel_shift_test_1nn,
-        "shift_gain_points": 100 * (shift_test_1nn - pixel_shift_test_1nn),
-        "unseen_recall": open_unseen,
-        "pixel_unseen_recall": pixel_unseen,
-        "train_seconds_cpu": time.process_time() - cpu,
-    }
+    result = experiments.digits_triplet(seed)
+    result["train_seconds_cpu"] = time.process_time() - cpu
+    return result
 
 
 def fashion_run(seed: int) -> dict[str, object]:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from companion.data.augment import random_placement
-from companion.data.samplers import pk_batch
+from companion.data.samplers import PKSampler, pk_batch
 from companion.metric.distances import pairwise_distances
 from companion.metric.losses import (
     batch_hard_soft_margin_loss,
@@ -584,3 +584,26 @@ def test_pca_2d_matches_top_singular_directions(dtype):
         ValueError, match=r"x must be 2-D \(N, D\) with N, D >= 2, got shape \(5,\)"
     ):
         pca_2d(torch.zeros(5))
+
+
+def test_pk_sampler_draws_an_epoch_of_class_balanced_batches():
+    labels = torch.arange(6).repeat_interleave(10)  # 60 images, 6 classes
+    sampler = PKSampler(labels, classes_per_batch=3, images_per_class=4)
+    assert len(sampler) == 60 // 12
+    batches = sampler.batches(torch.Generator().manual_seed(0))
+    again = sampler.batches(torch.Generator().manual_seed(0))
+    assert len(batches) == len(sampler)
+    for b, b2 in zip(batches, again, strict=True):
+        assert torch.equal(b, b2)
+        assert b.shape == (12,)
+        assert sorted(torch.bincount(labels[b], minlength=6).tolist()) == [0, 0, 0, 4, 4, 4]
+
+
+def test_pk_sampler_errors():
+    labels = torch.tensor([0, 0, 1, 1, 1])
+    with pytest.raises(ValueError, match=r"classes_per_batch must be an int in \[1, 2\], got 3"):
+        PKSampler(labels, classes_per_batch=3, images_per_class=1)
+    with pytest.raises(ValueError, match=r"images_per_class must be an int in \[1, 2\], got 3"):
+        PKSampler(labels, classes_per_batch=2, images_per_class=3)
+    with pytest.raises(ValueError, match=r"labels must be 1-D \(N,\), got shape \(1, 5\)"):
+        PKSampler(labels[None], classes_per_batch=1, images_per_class=1)

@@ -181,3 +181,41 @@ def test_accuracy_rejects_non_tensors() -> None:
 def test_predict_rejects_bad_batch_size() -> None:
     with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
         predict(_model(), torch.zeros(2, 2), batch_size=0)
+
+
+def test_fit_draws_its_batches_from_a_batch_sampler() -> None:
+    from companion.data.samplers import PKSampler
+
+    x, y = _blobs(64)
+    sampler = PKSampler(y, classes_per_batch=2, images_per_class=4)
+    seen: list[torch.Tensor] = []
+
+    def loss_fn(out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        seen.append(yb.clone())
+        return nn.functional.cross_entropy(out, yb)
+
+    fit(_model(), loss_fn, x, y, epochs=2, batch_sampler=sampler, seed=3, progress=False)
+    assert len(seen) == 2 * len(sampler)
+    g = torch.Generator().manual_seed(3)
+    expected = sampler.batches(g) + sampler.batches(g)  # fit's generator, epoch by epoch
+    for yb, idx in zip(seen, expected, strict=True):
+        assert torch.equal(yb, y[idx])
+
+
+def test_fit_batch_sampler_errors() -> None:
+    from companion.data.samplers import PKSampler
+
+    x, y = _blobs(64)
+    with pytest.raises(TypeError, match="batch_sampler must have batches"):
+        fit(_model(), nn.functional.cross_entropy, x, y, epochs=1, batch_sampler=[1, 2])
+    sampler = PKSampler(y, classes_per_batch=2, images_per_class=4)
+    with pytest.raises(ValueError, match="batch_size and drop_last must keep their defaults"):
+        fit(
+            _model(),
+            nn.functional.cross_entropy,
+            x,
+            y,
+            epochs=1,
+            batch_size=8,
+            batch_sampler=sampler,
+        )

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_curve as sk_roc_curve
 
 from companion.metric.distances import pairwise_distances
 from companion.metric.verification import (
+    balanced_pairs,
     best_threshold,
     mean_average_precision,
     pair_scores,
@@ -401,3 +402,45 @@ def test_query_emb_must_be_a_matrix():
 def test_some_query_must_have_a_relevant_item():
     with pytest.raises(ValueError, match="query_labels must share a label with the gallery"):
         mean_average_precision(torch.zeros(3, 2), torch.tensor([0, 1, 2]))
+
+
+def test_balanced_pairs_keeps_every_same_pair_and_as_many_different():
+    labels = torch.arange(4).repeat_interleave(5)  # 20 images, 40 same pairs of 190
+    _, is_same = pair_scores(torch.randn(20, 3), labels)
+    keep = balanced_pairs(is_same, generator=torch.Generator().manual_seed(0))
+    again = balanced_pairs(is_same, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(keep, again)
+    assert torch.equal(keep, torch.sort(keep).values)
+    assert len(set(keep.tolist())) == len(keep) == 2 * int(is_same.sum())
+    assert int(is_same[keep].sum()) == int(is_same.sum())
+
+
+def test_balanced_pairs_errors():
+    with pytest.raises(TypeError, match="is_same must be a boolean tensor"):
+        balanced_pairs(torch.tensor([1, 0]))
+    with pytest.raises(ValueError, match=r"is_same must be 1-D \(P,\), got shape \(1, 2\)"):
+        balanced_pairs(torch.tensor([[True, False]]))
+    with pytest.raises(ValueError, match="at least one same and one different pair, got 2 same"):
+        balanced_pairs(torch.tensor([True, True]))
+
+
+def test_verification_protocol_chooses_the_threshold_on_validation():
+    from companion.train.experiments import VERIFICATION_FARS, verification_protocol
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(5).repeat_interleave(8)
+    centres = 3 * torch.randn(5, 4, generator=g)
+
+    def emb() -> torch.Tensor:
+        return centres[labels] + 0.5 * torch.randn(40, 4, generator=g)
+
+    val, test = emb(), emb()
+    scores = verification_protocol(val, labels, test, labels)
+    val_d, val_same = pair_scores(val, labels)
+    keep = balanced_pairs(val_same, generator=torch.Generator().manual_seed(0))
+    assert scores["threshold"] == best_threshold(val_d[keep], val_same[keep])
+    assert scores["test_accuracy"] <= scores["test_best_accuracy"]
+    far, tar, _ = roc_curve(*pair_scores(test, labels))
+    for target in VERIFICATION_FARS:
+        assert scores[f"tar_at_far_{target:g}"] == tar_at_far(far, tar, target)
+    assert scores["map"] == mean_average_precision(test, labels)

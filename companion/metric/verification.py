@@ -32,6 +32,7 @@ from companion.checks import (
     check_int,
     check_labels,
     check_matrix,
+    check_ndim,
     check_number,
     check_same_shape,
     check_tensor,
@@ -40,6 +41,7 @@ from companion.checks import (
 from companion.metric.distances import pairwise_distances
 
 __all__ = [
+    "balanced_pairs",
     "best_threshold",
     "mean_average_precision",
     "pair_scores",
@@ -122,6 +124,44 @@ def pair_scores(
     i, j = torch.triu_indices(n, n, offset=1, device=embeddings.device)  # (P,), (P,)
     distances = pairwise_distances(embeddings, squared=squared)[i, j]  # (P,)
     return distances, labels[i] == labels[j]
+
+
+def balanced_pairs(
+    is_same: torch.Tensor, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Indices of a balanced pair set, as LFW's protocol uses: every same pair, and as many
+    different pairs drawn at random without replacement (all of them if there are fewer).
+
+    Among all pairs of ``C`` equal classes only about ``1/C`` are same pairs, so an
+    accuracy over all pairs rewards rejecting everything (``1 − 1/C``). On a balanced set,
+    chance is 1/2.
+
+    Args:
+        is_same: ``(P,)`` bool, e.g. from :func:`pair_scores`.
+        generator: seeds the draw of the different pairs (on the CPU).
+
+    Returns:
+        int64 ``(M,)`` increasing indices into the pairs, on the device of ``is_same``.
+
+    Raises:
+        TypeError: for a non-boolean ``is_same``.
+        ValueError: if ``is_same`` is not 1-D or holds no same or no different pair.
+    """
+    is_same = check_tensor("is_same", is_same)
+    if is_same.dtype != torch.bool:
+        raise TypeError(
+            f"is_same must be a boolean tensor (True = same label), got {is_same.dtype}"
+        )
+    check_ndim("is_same", is_same, 1, "(P,)")
+    same = torch.nonzero(is_same).squeeze(1)  # (S,)
+    diff = torch.nonzero(~is_same).squeeze(1)  # (P - S,)
+    if same.numel() == 0 or diff.numel() == 0:
+        raise ValueError(
+            "is_same must hold at least one same and one different pair, "
+            f"got {same.numel()} same and {diff.numel()} different"
+        )
+    keep = torch.randperm(diff.numel(), generator=generator)[: same.numel()].to(diff.device)
+    return torch.sort(torch.cat([same, diff[keep]])).values
 
 
 @torch.no_grad()

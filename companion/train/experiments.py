@@ -1,4 +1,4 @@
-"""The measured runs of the triplet and capstone chapters on Fashion-MNIST, in one place.
+"""The measured runs of the triplet and capstone chapters, in one place.
 
 A chapter calls these functions and prints what they return; ``benchmarks/bench_kernels.py``
 calls the same functions under every CPU kernel level and seed, so the spread it stores is
@@ -8,25 +8,43 @@ the spread of the chapter's own numbers. Each function trains with the recipes o
 - Recall@1: each image of a split is a query among the other images of that split, a hit
   when its nearest neighbour has its class (:func:`~companion.metric.retrieval.recall_at_k`);
 - 1-NN accuracy: each test image is classified by its nearest image in a gallery of
-  training images (:func:`~companion.metric.retrieval.nearest_neighbor_accuracy`).
+  training images (:func:`~companion.metric.retrieval.nearest_neighbor_accuracy`);
+- verification, FaceNet's protocol (:func:`verification_protocol`): a distance threshold
+  chosen on validation pairs, scored once on test pairs; TAR at a fixed FAR; and mAP.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
 
+from companion.data.augment import random_placement, shift_on_canvas
+from companion.data.digits import load_digits
 from companion.data.fashion_mnist import load_fashion_mnist
+from companion.metric.miners import STRATEGIES
 from companion.metric.retrieval import nearest_neighbor_accuracy, recall_at_k
+from companion.metric.verification import (
+    balanced_pairs,
+    best_threshold,
+    mean_average_precision,
+    pair_scores,
+    roc_curve,
+    tar_at_far,
+    verification_accuracy,
+)
 from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet, ViTEmbedding
 from companion.nn.vit_config import VIT_FASHION
 from companion.train.loop import predict
 from companion.train.recipes import (
     CAPSTONE,
+    DIGITS_TRIPLET,
+    DIGITS_TRIPLET_FINAL,
+    DIGITS_TRIPLET_OPEN,
+    DIGITS_TRIPLET_SHIFTED,
     RETRIEVAL_CNN,
     RETRIEVAL_TRIPLET,
     train_classifier,
@@ -38,9 +56,12 @@ __all__ = [
     "FASHION_EMBEDDING",
     "SEEN",
     "UNSEEN",
+    "VERIFICATION_FARS",
     "Retrieval",
+    "digits_triplet",
     "fashion_retrieval",
     "open_set_retrieval",
+    "verification_protocol",
 ]
 
 #: The classes the open-set runs train on (clothes).
@@ -54,6 +75,12 @@ UNSEEN: tuple[int, ...] = (5, 6, 7, 8, 9)
 FASHION_EMBEDDING = EmbeddingConfig(image_size=28, dim=32, global_pool=False)
 
 
+#: The false accept rates at which verification_protocol reads the true accept rate.
+VERIFICATION_FARS: tuple[float, ...] = (1e-3, 1e-2)
+#: Images per split in the verification pairs (all pairs of a class-balanced subset).
+VERIFICATION_IMAGES = 2_000
+
+
 @dataclass
 class Retrieval:
     """What a run measured (``scores``, floats by name) and the networks it trained."""
@@ -64,6 +91,49 @@ class Retrieval:
 
 def _pixels(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(1)  # (N, 1, 28, 28) -> (N, 784)
+
+
+def verification_protocol(
+    val_emb: torch.Tensor,
+    val_labels: torch.Tensor,
+    test_emb: torch.Tensor,
+    test_labels: torch.Tensor,
+    *,
+    seed: int = 0,
+) -> dict[str, float]:
+    """FaceNet's verification protocol on two sets of embeddings.
+
+    "Same class" when the distance of a pair is at most a threshold ``t``. The pairs of each
+    split are all its pairs (:func:`~companion.metric.verification.pair_scores`), cut to a
+    balanced set (:func:`~companion.metric.verification.balanced_pairs`, as LFW's): ``t``
+    is chosen on the validation pairs (:func:`~companion.metric.verification.best_threshold`)
+    and scored once on the test pairs. The true accept rate at each false accept rate of
+    :data:`VERIFICATION_FARS` is read on all the test pairs, and the mAP is leave-one-out
+    retrieval among the test embeddings.
+
+    Returns:
+        ``threshold``, ``val_accuracy``, ``test_accuracy`` (at the validation threshold),
+        ``test_best_accuracy`` (at the best threshold for the test pairs, an upper bound
+        no protocol may report), ``tar_at_far_{far:g}`` and ``map``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    val_d, val_same = pair_scores(val_emb, val_labels)
+    keep = balanced_pairs(val_same, generator=generator)
+    threshold = best_threshold(val_d[keep], val_same[keep])
+    test_d, test_same = pair_scores(test_emb, test_labels)
+    test_keep = balanced_pairs(test_same, generator=generator)
+    d, same = test_d[test_keep], test_same[test_keep]
+    scores = {
+        "threshold": threshold,
+        "val_accuracy": verification_accuracy(val_d[keep], val_same[keep], threshold),
+        "test_accuracy": verification_accuracy(d, same, threshold),
+        "test_best_accuracy": verification_accuracy(d, same, best_threshold(d, same)),
+    }
+    far, tar, _ = roc_curve(test_d, test_same)
+    for target in VERIFICATION_FARS:
+        scores[f"tar_at_far_{target:g}"] = tar_at_far(far, tar, target)
+    scores["map"] = mean_average_precision(test_emb, test_labels)
+    return scores
 
 
 def fashion_retrieval(
@@ -83,6 +153,10 @@ def fashion_retrieval(
     ``gallery_images`` training images; and ``{name}_val_recall``), then on the classes
     :data:`SEEN` only (scored among the test images of :data:`UNSEEN`:
     ``{name}_unseen_recall``, and ``{name}_unseen_val_recall`` on validation).
+    Verification (:func:`verification_protocol`, on :data:`VERIFICATION_IMAGES` images of
+    the validation and of the test split; seen: all ten classes, unseen: :data:`UNSEEN`,
+    by the networks trained on :data:`SEEN`): ``{name}_verify_{key}`` and
+    ``{name}_unseen_verify_{key}``.
 
     Returns:
         The scores, and the models under ``"cnn"``, ``"triplet"``, ``"cnn_seen"`` and
@@ -124,6 +198,13 @@ def fashion_retrieval(
         s[f"{name}_val_recall"] = recall_at_k(full(x_val), y_val, k=1)
         s[f"{name}_unseen_recall"] = recall_at_k(seen(x_test[unseen_test]), y_test[unseen_test])
         s[f"{name}_unseen_val_recall"] = recall_at_k(seen(x_val[unseen_val]), y_val[unseen_val])
+    for suffix, classes in (("", None), ("_unseen", UNSEEN)):
+        xv, yv = load_fashion_mnist("val", classes=classes, limit=VERIFICATION_IMAGES)
+        xt, yt = load_fashion_mnist("test", classes=classes, limit=VERIFICATION_IMAGES)
+        for name in ("pixels", "cnn", "triplet"):
+            f = embed[name] if not suffix else embed.get(f"{name}_seen", embed[name])
+            for key, value in verification_protocol(f(xv), yv, f(xt), yt, seed=seed).items():
+                result.scores[f"{name}{suffix}_verify_{key}"] = value
     return result
 
 
@@ -172,3 +253,86 @@ def open_set_retrieval(
         result.scores[f"{name}_seen_test"] = recall_at_k(predict(net, x_seen), y_seen, k=1)
     result.scores["pixel_seen_test"] = recall_at_k(_pixels(x_seen), y_seen, k=1)
     return result
+
+
+def digits_triplet(seed: int = 0) -> dict[str, object]:
+    """The triplet chapter's digits trainings with ``seed`` (the chapter runs seed 0).
+
+    Each strategy of :data:`~companion.metric.miners.STRATEGIES` trains with
+    ``DIGITS_TRIPLET`` and the best validation Recall@1 (then 1-NN accuracy) is kept for
+    the final fit on train + validation (``DIGITS_TRIPLET_FINAL``), scored on test. On the
+    16x16 canvas (``DIGITS_TRIPLET_SHIFTED``, fresh random placements) the strategy is
+    chosen by shifted validation 1-NN accuracy and scored on shifted test digits against
+    pixels; trained on the classes 0-4 only (``DIGITS_TRIPLET_OPEN``), Recall@1 among the
+    shifted test digits of the classes 5-9.
+
+    Returns:
+        The choices and scores by name (the fields of ``benchmarks/bench_kernels.py``'s
+        triplet rows).
+    """
+    x_train, y_train = load_digits("train")
+    x_val, y_val = load_digits("val")
+    x_test, y_test = load_digits("test")
+    x_trainval, y_trainval = load_digits("trainval")
+    canvas = 16
+    shifted = {
+        "train": shift_on_canvas(x_train, canvas_size=canvas, seed=1),
+        "val": shift_on_canvas(x_val, canvas_size=canvas, seed=2),
+        "test": shift_on_canvas(x_test, canvas_size=canvas, seed=3),
+    }
+
+    def train(image_size: int, x, y, recipe, strategy: str, **kwargs) -> EmbeddingNet:
+        seed_everything(seed)
+        model = EmbeddingNet(EmbeddingConfig(image_size=image_size, dim=32))
+        train_embedding(model, x, y, replace(recipe, strategy=strategy), seed=seed, **kwargs)
+        return model
+
+    select = {}
+    for strategy in STRATEGIES:
+        model = train(8, x_train, y_train, DIGITS_TRIPLET, strategy)
+        val_emb = predict(model, x_val)
+        select[strategy] = (
+            recall_at_k(val_emb, y_val, k=1),
+            nearest_neighbor_accuracy(val_emb, y_val, predict(model, x_train), y_train),
+        )
+    best = max(STRATEGIES, key=lambda s: select[s])
+    model = train(8, x_trainval, y_trainval, DIGITS_TRIPLET_FINAL, best)
+    gallery_emb, test_emb = predict(model, x_trainval), predict(model, x_test)
+
+    placement = random_placement(canvas)
+    shift_models, shift_val = {}, {}
+    for strategy in STRATEGIES:
+        net = train(canvas, x_train, y_train, DIGITS_TRIPLET_SHIFTED, strategy, transform=placement)
+        shift_models[strategy] = net
+        shift_val[strategy] = nearest_neighbor_accuracy(
+            predict(net, shifted["val"]), y_val, predict(net, shifted["train"]), y_train
+        )
+    shift_best = max(STRATEGIES, key=lambda s: shift_val[s])
+    shift_model = shift_models[shift_best]
+    shift_test_1nn = nearest_neighbor_accuracy(
+        predict(shift_model, shifted["test"]),
+        y_test,
+        predict(shift_model, shifted["train"]),
+        y_train,
+    )
+    pixel_shift_test_1nn = nearest_neighbor_accuracy(
+        _pixels(shifted["test"]), y_test, _pixels(shifted["train"]), y_train
+    )
+
+    seen, unseen = y_train < 5, y_test >= 5
+    open_model = train(
+        canvas, x_train[seen], y_train[seen], DIGITS_TRIPLET_OPEN, shift_best, transform=placement
+    )
+    return {
+        "strategy": best,
+        "select_val_recall_1nn": {s: list(v) for s, v in select.items()},
+        "test_1nn": nearest_neighbor_accuracy(test_emb, y_test, gallery_emb, y_trainval),
+        "test_recall": recall_at_k(test_emb, y_test, k=1),
+        "shift_strategy": shift_best,
+        "shift_val_1nn": shift_val,
+        "shift_test_1nn": shift_test_1nn,
+        "pixel_shift_test_1nn": pixel_shift_test_1nn,
+        "shift_gain_points": 100 * (shift_test_1nn - pixel_shift_test_1nn),
+        "unseen_recall": recall_at_k(predict(open_model, shifted["test"][unseen]), y_test[unseen]),
+        "pixel_unseen_recall": recall_at_k(_pixels(shifted["test"][unseen]), y_test[unseen]),
+    }

@@ -16,6 +16,7 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -24,11 +25,21 @@ from tqdm import tqdm
 from companion.checks import check_choice, check_int, check_number, check_tensor
 from companion.utils import progress_enabled
 
-__all__ = ["History", "accuracy", "fit", "predict"]
+__all__ = ["BatchSampler", "History", "accuracy", "fit", "predict"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 EvalFn = Callable[[nn.Module], dict[str, float]]
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+class BatchSampler(Protocol):
+    """What :func:`fit` needs of a ``batch_sampler`` (e.g.
+    :class:`companion.data.samplers.PKSampler`): the number of batches of an epoch, and the
+    epoch's index tensors drawn from a generator."""
+
+    def __len__(self) -> int: ...
+
+    def batches(self, generator: torch.Generator) -> list[torch.Tensor]: ...
 
 
 @dataclass
@@ -81,6 +92,7 @@ def fit(
     evaluate: EvalFn | None = None,
     seed: int = 0,
     drop_last: bool = False,
+    batch_sampler: BatchSampler | None = None,
     progress: bool | None = None,
 ) -> History:
     """Train ``model`` with AdamW on ``(x, y)`` for ``epochs`` passes.
@@ -102,6 +114,9 @@ def fit(
             each key of the dict it returns becomes a list in ``History.metrics``.
         seed: seeds the shuffle and the ``transform`` generator.
         drop_last: skip a last, smaller batch (useful for losses that need full batches).
+        batch_sampler: draws each epoch's batches (``batch_sampler.batches(generator)``,
+            ``len(batch_sampler)`` of them) instead of a shuffled pass over the data; then
+            ``batch_size`` and ``drop_last`` must keep their defaults.
         progress: draw a progress bar; ``None`` follows ``COMPANION_PROGRESS``.
 
     Returns:
@@ -118,10 +133,25 @@ def fit(
     check_choice("schedule", schedule, ("cosine", "warmup", None))
     check_int("warmup_epochs", warmup_epochs, low=0, high=epochs - 1)  # below epochs
 
+    if batch_sampler is not None:
+        if not (hasattr(batch_sampler, "batches") and hasattr(batch_sampler, "__len__")):
+            raise TypeError(
+                "batch_sampler must have batches(generator) and __len__ (a PKSampler, say), "
+                f"got {type(batch_sampler).__name__}"
+            )
+        if batch_size != 64 or drop_last:
+            raise ValueError(
+                "batch_size and drop_last must keep their defaults with a batch_sampler, got "
+                f"batch_size={batch_size}, drop_last={drop_last}"
+            )
+
     device = _model_device(model)
     x, y = x.to(device), y.to(device)
     n = x.shape[0]
-    steps_per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
+    if batch_sampler is not None:
+        steps_per_epoch = len(batch_sampler)
+    else:
+        steps_per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
     if steps_per_epoch == 0:
         raise ValueError(f"drop_last=True with batch_size={batch_size} > N={n} leaves no batch")
     total_steps = epochs * steps_per_epoch
@@ -151,10 +181,13 @@ def fit(
     )
     for _ in bar:
         model.train()
-        order = torch.randperm(n, generator=generator).to(device)
+        if batch_sampler is not None:
+            batches = [b.to(device) for b in batch_sampler.batches(generator)]
+        else:
+            order = torch.randperm(n, generator=generator).to(device)
+            batches = [order[i * batch_size : (i + 1) * batch_size] for i in range(steps_per_epoch)]
         total, seen = 0.0, 0
-        for step in range(steps_per_epoch):
-            idx = order[step * batch_size : (step + 1) * batch_size]
+        for idx in batches:
             xb, yb = x[idx], y[idx]
             if transform is not None:
                 xb = transform(xb, generator)

@@ -16,14 +16,18 @@ from torch import nn
 from companion.checks import check_bool, check_choice, check_int, check_number
 from companion.data.augment import ShiftAveraged, random_flip, random_shift
 from companion.data.digits import load_digits
-from companion.metric.losses import mined_triplet_loss
+from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_loss
 from companion.metric.miners import STRATEGIES
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import VIT_DIGITS, ViTConfig
-from companion.train.loop import History, Transform, accuracy, fit
+from companion.train.loop import BatchSampler, History, Transform, accuracy, fit
 
 __all__ = [
     "CAPSTONE",
+    "DIGITS_TRIPLET",
+    "DIGITS_TRIPLET_FINAL",
+    "DIGITS_TRIPLET_OPEN",
+    "DIGITS_TRIPLET_SHIFTED",
     "FASHION_FULL",
     "RETRIEVAL_CNN",
     "RETRIEVAL_TRIPLET",
@@ -248,6 +252,8 @@ class TripletRecipe:
         margin: the triplet loss's margin ``α``.
         max_shift: random shift of each training image, in pixels.
         flip: mirror each training image left to right with probability 1/2.
+        soft_margin: Hermans et al.'s soft margin ``softplus(d(a,p) − d(a,n))`` instead of
+            the hinge (no ``margin``); only with ``strategy="hard"``.
     """
 
     epochs: int = 3
@@ -259,12 +265,18 @@ class TripletRecipe:
     margin: float = 0.2
     max_shift: int = 0
     flip: bool = True
+    soft_margin: bool = False
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, low=1)
         check_int("warmup_epochs", self.warmup_epochs, low=0, high=self.epochs - 1)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_number("margin", self.margin, low=0)
+        check_bool("soft_margin", self.soft_margin)
+        if self.soft_margin and self.strategy != "hard":
+            raise ValueError(
+                f"soft_margin=True needs strategy='hard' (batch-hard), got {self.strategy!r}"
+            )
 
 
 #: The triplet chapter's Fashion-MNIST section, the CNN classifier whose features are
@@ -274,6 +286,16 @@ RETRIEVAL_CNN = FashionRecipe(epochs=3)
 RETRIEVAL_TRIPLET = TripletRecipe(epochs=3)
 #: The capstone, the ViT and the CNN embedding trained the same way on the seen classes.
 CAPSTONE = TripletRecipe(epochs=3, warmup_epochs=1, weight_decay=0.05)
+#: The triplet chapter's digits, each mining strategy for 4 epochs on the training split
+#: (``strategy`` set by the chapter; batches of 64, AdamW at 3e-3, no augmentation).
+DIGITS_TRIPLET = TripletRecipe(epochs=4, batch_size=64, lr=3e-3, flip=False)
+#: The triplet chapter's final fit on train + validation with the chosen strategy.
+DIGITS_TRIPLET_FINAL = TripletRecipe(epochs=10, batch_size=64, lr=3e-3, flip=False)
+#: The triplet chapter's digits on a 16x16 canvas (pasted at fresh random places, the
+#: ``transform`` given to :func:`train_embedding`).
+DIGITS_TRIPLET_SHIFTED = TripletRecipe(epochs=8, batch_size=64, lr=3e-3, flip=False)
+#: The same on the classes 0-4 only (half the images, so more epochs).
+DIGITS_TRIPLET_OPEN = TripletRecipe(epochs=12, batch_size=64, lr=3e-3, flip=False)
 
 
 def train_embedding(
@@ -283,14 +305,20 @@ def train_embedding(
     recipe: TripletRecipe | None = None,
     *,
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    transform: Transform | None = None,
+    batch_sampler: BatchSampler | None = None,
     seed: int = 0,
 ) -> History:
     """Train an embedding network with ``mined_triplet_loss(f(x_batch), y_batch)``
     (:func:`~companion.metric.losses.mined_triplet_loss`, ``recipe.strategy`` and
-    ``recipe.margin``) on ``(x, y)``, batches augmented by :func:`fashion_augmentation`.
+    ``recipe.margin``; :func:`~companion.metric.losses.batch_hard_soft_margin_loss` with
+    ``recipe.soft_margin``) on ``(x, y)``, batches augmented by
+    :func:`fashion_augmentation` or by ``transform`` when it is given.
 
     ``evaluate(model)`` (optional) is called after each epoch, as in
-    :func:`~companion.train.loop.fit`.
+    :func:`~companion.train.loop.fit`. With ``batch_sampler`` (a
+    :class:`~companion.data.samplers.PKSampler`, say) the batches are drawn by it instead of
+    a shuffled pass of ``recipe.batch_size`` images.
 
     Returns:
         The :class:`~companion.train.loop.History`; the model is left in eval mode.
@@ -298,9 +326,19 @@ def train_embedding(
     recipe = recipe if recipe is not None else TripletRecipe()
 
     def loss_fn(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if recipe.soft_margin:
+            return batch_hard_soft_margin_loss(embeddings, labels)
         return mined_triplet_loss(
             embeddings, labels, strategy=recipe.strategy, margin=recipe.margin
         )
+
+    if transform is None:
+        transform = fashion_augmentation(recipe.max_shift, recipe.flip)
+    batches = (
+        {"batch_sampler": batch_sampler}
+        if batch_sampler is not None
+        else {"batch_size": recipe.batch_size, "drop_last": True}
+    )
 
     history = fit(
         model,
@@ -308,15 +346,14 @@ def train_embedding(
         x,
         y,
         epochs=recipe.epochs,
-        batch_size=recipe.batch_size,
         lr=recipe.lr,
         weight_decay=recipe.weight_decay,
         schedule="cosine",
         warmup_epochs=recipe.warmup_epochs,
-        transform=fashion_augmentation(recipe.max_shift, recipe.flip),
+        transform=transform,
         evaluate=evaluate,
         seed=seed,
-        drop_last=True,
+        **batches,
     )
     model.eval()
     return history
