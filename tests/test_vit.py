@@ -14,9 +14,11 @@ import torch.nn.functional as F
 from reference_vit import TorchVisionTwin
 from torch import nn
 
+import companion.nn as nn_pkg
 from companion.data import augment
 from companion.data.digits import load_digits
 from companion.nn import vit, vit_config, vit_torchvision
+from companion.nn.block import TransformerBlock
 from companion.train import recipes
 from companion.train.loop import accuracy
 from companion.utils import count_parameters
@@ -178,12 +180,14 @@ def _torch_layer_and_block(config: vit_config.ViTConfig, dtype: torch.dtype):
     with torch.no_grad():
         for p in layer.parameters():
             p.add_(0.1 * torch.randn_like(p))  # non-trivial biases and norms
-    block = vit.EncoderBlock(config).to(dtype)
+    block = TransformerBlock(
+        config.embed_dim, config.num_heads, config.mlp_dim, layer_norm_eps=config.layer_norm_eps
+    ).to(dtype)
     sd = {
         "ln_1.weight": layer.norm1.weight, "ln_1.bias": layer.norm1.bias,
         "ln_2.weight": layer.norm2.weight, "ln_2.bias": layer.norm2.bias,
-        "mlp.0.weight": layer.linear1.weight, "mlp.0.bias": layer.linear1.bias,
-        "mlp.3.weight": layer.linear2.weight, "mlp.3.bias": layer.linear2.bias,
+        "fc_1.weight": layer.linear1.weight, "fc_1.bias": layer.linear1.bias,
+        "fc_2.weight": layer.linear2.weight, "fc_2.bias": layer.linear2.bias,
         "attention.out_proj.weight": layer.self_attn.out_proj.weight,
         "attention.out_proj.bias": layer.self_attn.out_proj.bias,
     }  # fmt: skip
@@ -200,25 +204,51 @@ def _torch_layer_and_block(config: vit_config.ViTConfig, dtype: torch.dtype):
 def test_encoder_block_matches_torch_layer(dtype: torch.dtype, B: int, L: int) -> None:
     layer, block = _torch_layer_and_block(SMALL, dtype)
     x = torch.randn(B, L, SMALL.embed_dim, dtype=dtype, generator=torch.Generator().manual_seed(1))
-    out, weights = block(x)
-    assert weights is None
+    out = block(x)
     torch.testing.assert_close(out, layer(x), **TOL[dtype])  # training mode, slow path
     layer.eval()
     block.eval()
     with torch.no_grad():  # PyTorch's fused inference path
-        torch.testing.assert_close(block(x)[0], layer(x), **TOL[dtype])
+        torch.testing.assert_close(block(x), layer(x), **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_encoder_block_weights_match_torch(dtype: torch.dtype) -> None:
     layer, block = _torch_layer_and_block(SMALL, dtype)
     x = torch.randn(2, 9, SMALL.embed_dim, dtype=dtype, generator=torch.Generator().manual_seed(2))
-    out, weights = block(x, need_weights=True)
+    out, weights = block.forward_with_weights(x)
     h = layer.norm1(x)
     _, expected = layer.self_attn(h, h, h, need_weights=True, average_attn_weights=False)
     assert weights.shape == (2, SMALL.num_heads, 9, 9)
     torch.testing.assert_close(weights, expected, **TOL[dtype])
-    torch.testing.assert_close(out, block(x)[0], **TOL[dtype])
+    torch.testing.assert_close(out, block(x), **TOL[dtype])
+    _, direct = block.attention(block.ln_1(x), block.ln_1(x), block.ln_1(x), need_weights=True)
+    assert torch.equal(weights, direct)  # the weights of MultiHeadAttention called directly
+
+
+def test_vit_stacks_transformer_blocks_and_encoder_block_is_gone() -> None:
+    model = vit.VisionTransformer(dataclasses.replace(SMALL, dropout=0.1))
+    assert len(model.blocks) == SMALL.depth
+    for block in model.blocks:
+        assert type(block) is TransformerBlock
+        assert block.norm_first
+        assert block.ln_1.eps == block.ln_2.eps == SMALL.layer_norm_eps
+        assert block.dropout.p == 0.1
+    assert not hasattr(vit, "EncoderBlock")
+    assert not any(hasattr(getattr(nn_pkg, m), "EncoderBlock") for m in nn_pkg.__all__)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_block_dropout_in_eval_mode_equals_no_dropout(norm_first: bool) -> None:
+    torch.manual_seed(0)
+    plain = TransformerBlock(16, 4, 24, norm_first=norm_first).eval()
+    torch.manual_seed(0)
+    dropped = TransformerBlock(16, 4, 24, norm_first=norm_first, dropout=0.3).eval()
+    x = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(dropped(x), plain(x))
+    for a, b in zip(dropped.forward_with_weights(x), plain.forward_with_weights(x), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(dropped.train()(x), plain(x))  # and it does drop out in training
 
 
 # ------------------------------------------------------------------------------ model

@@ -503,7 +503,7 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
     B = images.shape[0]
     x = torch.cat([model.class_token.expand(B, -1, -1), model.patch_embedding(images)], dim=1)
     for block in model.blocks:
-        x, _ = block(x)
+        x = block(x)
     return model.head(model.norm(x)[:, 0])""",
             ),
             (
@@ -513,7 +513,7 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
     tokens = model.patch_embedding(images)[:, perm]
     x = torch.cat([model.class_token.expand(B, -1, -1), tokens], dim=1) + model.position_embedding
     for block in model.blocks:
-        x, _ = block(x)
+        x = block(x)
     return model.head(model.norm(x)[:, 0])""",
             ),
         ],

@@ -13,8 +13,14 @@ Masks are boolean and **True where a query may attend** (as the boolean ``attn_m
 ``(..., L_q, L_k)``. A query whose whole row is masked attends to nothing: its weights
 and its output are zero (never NaN).
 
-``scaled_dot_product_attention`` is the one attention computation of the package
-(:class:`companion.nn.multihead.MultiHeadAttention` and the Vision Transformer call it);
+``scaled_dot_product_attention`` is the package's explicit attention computation.
+:class:`companion.nn.multihead.MultiHeadAttention` calls it when the weights are asked for
+(``need_weights=True``) or a mask row is fully masked; otherwise it lets PyTorch's fused
+``torch.nn.functional.scaled_dot_product_attention`` compute the same output. So the
+Transformer block and the Vision Transformer, which attend through ``MultiHeadAttention``,
+call it only when they return attention weights
+(:meth:`companion.nn.block.TransformerBlock.forward_with_weights`,
+``VisionTransformer.encode(need_weights=True)``), never in a plain forward pass.
 :func:`companion.nn.memory_efficient.memory_efficient_attention` gives the same output
 block by block with the online softmax, never holding an ``L_q x L_k`` matrix.
 """

@@ -11,7 +11,14 @@ leaves the residual stream untouched, so every block adds to an identity path:
 
 ``MLP = Linear(D, M) → GELU → Linear(M, D)`` with ``M = 4D`` usually. The block equals
 ``nn.TransformerEncoderLayer(batch_first=True, activation="gelu", norm_first=...)``
-with the same weights (:meth:`TransformerBlock.from_torch`).
+with the same weights (:meth:`TransformerBlock.from_torch`). With ``dropout > 0`` it drops
+out after the attention, after the GELU and after the MLP's second map, where the encoder
+layer does (but never the attention weights):
+
+    x = x + Dropout(MSA(LN_1(x))),    MLP = Linear → GELU → Dropout → Linear → Dropout
+
+The Vision Transformer (:class:`companion.nn.vit.VisionTransformer`) stacks pre-norm
+blocks; :meth:`TransformerBlock.forward_with_weights` also returns the attention weights.
 
 :class:`TokenEncoder` stacks blocks on top of a linear token embedding and learned
 position embeddings, for the chapter's small pre-norm against post-norm experiment.
@@ -25,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from companion.checks import check_bool, check_divisible, check_int
+from companion.checks import check_bool, check_divisible, check_int, check_number
 from companion.nn.multihead import MultiHeadAttention
 
 __all__ = ["BlockConfig", "TokenEncoder", "TransformerBlock"]
@@ -73,9 +80,18 @@ class BlockConfig:
 class TransformerBlock(nn.Module):
     """One encoder block, pre-norm or post-norm (see the module docstring).
 
+    Args:
+        embed_dim: ``D``, divisible by ``num_heads``.
+        num_heads: attention heads.
+        mlp_dim: ``M``, the MLP's hidden width.
+        norm_first: pre-norm (True, the ViT's) or post-norm (False).
+        dropout: the probability of the three dropouts (0 turns them off).
+        layer_norm_eps: the LayerNorms' epsilon (the ViT passes its config's, 1e-6).
+
     Attributes:
         attention: :class:`~companion.nn.multihead.MultiHeadAttention`.
         ln_1, ln_2: ``nn.LayerNorm(D)``; fc_1 ``Linear(D, M)``, fc_2 ``Linear(M, D)``.
+        dropout: ``nn.Dropout(dropout)``, applied at the three places.
     """
 
     def __init__(
@@ -85,35 +101,57 @@ class TransformerBlock(nn.Module):
         mlp_dim: int,
         *,
         norm_first: bool = True,
+        dropout: float = 0.0,
         layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
         for name, n in (("embed_dim", embed_dim), ("num_heads", num_heads), ("mlp_dim", mlp_dim)):
             check_int(name, n, low=1)
+        check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
         self.norm_first = norm_first
+        # The order of creation fixes what a seed gives: attention, then fc_1, then fc_2
+        # draw random numbers (the LayerNorms draw none); the chapters' results rest on it.
         self.attention = MultiHeadAttention(embed_dim, num_heads)
         self.ln_1 = nn.LayerNorm(embed_dim, eps=layer_norm_eps)
         self.ln_2 = nn.LayerNorm(embed_dim, eps=layer_norm_eps)
         self.fc_1 = nn.Linear(embed_dim, mlp_dim)
         self.fc_2 = nn.Linear(mlp_dim, embed_dim)
+        self.dropout = nn.Dropout(dropout)
 
-    def _attend(self, h: Tensor) -> Tensor:
-        return self.attention(h, h, h, need_weights=False)[0]  # (B, L, D)
+    def _attend(self, h: Tensor, need_weights: bool) -> tuple[Tensor, Tensor | None]:
+        out, weights = self.attention(h, h, h, need_weights=need_weights)  # (B, L, D)
+        return self.dropout(out), weights
 
     def _mlp(self, h: Tensor) -> Tensor:
-        return self.fc_2(F.gelu(self.fc_1(h)))  # (B, L, D), via (B, L, M)
+        h = self.dropout(F.gelu(self.fc_1(h)))  # (B, L, M)
+        return self.dropout(self.fc_2(h))  # (B, L, D)
+
+    def _block(self, x: Tensor, need_weights: bool) -> tuple[Tensor, Tensor | None]:
+        if self.norm_first:
+            h, weights = self._attend(self.ln_1(x), need_weights)
+            x = x + h
+            return x + self._mlp(self.ln_2(x)), weights
+        h, weights = self._attend(x, need_weights)
+        x = self.ln_1(x + h)
+        return self.ln_2(x + self._mlp(x)), weights
 
     def forward(self, x: Tensor) -> Tensor:
-        """``(B, L, D) -> (B, L, D)``."""
-        if self.norm_first:
-            x = x + self._attend(self.ln_1(x))
-            return x + self._mlp(self.ln_2(x))
-        x = self.ln_1(x + self._attend(x))
-        return self.ln_2(x + self._mlp(x))
+        """``(B, L, D) -> (B, L, D)``, through PyTorch's fused attention kernel."""
+        return self._block(x, need_weights=False)[0]
+
+    def forward_with_weights(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The same output, and the attention weights ``(B, H, L, L)``: those of
+        ``self.attention(h, h, h, need_weights=True)`` for the block's attention input
+        ``h`` (``ln_1(x)`` pre-norm, ``x`` post-norm), computed by
+        :func:`companion.nn.attention.scaled_dot_product_attention`."""
+        return self._block(x, need_weights=True)  # type: ignore[return-value]
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> TransformerBlock:
         """A copy of ``nn.TransformerEncoderLayer(batch_first=True, activation="gelu")``.
+
+        Dropout is not copied (the layer also drops attention weights): the outputs agree
+        in ``eval()`` mode or with dropout 0.
 
         Raises:
             TypeError: not an ``nn.TransformerEncoderLayer``.

@@ -10,7 +10,8 @@ of pre-LayerNorm encoder blocks mixes the ``N + 1`` tokens:
     z_l  = z'_l + MLP(LN(z'_l))
     y    = head(LN(z_L^0))
 
-The names mirror the paper and torchvision, so a torchvision checkpoint loads with
+Each block is the Transformer-block chapter's pre-norm
+:class:`companion.nn.block.TransformerBlock`. A torchvision checkpoint loads with
 :meth:`VisionTransformer.from_torchvision` (the key mapping is in
 :mod:`companion.nn.vit_torchvision`) and can be inspected with the same tools
 (:meth:`VisionTransformer.encode` returns every block's attention weights).
@@ -22,11 +23,11 @@ import torch
 from torch import nn
 
 from companion.checks import check_int, check_ndim, check_tensor
-from companion.nn.multihead import MultiHeadAttention
+from companion.nn.block import TransformerBlock
 from companion.nn.vit_config import ViTConfig
 from companion.nn.vit_torchvision import from_torchvision_state_dict, to_torchvision_state_dict
 
-__all__ = ["EncoderBlock", "PatchEmbedding", "VisionTransformer", "patchify"]
+__all__ = ["PatchEmbedding", "VisionTransformer", "patchify"]
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -81,41 +82,6 @@ class PatchEmbedding(nn.Module):
         return self.proj(patchify(images, self.patch_size))  # (B, N, D)
 
 
-class EncoderBlock(nn.Module):
-    """One pre-LayerNorm encoder block, as in ViT and torchvision's ``EncoderBlock``:
-
-        x = x + Dropout(MSA(LN_1(x)))
-        x = x + MLP(LN_2(x)),    MLP = Linear(D, M) → GELU → Dropout → Linear(M, D) → Dropout
-
-    ``MSA`` is :class:`companion.nn.multihead.MultiHeadAttention`.
-    """
-
-    def __init__(self, config: ViTConfig) -> None:
-        super().__init__()
-        D = config.embed_dim
-        self.ln_1 = nn.LayerNorm(D, eps=config.layer_norm_eps)
-        self.attention = MultiHeadAttention(D, config.num_heads)
-        self.dropout = nn.Dropout(config.dropout)
-        self.ln_2 = nn.LayerNorm(D, eps=config.layer_norm_eps)
-        self.mlp = nn.Sequential(
-            nn.Linear(D, config.mlp_dim),
-            nn.GELU(),
-            nn.Dropout(config.dropout),
-            nn.Linear(config.mlp_dim, D),
-            nn.Dropout(config.dropout),
-        )
-
-    def forward(
-        self, x: torch.Tensor, *, need_weights: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(B, L, D) -> (B, L, D)``, and the attention weights ``(B, H, L, L)`` if asked."""
-        h = self.ln_1(x)
-        h, weights = self.attention(h, h, h, need_weights=need_weights)
-        x = x + self.dropout(h)
-        x = x + self.mlp(self.ln_2(x))
-        return x, weights
-
-
 class VisionTransformer(nn.Module):
     """ViT: patch embedding, ``[class]`` token, position embeddings, encoder, head.
 
@@ -123,6 +89,11 @@ class VisionTransformer(nn.Module):
     :meth:`encode` with ``need_weights=True``: it also returns each block's attention
     weights ``(B, H, N + 1, N + 1)`` (token 0 is the class token; the patches follow row
     by row).
+
+    Attributes:
+        blocks: ``depth`` pre-norm blocks, each a
+            :class:`~companion.nn.block.TransformerBlock` with the config's ``mlp_dim``,
+            ``dropout`` and ``layer_norm_eps``.
     """
 
     def __init__(self, config: ViTConfig) -> None:
@@ -135,7 +106,17 @@ class VisionTransformer(nn.Module):
         self.class_token = nn.Parameter(torch.zeros(1, 1, D))
         self.position_embedding = nn.Parameter(torch.zeros(1, config.num_patches + 1, D))
         self.dropout = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.depth))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(
+                D,
+                config.num_heads,
+                config.mlp_dim,
+                norm_first=True,
+                dropout=config.dropout,
+                layer_norm_eps=config.layer_norm_eps,
+            )
+            for _ in range(config.depth)
+        )
         self.norm = nn.LayerNorm(D, eps=config.layer_norm_eps)
         self.head = nn.Linear(D, config.num_classes)
         self._init_weights()
@@ -179,9 +160,11 @@ class VisionTransformer(nn.Module):
         x = self.dropout(x)
         all_weights = []
         for block in self.blocks:
-            x, weights = block(x, need_weights=need_weights)
-            if weights is not None:
+            if need_weights:
+                x, weights = block.forward_with_weights(x)
                 all_weights.append(weights)
+            else:
+                x = block(x)
         return self.norm(x), all_weights
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,11 @@
 """torchvision's ``VisionTransformer`` state dict and ours: the key table and the renaming.
 
 torchvision names the blocks ``encoder.layers.encoder_layer_{i}``, fuses the query, key
-and value maps into one ``in_proj`` ``(3D, D)`` and embeds the patches with a ``Conv2d``
-``(D, C, P, P)``; :class:`companion.nn.vit.VisionTransformer` keeps three ``Linear`` maps
-and a ``Linear`` patch embedding ``(D, C·P·P)``. These functions convert one into the other,
+and value maps into one ``in_proj`` ``(3D, D)``, calls a block's MLP layers ``mlp.0`` and
+``mlp.3`` and embeds the patches with a ``Conv2d`` ``(D, C, P, P)``;
+:class:`companion.nn.vit.VisionTransformer` keeps three ``Linear`` maps, calls the MLP
+layers ``fc_1`` and ``fc_2`` (its blocks are :class:`~companion.nn.block.TransformerBlock`)
+and embeds with a ``Linear`` ``(D, C·P·P)``. These functions convert one into the other,
 without importing torchvision. ``tests/fixtures/torchvision_vit_b_16_keys.json`` holds
 torchvision's real key table for ViT-B/16, and a test compares :func:`torchvision_shapes`
 with it.
@@ -11,14 +13,15 @@ with it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
-if TYPE_CHECKING:
-    from companion.nn.vit import ViTConfig
+from companion.nn.vit_config import ViTConfig
 
 __all__ = ["from_torchvision_state_dict", "to_torchvision_state_dict", "torchvision_shapes"]
+
+#: torchvision's name of a block's LayerNorm or MLP layer -> ours
+#: (:class:`~companion.nn.block.TransformerBlock`'s).
+_LAYER_NAMES = (("ln_1", "ln_1"), ("ln_2", "ln_2"), ("mlp.0", "fc_1"), ("mlp.3", "fc_2"))
 
 
 def torchvision_shapes(config: ViTConfig) -> dict[str, tuple[int, ...]]:
@@ -116,8 +119,8 @@ def from_torchvision_state_dict(
             ours[f"{me}attention.out_proj.{part}"] = state_dict[
                 tv + f"self_attention.out_proj.{part}"
             ]
-            for layer in ("ln_1", "ln_2", "mlp.0", "mlp.3"):
-                ours[f"{me}{layer}.{part}"] = state_dict[tv + f"{layer}.{part}"]
+            for theirs, mine in _LAYER_NAMES:
+                ours[f"{me}{mine}.{part}"] = state_dict[tv + f"{theirs}.{part}"]
     return ours
 
 
@@ -148,8 +151,8 @@ def to_torchvision_state_dict(
         )
         for part in ("weight", "bias"):
             out[tv + f"self_attention.out_proj.{part}"] = sd[f"{me}attention.out_proj.{part}"]
-            for layer in ("ln_2", "mlp.0", "mlp.3"):
-                out[tv + f"{layer}.{part}"] = sd[me + f"{layer}.{part}"]
+            for theirs, mine in _LAYER_NAMES[1:]:  # ln_1 went in above
+                out[tv + f"{theirs}.{part}"] = sd[me + f"{mine}.{part}"]
     out["encoder.ln.weight"] = sd["norm.weight"]
     out["encoder.ln.bias"] = sd["norm.bias"]
     out["heads.head.weight"] = sd["head.weight"]
