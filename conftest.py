@@ -6,11 +6,13 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "tests"))
+import pytest
 
-import pytest  # noqa: E402
-from notebook_env import KERNEL_ENV  # noqa: E402
+from course_tools.notebooks.env import KERNEL_ENV
+
+ROOT = Path(__file__).resolve().parent
+# The tests import their helpers (attention_inputs, licences, ...) as top-level modules.
+sys.path.insert(0, str(ROOT / "tests"))
 
 #: Notebook paths (relative to the repo) that this session collected.
 COLLECTED_NOTEBOOKS = pytest.StashKey[set]()

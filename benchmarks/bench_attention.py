@@ -56,11 +56,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from machine import cpu_model  # benchmarks/machine.py
 from torch.utils import benchmark
 
 from companion.nn.attention import scaled_dot_product_attention
 from companion.nn.memory_efficient import memory_efficient_attention
+from course_tools.machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "attention_cpu.json"

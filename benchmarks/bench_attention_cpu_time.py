@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -27,9 +26,7 @@ import torch.nn.functional as F
 
 from companion.nn.attention import scaled_dot_product_attention
 from companion.nn.memory_efficient import memory_efficient_attention
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_attention import cpu_model
+from course_tools.machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "attention_cpu_time_1thread.json"

@@ -35,19 +35,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from machine import describe as machine  # noqa: E402  (benchmarks/machine.py)
-
-from course_tools.coursework import (  # noqa: E402
+from course_tools.coursework import (
     EXERCISES_SUFFIX,
     find_bwrap,
     find_chapters,
     grade_results,
     release,
 )
+from course_tools.machine import describe as machine
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def first_answered(source: dict, student: dict) -> str:

@@ -31,7 +31,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
-from machine import describe  # benchmarks/machine.py
 
 from companion.data.augment import FlipAveraged
 from companion.data.fashion_mnist import load_fashion_mnist
@@ -41,6 +40,7 @@ from companion.nn.vit_config import VIT_FASHION
 from companion.train.loop import accuracy
 from companion.train.recipes import FASHION_FULL, train_classifier
 from companion.utils import count_parameters, seed_everything
+from course_tools.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = 60_000

@@ -39,13 +39,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from machine import cpu_model  # benchmarks/machine.py
+from course_tools.machine import cpu_model
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
 # The kernel levels, from the lowest to the highest, and the environment of each: the same
 # levels tools/check_kernels.py runs the notebooks under.
-from check_kernels import KERNEL_VARIABLES, LEVELS  # noqa: E402
+from course_tools.notebooks import kernels
+from course_tools.notebooks.kernels import LEVELS
 
 # ----------------------------------------------------------------------------- the runs
 # Run in the child interpreters; they import torch, the parent never does.
@@ -184,22 +183,12 @@ def _python(code: str, env: dict[str, str]) -> str:
 
 def base_env() -> dict[str, str]:
     """This environment with one thread and no kernel choice of its own."""
-    env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
-    env["OMP_NUM_THREADS"] = "1"
-    env["COMPANION_PROGRESS"] = "0"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
+    return {**kernels.level_env(None), "OMP_NUM_THREADS": "1", "COMPANION_PROGRESS": "0"}
 
 
 def available_levels() -> list[str]:
-    """The levels up to the CPU's best, as PyTorch reports it without the variable."""
-    best = _python(
-        "import torch; print(torch.backends.cpu.get_cpu_capability())", base_env()
-    ).lower()
-    names = list(LEVELS)
-    if best not in names:  # a CPU outside x86 (or a new level): only its own default
-        return ["default"]
-    return names[: names.index(best) + 1]
+    """The levels this CPU runs (:func:`course_tools.notebooks.kernels.available_levels`)."""
+    return kernels.available_levels(base_env())[0]
 
 
 def machine() -> dict[str, object]:

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from machine import describe as machine  # benchmarks/machine.py
 
 from companion.data.digits import load_digits
 from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_loss
@@ -37,6 +36,7 @@ from companion.metric.retrieval import recall_at_k
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet
 from companion.train.loop import fit, predict
 from companion.utils import seed_everything
+from course_tools.machine import describe as machine
 
 MARGIN = 0.2
 EPOCHS, FINAL_EPOCHS, BATCH_SIZE, LR = 4, 10, 64, 3e-3

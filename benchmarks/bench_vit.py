@@ -4,7 +4,7 @@ and the digits training run of the Vision Transformer chapter.
     python benchmarks/bench_vit.py [--quick] [--contended] [--out benchmarks/results/vit_cpu.json]
 
 Throughput: ``VisionTransformer(config)`` against the same network built from
-``nn.TransformerEncoder`` (``tests/reference_vit.py``, the twin the tests compare with:
+``nn.TransformerEncoder`` (``course_tools/reference_vit.py``, the twin the tests compare with:
 ``norm_first=True``, GELU, ``batch_first=True``) carrying the same weights, both in
 ``eval()`` under ``torch.inference_mode()``, so PyTorch's fused inference path ("fast
 path") is in play for the reference. The two are timed in alternation, and the median of
@@ -22,21 +22,18 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
-from machine import describe as machine  # benchmarks/machine.py
 from torch import nn
 
 from companion.data.digits import load_digits
 from companion.nn import vit, vit_config
 from companion.train import recipes
 from companion.train.loop import accuracy
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from reference_vit import TorchVisionTwin
+from course_tools.machine import describe as machine
+from course_tools.reference_vit import TorchVisionTwin
 
 
 def throughput(

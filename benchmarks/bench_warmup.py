@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from machine import cpu_model  # benchmarks/machine.py
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-from check_kernels import KERNEL_VARIABLES, LEVELS  # noqa: E402
+from course_tools.machine import cpu_model
+from course_tools.notebooks import kernels
+from course_tools.notebooks.kernels import LEVELS
 
 #: The chapter's run: its sizes and recipe, and the two arms (warm-up epochs).
 RECIPE = {"depth": 6, "embed_dim": 32, "num_heads": 4, "epochs": 6, "lr": 1e-2}
@@ -65,10 +62,7 @@ def child(seed: int) -> None:
 
 
 def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
-    env.update(OMP_NUM_THREADS="1", COMPANION_PROGRESS="0")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
+    return {**kernels.level_env(None), "OMP_NUM_THREADS": "1", "COMPANION_PROGRESS": "0"}
 
 
 def _python(code: str, env: dict[str, str]) -> str:
@@ -79,10 +73,8 @@ def _python(code: str, env: dict[str, str]) -> str:
 
 
 def available_levels() -> list[str]:
-    """The levels up to the CPU's best, as PyTorch reports it without the variable."""
-    best = _python("import torch; print(torch.backends.cpu.get_cpu_capability())", base_env())
-    names = list(LEVELS)
-    return names[: names.index(best.lower()) + 1] if best.lower() in names else ["default"]
+    """The levels this CPU runs (:func:`course_tools.notebooks.kernels.available_levels`)."""
+    return kernels.available_levels(base_env())[0]
 
 
 def run_one(level: str, seed: int) -> dict[str, object]:
@@ -120,8 +112,7 @@ def main() -> int:
     levels = available_levels()
     machine = json.loads(
         _python(
-            "import json, sys; sys.path.insert(0, 'benchmarks'); from machine import describe; "
-            "print(json.dumps(describe()))",
+            "import json; from course_tools.machine import describe; print(json.dumps(describe()))",
             base_env(),
         )
     )

@@ -1,4 +1,5 @@
-"""tools/check_kernels.py: which kernels it can select, and which notebooks it runs."""
+"""tools/check_kernels.py: which kernels it can select (course_tools.notebooks.kernels),
+and which notebooks it runs."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ check_kernels = importlib.util.module_from_spec(spec)
 sys.modules["check_kernels"] = check_kernels
 spec.loader.exec_module(check_kernels)
 
+from course_tools.notebooks import kernels  # noqa: E402
+
 
 def test_the_kernel_without_simd_is_always_available_and_selected() -> None:
-    kernels, best = check_kernels.available_kernels()
-    assert "default" in kernels
+    levels, best = kernels.available_levels()
+    assert "default" in levels
     assert best.isupper(), best
-    assert check_kernels.capability("default") == "DEFAULT"
+    assert kernels.capability("default") == "DEFAULT"
 
 
 def test_training_notebooks_are_the_ones_importing_the_training_code() -> None:

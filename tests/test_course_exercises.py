@@ -8,7 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
 
-from course_exercises import HIDDEN_NOTE, transform_cell, transform_notebook
+from course_exercises import transform_cell, transform_notebook
+
+from course_tools.notebooks.cells import HIDDEN_NOTE
 
 
 def _cell(kind: str, source: str, **nbgrader: object) -> dict:
@@ -32,7 +34,7 @@ def test_code_solution_is_collapsed_and_markers_dropped() -> None:
 def test_hidden_tests_are_left_out() -> None:
     source = "assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n### END HIDDEN TESTS\n"
     out = transform_cell(_cell("code", source, solution=False, grade=True, locked=True, points=1))
-    assert out["source"] == "assert f(1) == 2\n" + HIDDEN_NOTE
+    assert out["source"] == "assert f(1) == 2\n" + HIDDEN_NOTE + "\n"
     assert "f(3)" not in out["source"]
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from reference_vit import TorchVisionTwin
 from torch import nn
 
 import companion.nn as nn_pkg
@@ -23,6 +22,7 @@ from companion.train import recipes
 from companion.train.loop import accuracy
 from companion.utils import count_parameters
 from companion.viz import probes
+from course_tools.reference_vit import TorchVisionTwin
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: {"atol": 2e-5, "rtol": 1e-4}, torch.float64: {"atol": 1e-10, "rtol": 1e-9}}

@@ -29,9 +29,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from course_tools.notebooks.cells import first_error, nbgrader_metadata, strip_hidden_tests
+from course_tools.notebooks.env import KERNEL_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from notebook_env import KERNEL_ENV  # noqa: E402
 
 #: marks a wrong answer that the visible asserts alone must reject
 VISIBLE = "visible"
@@ -715,42 +716,14 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
 }
 
 
-def _grading(cell: nbformat.NotebookNode) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def _failed(cell: nbformat.NotebookNode) -> bool:
-    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-
-
-def _error_line(cell: nbformat.NotebookNode) -> str:
-    for o in cell.get("outputs", []):
-        if o.get("output_type") == "error":
-            return f"{o['ename']}: {o['evalue']}".splitlines()[0][:70]
-    return ""
-
-
-def _visible_only(source: str) -> str:
-    """The test cell's source with its hidden tests removed (what students see)."""
-    lines, hidden = [], False
-    for line in source.splitlines():
-        if line.strip() == "### BEGIN HIDDEN TESTS":
-            hidden = True
-        elif line.strip() == "### END HIDDEN TESTS":
-            hidden = False
-        elif not hidden:
-            lines.append(line)
-    return "\n".join(lines)
-
-
 def check(path: Path, cases: dict[str, list[tuple[str, ...]]]) -> list[tuple[str, ...]]:
     """Rows ``(notebook, exercise, answer, outcome, ok)`` for one notebook."""
     nb = nbformat.read(path, as_version=4)
     cells = nb.cells
     answers = {
-        _grading(c)["grade_id"]: i
+        nbgrader_metadata(c)["grade_id"]: i
         for i, c in enumerate(cells)
-        if c.cell_type == "code" and _grading(c).get("solution")
+        if c.cell_type == "code" and nbgrader_metadata(c).get("solution")
     }
     # set-up cells: code cells that are neither an answer nor a test (the notebook's set-up,
     # and any imports placed before an exercise)
@@ -758,8 +731,8 @@ def check(path: Path, cases: dict[str, list[tuple[str, ...]]]) -> list[tuple[str
         i
         for i, c in enumerate(cells)
         if c.cell_type == "code"
-        and not _grading(c).get("solution")
-        and not _grading(c).get("grade")
+        and not nbgrader_metadata(c).get("solution")
+        and not nbgrader_metadata(c).get("grade")
     ]
     rows = []
     missing = sorted(set(answers) - set(cases))
@@ -778,12 +751,12 @@ def check(path: Path, cases: dict[str, list[tuple[str, ...]]]) -> list[tuple[str
             test = next(
                 i
                 for i in range(answer + 1, len(cells))
-                if cells[i].cell_type == "code" and _grading(cells[i]).get("grade")
+                if cells[i].cell_type == "code" and nbgrader_metadata(cells[i]).get("grade")
             )
             for label, source, *flags in [("(the solution: control)", None), *wrong]:
                 runs = [("", cells[test].source)]
                 if VISIBLE in flags:
-                    runs.append((" [visible asserts]", _visible_only(cells[test].source)))
+                    runs.append((" [visible asserts]", strip_hidden_tests(cells[test].source)))
                 for suffix, test_source in runs:
                     for i in (i for i in setup if i < answer):
                         client.execute_cell(copy.deepcopy(cells[i]), i)
@@ -794,12 +767,13 @@ def check(path: Path, cases: dict[str, list[tuple[str, ...]]]) -> list[tuple[str
                     test_cell = copy.deepcopy(cells[test])
                     test_cell.source = test_source
                     client.execute_cell(test_cell, test)
-                    if _failed(answer_cell):
-                        outcome = f"answer cell fails: {_error_line(answer_cell)}"
+                    if error := first_error(answer_cell, limit=70):
+                        outcome = f"answer cell fails: {error}"
                         rejected = None
                     else:
-                        rejected = _failed(test_cell)
-                        outcome = f"rejected ({_error_line(test_cell)})" if rejected else "accepted"
+                        error = first_error(test_cell, limit=70)
+                        rejected = bool(error)
+                        outcome = f"rejected ({error})" if rejected else "accepted"
                     if source is None:
                         ok = "yes" if rejected is False else "NO"
                     else:

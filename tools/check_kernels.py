@@ -11,64 +11,26 @@ independently: ATen (``ATEN_CPU_CAPABILITY``) for most operations and oneDNN
 CPU of that level would. A claim a notebook asserts must hold on every level, so this script
 re-runs the notebooks that train (those that import ``companion.train``) under each level the
 CPU supports, checks that PyTorch really switched, and says which level failed which
-notebook. It exits non-zero if any run failed. ``benchmarks/bench_kernels.py`` uses the same
-levels to measure the claims' spread over levels and seeds.
+notebook. It exits non-zero if any run failed. The levels and their detection are
+:mod:`course_tools.notebooks.kernels`, which ``benchmarks/bench_kernels.py`` uses too, to
+measure the claims' spread over levels and seeds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from course_tools.notebooks.cells import text
+from course_tools.notebooks.kernels import KERNELS, LEVELS, available_levels, level_env
+
 ROOT = Path(__file__).resolve().parents[1]
-#: Kernel levels, lowest first, with the name ``torch.backends.cpu`` reports for each.
-KERNELS: dict[str, str] = {"default": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512"}
-#: The environment of each level: ATen's kernels and oneDNN's (convolutions). The highest
-#: level leaves oneDNN to the machine's best, as on a learner's CPU of that kind.
-LEVELS: dict[str, dict[str, str]] = {
-    "default": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
-    "avx512": {"ATEN_CPU_CAPABILITY": "avx512"},
-}
-KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
-
-
-def level_env(kernel: str | None) -> dict[str, str]:
-    """This process's environment with the variables of level ``kernel`` (None: unset)."""
-    env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
-    if kernel is not None:
-        env.update(LEVELS[kernel])
-    return env
-
-
 _TRAINS = re.compile(r"^\s*(from\s+companion\.train\b|import\s+companion\.train\b)", re.M)
-
-
-def capability(kernel: str | None) -> str:
-    """The capability PyTorch reports in a fresh interpreter with ``kernel`` requested."""
-    env = level_env(kernel)
-    code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
-    done = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def available_kernels() -> tuple[list[str], str]:
-    """The kernels this CPU supports (as ``ATEN_CPU_CAPABILITY`` values) and the default one."""
-    best = capability(None)
-    kernels = [name for name, reported in KERNELS.items() if capability(name) == reported]
-    return kernels, best
 
 
 def training_notebooks() -> list[Path]:
@@ -78,7 +40,7 @@ def training_notebooks() -> list[Path]:
         if ".ipynb_checkpoints" in path.parts:
             continue
         cells = json.loads(path.read_text())["cells"]
-        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        code = "\n".join(text(c["source"]) for c in cells if c["cell_type"] == "code")
         if _TRAINS.search(code):
             found.append(path)
     return found
@@ -110,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    kernels, best = available_kernels()
+    kernels, best = available_levels()
     if args.others:
         kernels = [k for k in kernels if KERNELS[k] != best]
     notebooks = [p.resolve() for p in args.notebooks] or training_notebooks()

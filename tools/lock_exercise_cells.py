@@ -32,8 +32,9 @@ from pathlib import Path
 
 import nbformat
 
+from course_tools.notebooks.cells import EXERCISES_SUFFIX, nbgrader_metadata
+
 ROOT = Path(__file__).resolve().parents[1]
-SUFFIX = "_exercises.ipynb"
 
 
 def _unique(base: str, taken: set[str]) -> str:
@@ -47,16 +48,12 @@ def _unique(base: str, taken: set[str]) -> str:
 
 def unlocked(notebook: nbformat.NotebookNode) -> list[int]:
     """Indices of the cells without nbgrader metadata."""
-    return [i for i, c in enumerate(notebook.cells) if not c.get("metadata", {}).get("nbgrader")]
+    return [i for i, c in enumerate(notebook.cells) if not nbgrader_metadata(c)]
 
 
 def lock(notebook: nbformat.NotebookNode) -> int:
     """Give every untracked cell nbgrader's read-only metadata; returns how many."""
-    taken = {
-        c.metadata.nbgrader.get("grade_id")
-        for c in notebook.cells
-        if c.get("metadata", {}).get("nbgrader")
-    }
+    taken = {nbgrader_metadata(c).get("grade_id") for c in notebook.cells} - {None}
     indices = unlocked(notebook)
     for index in indices:
         cell = notebook.cells[index]
@@ -78,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only list unlocked cells")
     args = parser.parse_args(argv)
     paths = args.paths or sorted(
-        p for p in (ROOT / "book").rglob(f"*{SUFFIX}") if ".ipynb_checkpoints" not in p.parts
+        p
+        for p in (ROOT / "book").rglob(f"*{EXERCISES_SUFFIX}")
+        if ".ipynb_checkpoints" not in p.parts
     )
     missing = 0
     for path in paths:

@@ -14,51 +14,13 @@ Prints each notebook's run time.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+
+from course_tools.notebooks.run import execute, tag_figure_cells
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from notebook_env import KERNEL_ENV  # noqa: E402
-
-
-def tag_figure_cells(nb: nbformat.NotebookNode) -> int:
-    """Give every code cell that only draws figures the ``hide-input`` tag; returns how many."""
-    tagged = 0
-    for cell in nb.cells:
-        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
-        only_figures = bool(outputs) and all(
-            o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outputs
-        )
-        tags = cell.metadata.setdefault("tags", []) if only_figures else []
-        if only_figures and "hide-input" not in tags:
-            tags.append("hide-input")
-            tagged += 1
-    return tagged
-
-
-def run(path: Path, timeout: int) -> float:
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute()
-    elapsed = time.perf_counter() - start
-    # Keep stored notebooks free of per-run noise.
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
-    tag_figure_cells(nb)
-    nbformat.write(nb, path)
-    return elapsed
 
 
 def main() -> int:
@@ -81,9 +43,8 @@ def main() -> int:
                 nbformat.write(nb, path)
             print(f"{tagged:3d} figure cell(s) tagged  {path}")
         return 0
-    os.environ.update(KERNEL_ENV)
     for path in paths:
-        print(f"{run(path, args.timeout):6.1f} s  {path}")
+        print(f"{execute(path, args.timeout):6.1f} s  {path}")
     return 0
 
 

@@ -22,41 +22,37 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
-HIDDEN_TESTS = re.compile(
-    r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL
+from course_tools.notebooks.cells import (
+    EXERCISES_SUFFIX,
+    SOLUTION_MARKER,
+    nbgrader_metadata,
+    strip_hidden_tests,
+    text,
 )
-HIDDEN_NOTE = "# (hidden tests run when the exercise is graded)\n"
+
 #: Where the student copies go, relative to the site's root.
 DOWNLOADS = "_downloads/student"
-EXERCISES_SUFFIX = "_exercises.ipynb"
-
-
-def _source(cell: dict[str, Any]) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
 
 
 def transform_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Return the cell as the website shows it (see the module docstring)."""
-    meta = cell.get("metadata", {}).get("nbgrader")
+    meta = nbgrader_metadata(cell)
     if not meta:
         return cell
-    source = _source(cell)
+    source = text(cell.get("source", ""))
     if cell.get("cell_type") == "code" and meta.get("solution"):
         cell["source"] = SOLUTION_MARKER.sub("", source)
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if "hide-input" not in tags:
             tags.append("hide-input")
     elif cell.get("cell_type") == "code" and meta.get("grade"):
-        cell["source"] = HIDDEN_TESTS.sub(HIDDEN_NOTE, source)
+        cell["source"] = strip_hidden_tests(source)
     elif cell.get("cell_type") == "markdown" and meta.get("solution"):
         fence = ":" * max(
             3, max((len(m) for m in re.findall(r"^:{3,}", source, re.M)), default=0) + 1
@@ -97,11 +93,8 @@ def _on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
 def release_student_copies(srcdir: Path, outdir: Path) -> list[Path]:
     """Write the student copy of every exercises notebook under ``srcdir/book`` to
     ``outdir/_downloads/student`` with the course's release step."""
-    try:
-        from course_tools.coursework import release
-    except ImportError:
-        sys.path.insert(0, str(srcdir))  # a source checkout not installed in the venv
-        from course_tools.coursework import release
+    from course_tools.coursework import release
+
     return release(None, outdir / DOWNLOADS, book_dir=srcdir / "book")
 
 

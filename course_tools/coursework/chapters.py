@@ -1,13 +1,23 @@
-"""Find the book and its chapters' exercises notebooks, and read their nbgrader cells."""
+"""Find the book and its chapters' exercises notebooks.
+
+The cells' format (nbgrader's metadata and markers) is :mod:`course_tools.notebooks.cells`;
+its names used here are re-exported for the modules of this package.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from ..notebooks.cells import (
+    EXERCISES_SUFFIX,
+    HIDDEN_BEGIN,
+    HIDDEN_END,
+    Cell,
+    hidden_lines,
+    nbgrader_cells,
+    text,
+)
 from .errors import CourseworkError
 
 __all__ = [
@@ -23,11 +33,6 @@ __all__ = [
     "text",
 ]
 
-#: An exercises notebook is ``<chapter>_exercises.ipynb``; ``<chapter>`` names it.
-EXERCISES_SUFFIX = "_exercises.ipynb"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-_EXERCISE_HEADING = re.compile(r"^#{1,6}\s*(Exercise\s+\d+[A-Za-z]?)\b", re.MULTILINE)
-
 
 def default_book(start: str | Path | None = None) -> Path:
     """The book folder: ``book/`` in the current folder or the nearest folder above it
@@ -41,11 +46,6 @@ def default_book(start: str | Path | None = None) -> Path:
         if (folder / "book").is_dir() and (folder / "_toc.yml").is_file():
             return folder / "book"
     return here / "book" if (here / "book").is_dir() else here
-
-
-def text(source: str | list[str]) -> str:
-    """A notebook field that may be a string or a list of lines, as one string."""
-    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def find_chapters(book_dir: str | Path) -> dict[str, Path]:
@@ -113,71 +113,3 @@ def resolve_chapters(chapters: Sequence[str | Path] | None, book_dir: Path) -> d
             )
         resolved[path.name[: -len(EXERCISES_SUFFIX)]] = path
     return resolved
-
-
-@dataclass(frozen=True)
-class Cell:
-    """A cell that nbgrader tracks (it has a ``grade_id``), with its exercise heading."""
-
-    grade_id: str
-    cell_type: str
-    exercise: str
-    source: str
-    locked: bool
-    graded: bool
-    solution: bool
-    points: float
-    metadata: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        """``code`` (an autograded test cell) or ``written`` (an answer graded by hand)."""
-        return "code" if self.cell_type == "code" else "written"
-
-    @property
-    def is_test(self) -> bool:
-        return self.graded and not self.solution and self.cell_type == "code"
-
-
-def nbgrader_cells(notebook: dict[str, Any]) -> list[Cell]:
-    """The cells with a ``grade_id``, in order, each with the exercise heading above it."""
-    cells, exercise = [], ""
-    for cell in notebook.get("cells", []):
-        if not isinstance(cell, dict):
-            continue
-        source = text(cell.get("source", ""))
-        if cell.get("cell_type") == "markdown":
-            heading = _EXERCISE_HEADING.search(source)
-            exercise = heading.group(1) if heading else exercise
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if isinstance(meta, dict) and meta.get("grade_id"):
-            cells.append(
-                Cell(
-                    grade_id=str(meta["grade_id"]),
-                    cell_type=str(cell.get("cell_type", "")),
-                    exercise=exercise,
-                    source=source,
-                    locked=bool(meta.get("locked")),
-                    graded=bool(meta.get("grade")),
-                    solution=bool(meta.get("solution")),
-                    points=float(meta.get("points", 0) or 0),
-                    metadata=dict(meta),
-                )
-            )
-    return cells
-
-
-def hidden_lines(notebook: dict[str, Any]) -> set[str]:
-    """The stripped, non-empty lines between the hidden-test markers of a source notebook."""
-    lines: set[str] = set()
-    for cell in notebook.get("cells", []):
-        inside = False
-        for line in text(cell.get("source", "")).splitlines():
-            stripped = line.strip()
-            if stripped.startswith(HIDDEN_BEGIN):
-                inside = True
-            elif stripped.startswith(HIDDEN_END):
-                inside = False
-            elif inside and stripped:
-                lines.add(stripped)
-    return lines

@@ -17,7 +17,7 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
-from .chapters import HIDDEN_BEGIN, HIDDEN_END, text
+from ..notebooks.cells import HIDDEN_BEGIN, HIDDEN_END, HIDDEN_NOTE, strip_hidden_tests, text
 from .scoring import CSV_FIELDS, GradeRow
 
 __all__ = [
@@ -29,11 +29,6 @@ __all__ = [
     "write_summary_csv",
 ]
 
-HIDDEN_NOTE = "# (hidden tests ran here)"
-_HIDDEN_BLOCK = re.compile(
-    rf"^[ \t]*{re.escape(HIDDEN_BEGIN)}.*?(^[ \t]*{re.escape(HIDDEN_END)}[^\n]*\n?|\Z)",
-    re.MULTILINE | re.DOTALL,
-)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; }
@@ -84,11 +79,13 @@ def write_summary_csv(rows: Sequence[GradeRow], path: str | Path) -> Path:
 
 def strip_hidden(source: str, hidden: set[str]) -> str:
     """``source`` without its hidden-test block, and without any line quoting a hidden test."""
-    source = _HIDDEN_BLOCK.sub(HIDDEN_NOTE + "\n", source)
+    source = strip_hidden_tests(source)
     lines = source.splitlines(keepends=True)
     return "".join(
         "(a hidden test)\n"
-        if "HIDDEN TESTS" in line or any(h in line for h in hidden if len(h) >= 4)
+        if HIDDEN_BEGIN in line
+        or HIDDEN_END in line
+        or any(h in line for h in hidden if len(h) >= 4)
         else line
         for line in lines
     )

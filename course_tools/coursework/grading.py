@@ -33,16 +33,15 @@ from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 from typing import Any
 
-from .chapters import (
+from ..notebooks.cells import (
     EXERCISES_SUFFIX,
     HIDDEN_BEGIN,
     Cell,
-    default_book,
-    find_chapters,
     hidden_lines,
     nbgrader_cells,
     text,
 )
+from .chapters import default_book, find_chapters
 from .errors import CourseworkError
 from .feedback import feedback_page
 from .flags import review

@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..notebooks.env import KERNEL_ENV
 from .errors import CourseworkError
 from .limits import Limits
 from .protocol import Reply, Request, RunResult
@@ -149,10 +150,8 @@ class Sandbox:
             "LC_ALL": "C.UTF-8",
             "PYTHONNOUSERSITE": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-            "OMP_NUM_THREADS": "1",
+            **KERNEL_ENV,  # the test suite's kernel settings (no progress bars, one thread)
             "MKL_NUM_THREADS": "1",
-            "COMPANION_PROGRESS": "0",  # no progress bars in the graded outputs
             "JUPYTER_CONFIG_DIR": f"{home}/.jupyter",
             "JUPYTER_DATA_DIR": f"{home}/.local/share/jupyter",
             "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter-runtime",
@@ -161,8 +160,6 @@ class Sandbox:
             "MPLCONFIGDIR": f"{home}/.mpl",
             "PWD": work,
         }
-        if importlib.util.find_spec("matplotlib_inline") is not None:
-            env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
         package = _course_package()
         if inside:
             env["PYTHONPATH"] = _INSIDE_LIB

@@ -21,7 +21,15 @@ import copy
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .chapters import EXERCISES_SUFFIX, Cell, nbgrader_cells, text
+from ..notebooks.cells import (
+    EXERCISES_SUFFIX,
+    Cell,
+    first_error,
+    nbgrader_cells,
+    nbgrader_metadata,
+    shorten,
+    text,
+)
 from .protocol import CRASH, DEADLINE, RunResult
 from .submissions import Prepared
 
@@ -68,27 +76,12 @@ CSV_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(GradeRow))
 _MAX_MESSAGE = 300
 
 
-def _short(value: str, limit: int = 200) -> str:
-    value = " ".join(value.split())
-    return value if len(value) <= limit else value[: limit - 3] + "..."
-
-
-def first_error(cell: dict[str, Any]) -> str:
-    """The first error of an executed cell, as ``Name: first line`` ("" if none)."""
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            value = str(output.get("evalue", "")).strip().splitlines()
-            name = str(output.get("ename", "Error"))
-            return f"{name}: {_short(value[0])}" if value else name
-    return ""
-
-
 def _warnings(cell: dict[str, Any]) -> str:
     parts = [
         text(o.get("text", "")) for o in cell.get("outputs", [])
         if o.get("output_type") == "stream" and o.get("name") == "stderr"
     ]  # fmt: skip
-    return _short("".join(parts)) if parts else ""
+    return shorten("".join(parts)) if parts else ""
 
 
 def _grade(cell: dict[str, Any]) -> tuple[float | None, float]:
@@ -129,7 +122,7 @@ def _exercise(executed: list[dict[str, Any]], index: int) -> str:
 
 def _name(executed: list[dict[str, Any]], index: int) -> str:
     """``cell '<grade_id>'``, or ``cell <number>`` for a cell without one."""
-    grade_id = executed[index].get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    grade_id = nbgrader_metadata(executed[index]).get("grade_id")
     return f"cell '{grade_id}'" if grade_id else f"cell {index + 1}"
 
 
@@ -150,7 +143,7 @@ def _timeouts(executed: list[dict[str, Any]], result: RunResult) -> list[tuple[i
         index = timed.cell
         if not 0 <= index < len(executed):
             continue
-        meta = executed[index].get("metadata", {}).get("nbgrader", {})
+        meta = nbgrader_metadata(executed[index])
         if meta.get("grade") and not meta.get("solution"):
             continue  # a test cell: its own row says it timed out
         name = _name(executed, index)
@@ -181,9 +174,7 @@ def score_rows(
     timeouts = _timeouts(cells, result)
     interrupted = [f"{what} (interrupted)" for _, _, what in timeouts]
     review = "; ".join(filter(None, [review, *interrupted]))
-    where = {
-        c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(cells)
-    }
+    where = {nbgrader_metadata(c).get("grade_id"): i for i, c in enumerate(cells)}
     answer_error: dict[str, str] = {}
     for cell in released:
         index = where.get(cell.grade_id)
@@ -195,7 +186,7 @@ def score_rows(
         label = _label(cells, index)
         exercise = label.rsplit(" (", 1)[1][:-1] if label.endswith(")") else ""
         note = f"the output of {label.split(' (')[0]} was cut (too long)"
-        if not cells[index].get("metadata", {}).get("nbgrader", {}).get("grade"):
+        if not nbgrader_metadata(cells[index]).get("grade"):
             prepared.note(exercise, note)
     stop_at = stopped.cell if stopped else len(cells)
     reason = stopped.reason if stopped else None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chapters import EXERCISES_SUFFIX, Cell, nbgrader_cells, text
+from ..notebooks.cells import EXERCISES_SUFFIX, Cell, nbgrader_cells, nbgrader_metadata, text
 
 __all__ = ["STUDENT_ID", "Prepared", "prepare", "read_submission", "scan_student"]
 
@@ -139,8 +139,8 @@ def prepare(
     for number, cell in enumerate(submitted.get("cells", []), start=1):
         cell_type = str(cell.get("cell_type", "code"))
         body = text(cell.get("source", ""))
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        grade_id = str(meta.get("grade_id", "")) if isinstance(meta, dict) else ""
+        meta = nbgrader_metadata(cell)
+        grade_id = str(meta.get("grade_id", ""))
         known = by_id.get(grade_id)
         if known is None or grade_id in placed:
             if grade_id and known is None and meta.get("grade") and cell_type == "code":

@@ -1,9 +1,15 @@
-"""The environment every notebook kernel runs in, under nbval and under tools/run_notebooks.py.
+"""The environment every notebook kernel runs in: under nbval (the root ``conftest.py``),
+``tools/run_notebooks.py``, ``tools/check_exercise_tests.py`` and the grader's sandbox.
 
-Kept in one place so stored outputs and the test suite see the same settings.
+Kept in one place so stored outputs, the test suite and graded submissions see the same
+settings.
 """
 
+from __future__ import annotations
+
 import importlib.util
+
+__all__ = ["KERNEL_ENV"]
 
 KERNEL_ENV: dict[str, str] = {
     # No progress bars in stored outputs (companion.utils.progress_enabled).

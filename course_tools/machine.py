@@ -1,4 +1,4 @@
-"""What the benchmarks record about the machine they ran on (imported by each script)."""
+"""What the benchmarks record about the machine they ran on (``benchmarks/*.py`` import it)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,73 @@
+"""PyTorch's CPU kernel levels, the environment that selects each, and which this CPU has.
+
+PyTorch chooses its CPU kernels by instruction set (no SIMD, AVX2, AVX-512), and
+floating-point sums taken in another order send a training run down another path. Two
+libraries choose, independently: ATen (``ATEN_CPU_CAPABILITY``) for most operations and
+oneDNN (``ONEDNN_MAX_CPU_ISA``) for convolutions, so a level sets both, as a learner's CPU
+of that level would. The variables must be set before torch is imported, so every check
+here runs in a fresh interpreter; this module never imports torch.
+
+Used by ``tools/check_kernels.py`` (the notebooks under each level) and the benchmarks
+that measure the claims' spread over levels (``benchmarks/bench_kernels.py``,
+``benchmarks/bench_warmup.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+
+__all__ = [
+    "KERNELS",
+    "KERNEL_VARIABLES",
+    "LEVELS",
+    "available_levels",
+    "capability",
+    "level_env",
+]
+
+#: Kernel levels, lowest first, with the name ``torch.backends.cpu`` reports for each.
+KERNELS: dict[str, str] = {"default": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512"}
+#: The environment of each level: ATen's kernels and oneDNN's (convolutions). The highest
+#: level leaves oneDNN to the machine's best, as on a learner's CPU of that kind.
+LEVELS: dict[str, dict[str, str]] = {
+    "default": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "avx512": {"ATEN_CPU_CAPABILITY": "avx512"},
+}
+#: The variables a level sets (and :func:`level_env` removes first).
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
+
+def level_env(level: str | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) without any kernel variable, then
+    with those of ``level`` (None: none, PyTorch picks by itself)."""
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if k not in KERNEL_VARIABLES}
+    if level is not None:
+        env.update(LEVELS[level])
+    return env
+
+
+def capability(level: str | None, base: Mapping[str, str] | None = None) -> str:
+    """The capability PyTorch reports (``DEFAULT``, ``AVX2``, ...) in a fresh interpreter
+    with ``level`` requested (None: what it picks by itself) on top of ``base``."""
+    code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        env=level_env(level, base),
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def available_levels(base: Mapping[str, str] | None = None) -> tuple[list[str], str]:
+    """The levels this CPU can run (lowest first: those PyTorch really switches to when
+    asked), and the capability PyTorch picks by itself."""
+    best = capability(None, base)
+    levels = [name for name, reported in KERNELS.items() if capability(name, base) == reported]
+    return levels, best
