@@ -57,6 +57,7 @@ __all__ = [
     "SEEN",
     "UNSEEN",
     "VERIFICATION_FARS",
+    "VERIFICATION_IMAGES",
     "Retrieval",
     "digits_triplet",
     "fashion_retrieval",
