@@ -1,7 +1,9 @@
 """Benchmark the course's attention against PyTorch's fused attention on the CPU.
 
-    python benchmarks/bench_attention.py                 # L in 256, 1024, 4096
+    python benchmarks/bench_attention.py                 # wall clock, L in 256, 1024, 4096
     python benchmarks/bench_attention.py --lengths 256 1024 --output /tmp/attention.json
+    python benchmarks/bench_attention.py --clock cpu     # CPU time on one thread, L = 1024
+    python benchmarks/bench_attention.py --clock cpu --lengths 512 1024 --rounds 5
 
 For batch 4, 8 heads, d_k = d_v = 64, float32 and each sequence length L, it measures
 three implementations of the same attention, in two modes: the forward pass without
@@ -39,6 +41,13 @@ comparable on one machine; times measured while other jobs ran are flagged
 (``--contended``), since contention inflates them, and unevenly: an
 implementation made of many small operations waits for busy cores more often than one
 fused kernel does.
+
+``--clock cpu`` measures what each call *costs* instead, a check that survives a busy
+machine: the process's CPU time (``time.process_time``) on a single thread, so waiting
+does not count and no thread spins for another. Same settings and modes; after one
+warm-up call each, the implementations are called in ``--rounds`` interleaved rounds in
+one process and the median call is kept (no memory is measured). Results go to
+``benchmarks/results/attention_cpu_time_1thread.json``.
 """
 
 from __future__ import annotations
@@ -63,7 +72,13 @@ from companion.nn.memory_efficient import memory_efficient_attention
 from course_tools.machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "attention_cpu.json"
+RESULTS = ROOT / "benchmarks" / "results"
+CLOCKS = ("wall", "cpu")
+DEFAULT_OUTPUTS = {
+    "wall": RESULTS / "attention_cpu.json",
+    "cpu": RESULTS / "attention_cpu_time_1thread.json",
+}
+DEFAULT_LENGTHS = {"wall": [256, 1024, 4096], "cpu": [1024]}
 B, H, D = 4, 8, 64
 IMPLEMENTATIONS = {
     "pytorch": lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
@@ -164,28 +179,23 @@ def evaluate_targets(rows: dict[str, list[dict]]) -> dict[str, bool | float]:
     return targets
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096])
-    parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per Timer")
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds per L; the median is kept"
-    )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
-    parser.add_argument(
-        "--contended", action="store_true", help="flag: measured on a shared, loaded machine"
-    )
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    if args.worker:
-        name, L, min_run_time, mode = args.worker
-        print(json.dumps(measure(name, int(L), float(min_run_time), mode)))
-        return 0
+def cpu_seconds(
+    name: str, mode: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, d_out: torch.Tensor
+) -> float:
+    """CPU time of one call (forward, or forward plus the gradients for q, k and v)."""
+    fn = IMPLEMENTATIONS[name]
+    start = time.process_time()
+    if mode == "forward":
+        with torch.no_grad():
+            fn(q, k, v)
+    else:
+        inputs = [t.detach().requires_grad_() for t in (q, k, v)]
+        torch.autograd.grad(fn(*inputs), inputs, d_out)
+    return time.process_time() - start
 
+
+def wall_clock_report(args: argparse.Namespace) -> dict:
+    """``--clock wall``: time, GFLOP/s and peak extra memory, a fresh process per measurement."""
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()[0]
     uptime_before = uptime()
@@ -226,9 +236,7 @@ def main() -> int:
                     flush=True,
                 )
     load_after = os.getloadavg()[0]
-    targets = evaluate_targets(rows)
-
-    report = {
+    return {
         "benchmark": "attention forward (no gradients), and forward plus backward",
         "settings": {"batch": B, "heads": H, "d_k": D, "dtype": "float32", "block_size": 128},
         "machine": {
@@ -252,12 +260,109 @@ def main() -> int:
         },
         "results": rows.get("forward", []),
         "results_forward_backward": rows.get("forward_backward", []),
-        "targets": targets,
+        "targets": evaluate_targets(rows),
         "total_seconds": round(time.perf_counter() - started, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
+
+
+def cpu_time_report(args: argparse.Namespace) -> dict:
+    """``--clock cpu``: the median CPU time of ``--rounds`` interleaved calls, one thread."""
+    rows = []
+    for mode in args.modes:
+        for L in args.lengths:
+            g = torch.Generator().manual_seed(0)
+            q, k, v, d_out = (torch.randn(B, H, L, D, generator=g) for _ in range(4))
+            for name in IMPLEMENTATIONS:  # warm-up
+                cpu_seconds(name, mode, q, k, v, d_out)
+            times: dict[str, list[float]] = {name: [] for name in IMPLEMENTATIONS}
+            for _ in range(args.rounds):
+                for name in IMPLEMENTATIONS:
+                    times[name].append(cpu_seconds(name, mode, q, k, v, d_out))
+            median = {name: statistics.median_high(t) for name, t in times.items()}
+            for name, seconds in median.items():
+                rows.append(
+                    {
+                        "mode": mode,
+                        "L": L,
+                        "implementation": name,
+                        "cpu_time_s": round(seconds, 4),
+                        "cpu_time_vs_pytorch": round(seconds / median["pytorch"], 2),
+                    }
+                )
+                print(
+                    f"{mode:16s} L={L:5d} {name:17s} {seconds * 1e3:8.1f} ms CPU  "
+                    f"x{rows[-1]['cpu_time_vs_pytorch']:.2f}",
+                    flush=True,
+                )
+    return {
+        "benchmark": "attention CPU time on one thread (time.process_time), median of repeats",
+        "settings": {
+            "batch": B,
+            "heads": H,
+            "d_k": D,
+            "dtype": "float32",
+            "block_size": 128,
+            "repeats": args.rounds,
+        },
+        "machine": {
+            "cpu": cpu_model(),
+            "logical_cores": os.cpu_count(),
+            "torch": torch.__version__,
+        },
+        "load_average": round(os.getloadavg()[0], 2),
+        "results": rows,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default="wall",
+        help="wall: wall-clock time, all threads, and memory; cpu: CPU time on one thread",
+    )
+    parser.add_argument(
+        "--lengths", type=int, nargs="+", help="default: 256 1024 4096 (wall), 1024 (cpu)"
+    )
+    parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per Timer")
+    parser.add_argument(
+        "--rounds",
+        "--repeats",
+        type=int,
+        default=3,
+        help="interleaved rounds per L; the median is kept",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help=f"default: {DEFAULT_OUTPUTS['wall'].name} (wall), "
+        f"{DEFAULT_OUTPUTS['cpu'].name} (cpu), in benchmarks/results",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument(
+        "--contended", action="store_true", help="flag: measured on a shared, loaded machine"
+    )
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.clock == "cpu":
+        if args.threads not in (None, 1):
+            parser.error("--clock cpu measures one thread; leave out --threads")
+        args.threads = 1
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.worker:
+        name, L, min_run_time, mode = args.worker
+        print(json.dumps(measure(name, int(L), float(min_run_time), mode)))
+        return 0
+
+    args.lengths = args.lengths or DEFAULT_LENGTHS[args.clock]
+    output = args.output or DEFAULT_OUTPUTS[args.clock]
+    report = wall_clock_report(args) if args.clock == "wall" else cpu_time_report(args)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {output}")
     return 0
 
 

@@ -32,14 +32,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-
-from course_tools.machine import cpu_model
 
 # The kernel levels, from the lowest to the highest, and the environment of each: the same
 # levels tools/check_kernels.py runs the notebooks under.
@@ -186,31 +183,17 @@ def base_env() -> dict[str, str]:
     return {**kernels.level_env(None), "OMP_NUM_THREADS": "1", "COMPANION_PROGRESS": "0"}
 
 
-def available_levels() -> list[str]:
-    """The levels this CPU runs (:func:`course_tools.notebooks.kernels.available_levels`)."""
-    return kernels.available_levels(base_env())[0]
-
-
 def machine() -> dict[str, object]:
-    model = cpu_model()
-    info = json.loads(
+    """:func:`course_tools.machine.describe`, read in a one-thread child (this process never
+    imports torch), with the kernel levels this CPU runs and the one PyTorch picks by itself."""
+    levels, best = kernels.available_levels(base_env())
+    described = json.loads(
         _python(
-            "import json, torch; print(json.dumps({'torch': torch.__version__, "
-            "'capability': torch.backends.cpu.get_cpu_capability()}))",
+            "import json; from course_tools.machine import describe; print(json.dumps(describe()))",
             base_env(),
         )
     )
-    return {
-        "cpu": model,
-        "logical_cpus": os.cpu_count(),
-        "best_capability": info["capability"],
-        "capabilities": available_levels(),
-        "torch": info["torch"],
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "threads_per_run": 1,
-        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-    }
+    return {**described, "best_capability": best, "capabilities": levels, "threads_per_run": 1}
 
 
 def run_one(level: str, seed: int, chapter: str) -> dict[str, object]:

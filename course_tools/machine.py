@@ -6,6 +6,8 @@ import os
 import platform
 from pathlib import Path
 
+__all__ = ["cpu_model", "describe"]
+
 
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (or what ``platform`` knows)."""

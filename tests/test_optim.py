@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.train import optim
+from companion.train import optim, recipes
 from companion.train.loop import fit
 
 DTYPES = [torch.float32, torch.float64]
@@ -171,7 +171,7 @@ def _scheduler_lrs(make, steps: int, base_lr: float = 0.5) -> list[float]:
 
 @pytest.mark.parametrize(("warmup", "total"), [(0, 1), (0, 10), (1, 5), (3, 20), (9, 10)])
 def test_warmup_cosine_is_lambdalr_of_fits_formula(warmup, total) -> None:
-    def fits_factor(step: int) -> float:  # companion/train/loop.py, fit's lr_factor
+    def fits_factor(step: int) -> float:  # fit's own multiplier before it called warmup_cosine
         if step < warmup:
             return (step + 1) / warmup
         t = (step - warmup) / max(1, total - warmup)
@@ -250,6 +250,50 @@ def test_fit_steps_by_warmup_cosine(warmup, epochs) -> None:
         optim.warmup_cosine(k, warmup_steps=warmup, total_steps=epochs) for k in range(epochs)
     ]
     assert factors == pytest.approx(expected, rel=1e-6)
+
+
+class _Captured(Exception):
+    """Raised by :class:`_CaptureLambdaLR` to stop ``fit`` once its schedule is built."""
+
+
+class _CaptureLambdaLR:
+    """Stands in for ``LambdaLR`` inside ``fit``: keeps the multiplier, then stops ``fit``."""
+
+    factor = None
+
+    def __init__(self, optimizer: torch.optim.Optimizer, lr_lambda) -> None:
+        type(self).factor = lr_lambda
+        raise _Captured
+
+
+_RECIPE_TYPES = (recipes.DigitsRecipe, recipes.FashionRecipe, recipes.TripletRecipe)
+#: (epochs, warmup_epochs) of every recipe in companion/train/recipes.py (the defaults and
+#: the named ones), of the norm-placement runs (6 epochs, warm-up 0 to 5), and a small grid.
+_SCHEDULES = sorted(
+    {(r.epochs, r.warmup_epochs) for r in (kind() for kind in _RECIPE_TYPES)}
+    | {(r.epochs, r.warmup_epochs) for r in vars(recipes).values() if isinstance(r, _RECIPE_TYPES)}
+    | {(6, w) for w in range(6)}
+    | {(e, w) for e in range(1, 5) for w in range(e)}
+)
+#: Steps per epoch: tiny ones, the digits' training split (1169 images: 10 batches of 128,
+#: 18 or 19 of 64) and Fashion-MNIST's (55,000: 429 or 430 batches of 128).
+_STEPS_PER_EPOCH = (1, 2, 3, 7, 10, 18, 19, 429, 430)
+
+
+@pytest.mark.parametrize(("epochs", "warmup"), _SCHEDULES)
+def test_fits_cosine_multiplier_is_warmup_cosine_bit_for_bit(epochs, warmup, monkeypatch) -> None:
+    monkeypatch.setattr(torch.optim.lr_scheduler, "LambdaLR", _CaptureLambdaLR)
+    for steps_per_epoch in _STEPS_PER_EPOCH:
+        x = torch.zeros(steps_per_epoch, 1)  # batch_size=1: one step per row
+        with pytest.raises(_Captured):
+            fit(nn.Linear(1, 1), F.mse_loss, x, x, epochs=epochs, batch_size=1,
+                schedule="cosine", warmup_epochs=warmup, progress=False)  # fmt: skip
+        factor = _CaptureLambdaLR.factor
+        total, w = epochs * steps_per_epoch, warmup * steps_per_epoch
+        # every step LambdaLR asks for: 0 when built, then 1 to total after each step
+        for step in range(total + 1):
+            expected = optim.warmup_cosine(step, warmup_steps=w, total_steps=total)
+            assert factor(step) == expected, (steps_per_epoch, step)
 
 
 # ----------------------------------------------------------------------------- label smoothing

@@ -1,4 +1,5 @@
-"""The companion package: every module imports, and its ``__all__`` is its public API."""
+"""The companion package: every module imports, and its ``__all__`` is its public API (the
+last holds for the instructor's ``course_tools`` too)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import companion
+import course_tools
 
 PACKAGE = Path(companion.__file__).parent
 #: Every module of the package, dotted below ``companion`` (``nn.vit``), subpackages included.
@@ -23,6 +25,16 @@ TOP_LEVEL = sorted(
     - {"__init__", "__pycache__"}
 )
 
+#: Every module of ``course_tools``, dotted in full, but the sandbox's runner: a script run
+#: on its own (it imports ``protocol`` as its neighbour), never imported as a module.
+TOOL_PACKAGE = Path(course_tools.__file__).parent
+TOOL_MODULES = sorted(
+    ".".join(("course_tools", *p.relative_to(TOOL_PACKAGE).with_suffix("").parts))
+    for p in TOOL_PACKAGE.rglob("*.py")
+    if not p.stem.startswith("_")
+)
+TOOL_MODULES.remove("course_tools.coursework.runner")
+
 
 def test_version_is_a_string() -> None:
     assert isinstance(companion.__version__, str)
@@ -33,10 +45,10 @@ def test_submodules_list_matches_the_files() -> None:
     assert sorted(companion.SUBMODULES) == TOP_LEVEL
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", [f"companion.{name}" for name in MODULES] + TOOL_MODULES)
 def test_all_lists_exactly_the_public_names(name: str) -> None:
-    module = importlib.import_module(f"companion.{name}")
-    assert hasattr(module, "__all__"), f"companion.{name} has no __all__"
+    module = importlib.import_module(name)
+    assert hasattr(module, "__all__"), f"{name} has no __all__"
     public = {
         n
         for n, obj in vars(module).items()

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from companion.checks import check_choice, check_labels, check_matrix, check_number
 from companion.metric.distances import _row_distances, pairwise_distances
-from companion.metric.miners import STRATEGIES, _mine, _triplet_mask
+from companion.metric.miners import _check_miner_inputs, _mine, _triplet_mask
 
 __all__ = [
     "batch_hard_soft_margin_loss",
@@ -31,12 +31,6 @@ __all__ = [
 ]
 
 _REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
-
-
-# --- input checks ------------------------------------------------------------------------
-
-
-# --- distances ---------------------------------------------------------------------------
 
 
 # --- the loss ----------------------------------------------------------------------------
@@ -117,12 +111,8 @@ def mined_triplet_loss(
     Returns:
         A scalar tensor.
     """
-    check_matrix("embeddings", embeddings)
-    labels = check_labels("labels", labels, embeddings.shape[0])
-    check_number("margin", margin, low=0)
-    check_choice("strategy", strategy, STRATEGIES)
+    labels = _check_miner_inputs(embeddings, labels, margin, strategy)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B), differentiable
-    labels = labels.to(embeddings.device)
     if strategy == "hard":
         with torch.no_grad():
             a, p, n = _mine(dist, labels, strategy, margin)
@@ -189,6 +179,3 @@ def batch_hard_soft_margin_loss(
         a, p, n = _mine(dist, labels, "hard", 0.0)  # (T,) each: one triplet per valid anchor
     losses = F.softplus(dist[a, p] - dist[a, n])  # (T,)
     return losses.sum() / max(len(losses), 1)  # 0 with a zero gradient when T = 0
-
-
-# --- retrieval ---------------------------------------------------------------------------

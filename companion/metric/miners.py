@@ -70,12 +70,9 @@ def mine_triplets(
         ValueError: if ``embeddings`` is not 2-D, ``labels`` does not match it, the margin
             is negative or the strategy unknown.
     """
-    check_matrix("embeddings", embeddings)
-    labels = check_labels("labels", labels, embeddings.shape[0])
-    check_number("margin", margin, low=0)
-    check_choice("strategy", strategy, STRATEGIES)
+    labels = _check_miner_inputs(embeddings, labels, margin, strategy)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B)
-    return _mine(dist, labels.to(embeddings.device), strategy, margin)
+    return _mine(dist, labels, strategy, margin)
 
 
 @torch.no_grad()
@@ -96,16 +93,31 @@ def count_triplets(
     Returns:
         ``{strategy: (triplets, active)}`` for each of :data:`STRATEGIES`.
     """
-    check_matrix("embeddings", embeddings)
-    dist = pairwise_distances(embeddings, squared=squared)  # (B, B)
+    labels = _check_miner_inputs(embeddings, labels, margin)
+    dist = pairwise_distances(embeddings, squared=squared)  # (B, B), once for the three
     counts = {}
     for strategy in STRATEGIES:
-        a, p, n = mine_triplets(
-            embeddings, labels, strategy=strategy, margin=margin, squared=squared
-        )
+        a, p, n = _mine(dist, labels, strategy, margin)
         active = int((dist[a, p] - dist[a, n] + margin > 0).sum())
         counts[strategy] = (len(a), active)
     return counts
+
+
+def _check_miner_inputs(
+    embeddings: torch.Tensor, labels: torch.Tensor, margin: float, strategy: str | None = None
+) -> torch.Tensor:
+    """The miners' input checks (here and in ``losses.mined_triplet_loss``): ``embeddings``
+    ``(B, D)``, ``labels`` ``(B,)``, ``margin >= 0`` and, when given, a known ``strategy``.
+
+    Returns:
+        The checked labels, on the embeddings' device.
+    """
+    check_matrix("embeddings", embeddings)
+    labels = check_labels("labels", labels, embeddings.shape[0])
+    check_number("margin", margin, low=0)
+    if strategy is not None:
+        check_choice("strategy", strategy, STRATEGIES)
+    return labels.to(embeddings.device)
 
 
 def _valid_masks(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -146,9 +146,3 @@ def padding_mask(lengths: Tensor, L: int) -> Tensor:
         raise ValueError(f"lengths must lie in [0, L={L}], got {lengths.tolist()}")
     positions = torch.arange(L, device=lengths.device)  # (L,)
     return (positions[None, :] < lengths[:, None])[:, None, :]  # (B, 1, L)
-
-
-# ------------------------------------------------------------------ multi-head attention
-
-
-# ------------------------------------------------------------ helpers for the chapter

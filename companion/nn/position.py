@@ -38,16 +38,12 @@ __all__ = [
 ]
 
 
-def _check_count(name: str, n: object) -> int:
-    return check_int(name, n, low=1)
-
-
 def _grid(name: str, grid: object) -> tuple[int, int]:
     """``int`` or ``(rows, columns)`` → ``(rows, columns)``, checked."""
     if isinstance(grid, tuple) and len(grid) == 2:
-        return _check_count(f"{name}[0]", grid[0]), _check_count(f"{name}[1]", grid[1])
+        return check_int(f"{name}[0]", grid[0], low=1), check_int(f"{name}[1]", grid[1], low=1)
     if isinstance(grid, int) and not isinstance(grid, bool):
-        n = _check_count(name, grid)
+        n = check_int(name, grid, low=1)
         return n, n
     raise TypeError(f"{name} must be an int or a (rows, columns) tuple, got {grid!r}")
 
@@ -70,8 +66,8 @@ def sinusoidal_position_encoding(
         TypeError: non-int sizes.
         ValueError: sizes below 1, an odd ``dim``, ``base`` not above 1.
     """
-    L = _check_count("num_positions", num_positions)
-    D = _check_count("dim", dim)
+    L = check_int("num_positions", num_positions, low=1)
+    D = check_int("dim", dim, low=1)
     if D % 2:
         raise ValueError(f"dim must be even (sin and cos pairs), got {D}")
     check_number("base", base, low=1, low_open=True)
@@ -106,7 +102,7 @@ def sinusoidal_shift_matrix(
         ValueError: ``dim`` below 1 or odd, ``base`` not above 1.
     """
     k = check_int("offset", offset)
-    D = _check_count("dim", dim)
+    D = check_int("dim", dim, low=1)
     if D % 2:
         raise ValueError(f"dim must be even (sin and cos pairs), got {D}")
     check_number("base", base, low=1, low_open=True)
@@ -144,7 +140,7 @@ def sincos_2d_position_encoding(
         ValueError: sizes below 1, ``dim`` not divisible by 4.
     """
     rows, cols = _grid("grid", grid)
-    D = _check_count("dim", dim)
+    D = check_int("dim", dim, low=1)
     if D % 4:
         raise ValueError(f"dim must be divisible by 4 (sin and cos for rows and columns), got {D}")
     row_pe = sinusoidal_position_encoding(rows, D // 2, base=base, dtype=dtype, device=device)

@@ -23,6 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from companion.checks import check_choice, check_int, check_number, check_tensor
+from companion.train.optim import warmup_cosine
 from companion.utils import progress_enabled
 
 __all__ = ["BatchSampler", "History", "accuracy", "fit", "predict"]
@@ -158,14 +159,11 @@ def fit(
     warmup_steps = warmup_epochs * steps_per_epoch
 
     def lr_factor(step: int) -> float:
-        if schedule is None:
-            return 1.0
-        if step < warmup_steps:
+        if schedule == "cosine":
+            return warmup_cosine(step, warmup_steps=warmup_steps, total_steps=total_steps)
+        if schedule == "warmup" and step < warmup_steps:
             return (step + 1) / warmup_steps
-        if schedule == "warmup":
-            return 1.0
-        t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * t))
+        return 1.0
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)

@@ -79,12 +79,13 @@ def _parser() -> argparse.ArgumentParser:
                      "student and graded cell); with --shard, a folder for the partial "
                      "results")  # fmt: skip
     _outputs(gra)
-    gra.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
-    gra.add_argument("--notebook-timeout", type=int, default=300,
-                     help="seconds per notebook (default 300)")  # fmt: skip
-    gra.add_argument("--memory", type=int, default=2048, metavar="MB",
-                     help="memory per sandboxed process, MiB (default 2048); --jobs "
-                     "sandboxes at once may use --jobs times as much")  # fmt: skip
+    gra.add_argument("--timeout", type=int, default=Limits.timeout,
+                     help=f"seconds per cell (default {Limits.timeout})")  # fmt: skip
+    gra.add_argument("--notebook-timeout", type=int, default=Limits.notebook_timeout,
+                     help=f"seconds per notebook (default {Limits.notebook_timeout})")  # fmt: skip
+    gra.add_argument("--memory", type=int, default=Limits.memory_mb, metavar="MB",
+                     help=f"memory per sandboxed process, MiB (default {Limits.memory_mb}); "
+                     "--jobs sandboxes at once may use --jobs times as much")  # fmt: skip
     gra.add_argument("--sandbox", choices=SANDBOX_MODES, default="auto",
                      help="auto: bubblewrap if usable, else a loud warning (default); "
                      "bwrap: required; none: no isolation")  # fmt: skip

@@ -452,9 +452,9 @@ def grade(
     *,
     book_dir: str | Path | None = None,
     workdir: str | Path | None = None,
-    timeout: int = 60,
-    notebook_timeout: int = 300,
-    memory_mb: int = 2048,
+    timeout: int = Limits.timeout,
+    notebook_timeout: int = Limits.notebook_timeout,
+    memory_mb: int = Limits.memory_mb,
     jobs: int | None = None,
     sandbox: str = "auto",
     feedback_dir: str | Path | None = None,
@@ -476,7 +476,8 @@ def grade(
             included: for the instructor only). Default: a temporary folder, removed.
         timeout: seconds one cell may run. notebook_timeout: seconds for a whole notebook.
         memory_mb: data memory per process of the sandbox (RLIMIT_DATA), in MiB; ``jobs``
-            sandboxes at once may use up to ``jobs`` times as much.
+            sandboxes at once may use up to ``jobs`` times as much. The three default to
+            :class:`.limits.Limits`' defaults.
         jobs: sandboxes at the same time (default :data:`DEFAULT_JOBS`, one per CPU core).
         sandbox: ``"auto"`` (bubblewrap when usable, else a loud warning), ``"bwrap"``
             (required) or ``"none"`` (no isolation, with the warning).

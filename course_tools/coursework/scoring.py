@@ -39,6 +39,7 @@ __all__ = [
     "GradeRow",
     "error_rows",
     "first_error",
+    "missing_message",
     "score_rows",
 ]
 
