@@ -63,6 +63,20 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
         Q[:, j] = w
     return Q""",
             ),
+            (
+                "the forbidden torch.linalg.qr, with the signs fixed",
+                """def gram_schmidt(V):
+    Q, R = torch.linalg.qr(V)
+    return Q * torch.sign(torch.diagonal(R))""",
+                VISIBLE,
+            ),
+            (
+                "the forbidden Tensor.qr method, with the signs fixed",
+                """def gram_schmidt(V):
+    Q, R = V.qr()
+    return Q * torch.diagonal(R).sign()""",
+                VISIBLE,
+            ),
         ],
         "ex4-least-squares": [
             (
@@ -334,6 +348,203 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
                 """def merge_blocks(m1, l1, o1, m2, l2, o2):
     return torch.maximum(m1, m2), l1 + l2, o1 + o2""",
             ),
+            (
+                "rescales by exp(m_i − m) unguarded: NaN when both blocks are fully masked",
+                """def merge_blocks(m1, l1, o1, m2, l2, o2):
+    m = torch.maximum(m1, m2)
+    c1, c2 = torch.exp(m1 - m), torch.exp(m2 - m)
+    return m, c1 * l1 + c2 * l2, c1 * o1 + c2 * o2""",
+            ),
+            (
+                "merges the normalised outputs o_i / l_i: NaN for a fully masked block (0 / 0)",
+                """def merge_blocks(m1, l1, o1, m2, l2, o2):
+    m = torch.maximum(m1, m2)
+    w1, w2 = l1 * torch.exp(m1 - m), l2 * torch.exp(m2 - m)
+    ell = w1 + w2
+    return m, ell, w1 * (o1 / l1) + w2 * (o2 / l2)""",
+            ),
+        ],
+    },
+    "book/transformers/transformer_block_exercises.ipynb": {
+        "ex1-answer": [
+            (
+                "forgets the 1/√d_k",
+                """def multi_head_attention(x, w_in, b_in, w_out, b_out, num_heads):
+    B, L, D = x.shape
+    d_k = D // num_heads
+    q, k, v = (x @ w_in.T + b_in).split(D, dim=-1)
+    q, k, v = (t.reshape(B, L, num_heads, d_k).transpose(1, 2) for t in (q, k, v))
+    weights = torch.softmax(q @ k.transpose(-2, -1), dim=-1)
+    heads = (weights @ v).transpose(1, 2).reshape(B, L, D)
+    return heads @ w_out.T + b_out""",
+                VISIBLE,
+            ),
+            (
+                "scales by √D instead of √d_k",
+                """def multi_head_attention(x, w_in, b_in, w_out, b_out, num_heads):
+    B, L, D = x.shape
+    d_k = D // num_heads
+    q, k, v = (x @ w_in.T + b_in).split(D, dim=-1)
+    q, k, v = (t.reshape(B, L, num_heads, d_k).transpose(1, 2) for t in (q, k, v))
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D), dim=-1)
+    heads = (weights @ v).transpose(1, 2).reshape(B, L, D)
+    return heads @ w_out.T + b_out""",
+                VISIBLE,
+            ),
+            (
+                "splits the heads head-major, reshape(B, H, L, d_k) without a transpose",
+                """def multi_head_attention(x, w_in, b_in, w_out, b_out, num_heads):
+    B, L, D = x.shape
+    d_k = D // num_heads
+    q, k, v = (x @ w_in.T + b_in).split(D, dim=-1)
+    q, k, v = (t.reshape(B, num_heads, L, d_k) for t in (q, k, v))
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d_k), dim=-1)
+    heads = (weights @ v).reshape(B, L, D)
+    return heads @ w_out.T + b_out""",
+                VISIBLE,
+            ),
+            (
+                "concatenates the heads without moving the head axis back to place 2",
+                """def multi_head_attention(x, w_in, b_in, w_out, b_out, num_heads):
+    B, L, D = x.shape
+    d_k = D // num_heads
+    q, k, v = (x @ w_in.T + b_in).split(D, dim=-1)
+    q, k, v = (t.reshape(B, L, num_heads, d_k).transpose(1, 2) for t in (q, k, v))
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d_k), dim=-1)
+    heads = (weights @ v).reshape(B, L, D)
+    return heads @ w_out.T + b_out""",
+                VISIBLE,
+            ),
+            (
+                "forgets the output projection's bias",
+                """def multi_head_attention(x, w_in, b_in, w_out, b_out, num_heads):
+    B, L, D = x.shape
+    d_k = D // num_heads
+    q, k, v = (x @ w_in.T + b_in).split(D, dim=-1)
+    q, k, v = (t.reshape(B, L, num_heads, d_k).transpose(1, 2) for t in (q, k, v))
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d_k), dim=-1)
+    heads = (weights @ v).transpose(1, 2).reshape(B, L, D)
+    return heads @ w_out.T""",
+                VISIBLE,
+            ),
+        ],
+        "ex2-answer": [
+            (
+                "the unbiased variance (divides by D − 1)",
+                """def layer_norm_backward(x, grad_out, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True)
+    s = torch.sqrt(x.var(dim=-1, keepdim=True) + eps)
+    x_hat = (x - mean) / s
+    g = grad_out
+    g_x_hat = (g * x_hat).mean(dim=-1, keepdim=True)
+    return (g - g.mean(dim=-1, keepdim=True) - x_hat * g_x_hat) / s""",
+                VISIBLE,
+            ),
+            (
+                "eps outside the square root, s = σ + ε",
+                """def layer_norm_backward(x, grad_out, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True)
+    s = x.var(dim=-1, unbiased=False, keepdim=True).sqrt() + eps
+    x_hat = (x - mean) / s
+    g = grad_out
+    g_x_hat = (g * x_hat).mean(dim=-1, keepdim=True)
+    return (g - g.mean(dim=-1, keepdim=True) - x_hat * g_x_hat) / s""",
+                VISIBLE,
+            ),
+            (
+                "forgets the term through σ, x̂·mean(g ⊙ x̂)",
+                """def layer_norm_backward(x, grad_out, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True)
+    s = torch.sqrt(x.var(dim=-1, unbiased=False, keepdim=True) + eps)
+    g = grad_out
+    return (g - g.mean(dim=-1, keepdim=True)) / s""",
+                VISIBLE,
+            ),
+            (
+                "ignores the eps argument (always 1e-5)",
+                """def layer_norm_backward(x, grad_out, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True)
+    s = torch.sqrt(x.var(dim=-1, unbiased=False, keepdim=True) + 1e-5)
+    x_hat = (x - mean) / s
+    g = grad_out
+    g_x_hat = (g * x_hat).mean(dim=-1, keepdim=True)
+    return (g - g.mean(dim=-1, keepdim=True) - x_hat * g_x_hat) / s""",
+                VISIBLE,
+            ),
+        ],
+        "ex3-answer": [
+            (
+                "align_corners=False",
+                """def resize_position_embeddings(pos_embedding, new_n):
+    _, tokens, D = pos_embedding.shape
+    n = math.isqrt(tokens - 1)
+    grid = pos_embedding[:, 1:].transpose(1, 2).reshape(1, D, n, n)
+    grid = F.interpolate(grid, size=(new_n, new_n), mode="bicubic", align_corners=False)
+    patches = grid.reshape(1, D, new_n * new_n).transpose(1, 2)
+    return torch.cat([pos_embedding[:, :1], patches], dim=1)""",
+                VISIBLE,
+            ),
+            (
+                "resizes the class token with the patches, as a 1-D sequence",
+                """def resize_position_embeddings(pos_embedding, new_n):
+    seq = pos_embedding.transpose(1, 2)  # (1, D, 1 + n*n)
+    seq = F.interpolate(seq, size=1 + new_n * new_n, mode="linear", align_corners=True)
+    return seq.transpose(1, 2)""",
+                VISIBLE,
+            ),
+            (
+                "lays the patches out as (1, D, n, n) by reshape alone, without the transpose",
+                """def resize_position_embeddings(pos_embedding, new_n):
+    _, tokens, D = pos_embedding.shape
+    n = math.isqrt(tokens - 1)
+    grid = pos_embedding[:, 1:].reshape(1, D, n, n)
+    grid = F.interpolate(grid, size=(new_n, new_n), mode="bicubic", align_corners=True)
+    patches = grid.reshape(1, new_n * new_n, D)
+    return torch.cat([pos_embedding[:, :1], patches], dim=1)""",
+                VISIBLE,
+            ),
+        ],
+        "ex4-answer": [
+            (
+                "forgets the rowsum(dO ⊙ O) term, dS = A ⊙ dA",
+                """def attention_grad_query(query, key, value, grad_output):
+    d_k = query.shape[-1]
+    A = torch.softmax(query @ key.transpose(-2, -1) / math.sqrt(d_k), dim=-1)
+    dS = A * (grad_output @ value.transpose(-2, -1))
+    return dS @ key / math.sqrt(d_k)""",
+                VISIBLE,
+            ),
+            (
+                "forgets the 1/√d_k of the last step, dQ = dS K",
+                """def attention_grad_query(query, key, value, grad_output):
+    d_k = query.shape[-1]
+    A = torch.softmax(query @ key.transpose(-2, -1) / math.sqrt(d_k), dim=-1)
+    out = A @ value
+    dA = grad_output @ value.transpose(-2, -1)
+    dS = A * (dA - (grad_output * out).sum(dim=-1, keepdim=True))
+    return dS @ key""",
+                VISIBLE,
+            ),
+            (
+                "subtracts the row mean of dA instead of rowsum(dO ⊙ O)",
+                """def attention_grad_query(query, key, value, grad_output):
+    d_k = query.shape[-1]
+    A = torch.softmax(query @ key.transpose(-2, -1) / math.sqrt(d_k), dim=-1)
+    dA = grad_output @ value.transpose(-2, -1)
+    dS = A * (dA - dA.mean(dim=-1, keepdim=True))
+    return dS @ key / math.sqrt(d_k)""",
+                VISIBLE,
+            ),
+            (
+                "transposes with .T, right for one matrix, wrong with batch dimensions",
+                """def attention_grad_query(query, key, value, grad_output):
+    d_k = query.shape[-1]
+    A = torch.softmax(query @ key.T / math.sqrt(d_k), dim=-1)
+    out = A @ value
+    dA = grad_output @ value.T
+    dS = A * (dA - (grad_output * out).sum(dim=-1, keepdim=True))
+    return dS @ key / math.sqrt(d_k)""",
+            ),
         ],
     },
     "book/transformers/training_exercises.ipynb": {
@@ -464,18 +675,27 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
     "book/transformers/vision_transformer_exercises.ipynb": {
         "ex2-answer": [
             (
-                "flattens each patch pixel by pixel, channels last",
+                "flattens each patch pixel by pixel, channels last (P, P, C)",
                 """def my_patchify(images, P):
-    B, C, H, W = images.shape
-    x = images.reshape(B, C, H // P, P, W // P, P).permute(0, 2, 4, 3, 5, 1)
-    return x.reshape(B, (H // P) * (W // P), C * P * P)""",
+    B, C, h, w = images.shape
+    x = images.reshape(B, C, h // P, P, w // P, P).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(B, (h // P) * (w // P), C * P * P)""",
+                VISIBLE,
             ),
             (
                 "numbers the patches column by column",
                 """def my_patchify(images, P):
-    B, C, H, W = images.shape
-    x = images.reshape(B, C, H // P, P, W // P, P).permute(0, 4, 2, 1, 3, 5)
-    return x.reshape(B, (H // P) * (W // P), C * P * P)""",
+    B, C, h, w = images.shape
+    x = images.reshape(B, C, h // P, P, w // P, P).permute(0, 4, 2, 1, 3, 5)
+    return x.reshape(B, (h // P) * (w // P), C * P * P)""",
+                VISIBLE,
+            ),
+            (
+                "cuts the image into C·P·P chunks with one reshape, no permute",
+                """def my_patchify(images, P):
+    B, C, h, w = images.shape
+    return images.reshape(B, (h // P) * (w // P), C * P * P)""",
+                VISIBLE,
             ),
         ],
         "ex3-answer": [
@@ -506,6 +726,7 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
     for block in model.blocks:
         x = block(x)
     return model.head(model.norm(x)[:, 0])""",
+                VISIBLE,
             ),
             (
                 "keeps the position embeddings",
@@ -516,6 +737,18 @@ WRONG: dict[str, dict[str, list[tuple[str, ...]]]] = {
     for block in model.blocks:
         x = block(x)
     return model.head(model.norm(x)[:, 0])""",
+                VISIBLE,
+            ),
+            (
+                "applies the inverse permutation, perm.argsort()",
+                """def shuffle_patches_logits(model, images, perm):
+    B = images.shape[0]
+    tokens = model.patch_embedding(images)[:, perm.argsort()]
+    x = torch.cat([model.class_token.expand(B, -1, -1), tokens], dim=1)
+    for block in model.blocks:
+        x = block(x)
+    return model.head(model.norm(x)[:, 0])""",
+                VISIBLE,
             ),
         ],
     },
@@ -739,7 +972,9 @@ def check(path: Path, cases: dict[str, list[tuple[str, ...]]]) -> list[tuple[str
     for grade_id in missing:
         rows.append((path.name, grade_id, "(no wrong answer listed)", "-", "NO"))
     client = NotebookClient(
-        nb,
+        # a copy: nbclient stores each executed cell back into its notebook, which would
+        # replace the test cell by its last run (its visible asserts only, after a VISIBLE case)
+        copy.deepcopy(nb),
         timeout=300,
         kernel_name="python3",
         allow_errors=True,
