@@ -20,7 +20,12 @@ from companion.metric.losses import (
     triplet_margin_loss,
 )
 from companion.metric.miners import STRATEGIES, count_triplets, mine_triplets
-from companion.metric.retrieval import nearest_neighbor_accuracy, nearest_neighbors, recall_at_k
+from companion.metric.retrieval import (
+    embedding_spread,
+    nearest_neighbor_accuracy,
+    nearest_neighbors,
+    recall_at_k,
+)
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet
 from companion.viz.probes import pca_2d
 
@@ -607,3 +612,41 @@ def test_pk_sampler_errors():
         PKSampler(labels, classes_per_batch=2, images_per_class=3)
     with pytest.raises(ValueError, match=r"labels must be 1-D \(N,\), got shape \(1, 5\)"):
         PKSampler(labels[None], classes_per_batch=1, images_per_class=1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("relative", [False, True])
+def test_embedding_spread_matches_loop(dtype, relative):
+    emb = torch.randn(7, 3, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    rows = emb.tolist()
+    mean = [sum(r[j] for r in rows) / len(rows) for j in range(3)]
+    expected = max(sum((r[j] - mean[j]) ** 2 for j in range(3)) ** 0.5 for r in rows)
+    if relative:
+        expected /= sum(sum(v * v for v in r) ** 0.5 for r in rows) / len(rows)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert embedding_spread(emb, relative=relative) == pytest.approx(expected, rel=tol)
+
+
+def test_embedding_spread_of_a_collapse_is_zero_and_scale_free_when_relative():
+    point = torch.ones(5, 4)
+    assert embedding_spread(point) == 0.0
+    emb = torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
+    assert embedding_spread(10 * emb) == pytest.approx(10 * embedding_spread(emb), rel=1e-5)
+    assert embedding_spread(10 * emb, relative=True) == pytest.approx(
+        embedding_spread(emb, relative=True), rel=1e-5
+    )
+
+
+def test_embedding_spread_rejects_empty_rows():
+    with pytest.raises(ValueError, match=r"embeddings.shape\[0\] must be an int >= 1, got 0"):
+        embedding_spread(torch.zeros(0, 3))
+
+
+def test_embedding_spread_rejects_a_non_bool_relative():
+    with pytest.raises(TypeError, match="relative must be a bool, got int"):
+        embedding_spread(torch.zeros(2, 3), relative=1)
+
+
+def test_embedding_spread_rejects_a_vector():
+    with pytest.raises(ValueError, match="embeddings must be 2-D"):
+        embedding_spread(torch.zeros(3))

@@ -73,3 +73,18 @@ def test_show_images_rejects_wrong_title_count() -> None:
 def test_show_images_rejects_bad_ncols() -> None:
     with pytest.raises(ValueError, match="ncols must be an int >= 1, got 0"):
         show_images(np.zeros((2, 8, 8)), ncols=0)
+
+
+def test_show_images_frame_draws_a_border_without_ticks() -> None:
+    axes = show_images(torch.zeros(3, 1, 8, 8), ncols=2, frame=True)
+    framed, blank = axes[0, 0], axes[1, 1]
+    assert framed.axison
+    assert blank.axison is False
+    assert framed.get_xticks().size == 0
+    assert framed.get_yticks().size == 0
+    assert all(spine.get_visible() for spine in framed.spines.values())
+
+
+def test_show_images_rejects_a_non_bool_frame() -> None:
+    with pytest.raises(TypeError, match="frame must be a bool, got int"):
+        show_images(np.zeros((2, 8, 8)), frame=1)

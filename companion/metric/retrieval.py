@@ -4,14 +4,45 @@ from __future__ import annotations
 
 import torch
 
-from companion.checks import check_int, check_labels, check_matrix
+from companion.checks import check_bool, check_int, check_labels, check_matrix
 from companion.metric.distances import pairwise_distances
 
 __all__ = [
+    "embedding_spread",
     "nearest_neighbor_accuracy",
     "nearest_neighbors",
     "recall_at_k",
 ]
+
+
+@torch.no_grad()
+def embedding_spread(embeddings: torch.Tensor, *, relative: bool = False) -> float:
+    """How far the embeddings lie from their mean, the sign of a collapse when it is small.
+
+    ``spread = max_i ‖e_i − ē‖``, with ``ē = (1/N) Σ_i e_i``; with ``relative=True``,
+    divided by the mean length ``(1/N) Σ_i ‖e_i‖``, so that embeddings without a fixed
+    scale (not normalised) can be compared with those on the unit sphere, where the mean
+    length is 1 and a healthy spread is of order 1.
+
+    Args:
+        embeddings: ``(N, D)``, ``N >= 1``.
+        relative: divide by the mean length.
+
+    Returns:
+        A float ``>= 0``.
+
+    Raises:
+        TypeError: if ``embeddings`` is not a floating-point tensor, or ``relative`` not a
+            bool.
+        ValueError: if ``embeddings`` is not 2-D or has no row.
+    """
+    check_matrix("embeddings", embeddings)
+    check_bool("relative", relative)
+    check_int("embeddings.shape[0]", embeddings.shape[0], low=1)  # one row at least
+    spread = (embeddings - embeddings.mean(dim=0)).norm(dim=1).max()  # (N, D) -> ()
+    if relative:
+        spread = spread / embeddings.norm(dim=1).mean()
+    return spread.item()
 
 
 @torch.no_grad()

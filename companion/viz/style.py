@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
-from companion.checks import check_int
+from companion.checks import check_bool, check_int
 
 __all__ = ["heatmap", "show_images", "to_numpy", "use_course_style"]
 
@@ -96,8 +96,12 @@ def show_images(
     ncols: int = 8,
     cmap: str = "gray_r",
     size: float = 1.0,
+    frame: bool = False,
 ) -> np.ndarray:
     """Show a grid of images given as ``(N, H, W)`` or ``(N, 1, H, W)``.
+
+    With ``frame=True`` each image gets a thin grey border, so that where the ink sits in a
+    blank canvas can be seen, and the rows are spaced for their titles.
 
     Returns the array of ``Axes`` (rows x columns); unused cells are blank.
 
@@ -116,13 +120,23 @@ def show_images(
     check_int("ncols", ncols, low=1)
     ncols = min(ncols, len(arr))
     nrows = -(-len(arr) // ncols)
+    check_bool("frame", frame)
     _fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False
+        nrows,
+        ncols,
+        figsize=(size * ncols, size * nrows * (1.3 if frame else 1.15)),
+        squeeze=False,
+        gridspec_kw={"hspace": 0.45} if frame else None,
     )
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < len(arr):
             ax.imshow(arr[k], cmap=cmap)
+            if frame:  # the axes' own spines, without ticks, as the border of the canvas
+                ax.axis("on")
+                ax.set(xticks=[], yticks=[])
+                for spine in ax.spines.values():
+                    spine.set(visible=True, edgecolor="0.55", linewidth=0.8)
             if titles is not None:
                 ax.set_title(titles[k], fontsize=8)
     return axes
