@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,6 @@ import pytest
 from course_tools.notebooks.env import KERNEL_ENV
 
 ROOT = Path(__file__).resolve().parent
-# The tests import their helpers (attention_inputs, licences, ...) as top-level modules.
-sys.path.insert(0, str(ROOT / "tests"))
 
 #: Notebook paths (relative to the repo) that this session collected.
 COLLECTED_NOTEBOOKS = pytest.StashKey[set]()

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from course_tools.machine import cpu_model
 from course_tools.notebooks import kernels
-from course_tools.notebooks.kernels import LEVELS
 
 #: The chapter's run: its sizes and recipe, and the two arms (warm-up epochs).
 RECIPE = {"depth": 6, "embed_dim": 32, "num_heads": 4, "epochs": 6, "lr": 1e-2}
@@ -62,6 +61,7 @@ def child(seed: int) -> None:
 
 
 def base_env() -> dict[str, str]:
+    """This environment with one thread and no kernel choice of its own."""
     return {**kernels.level_env(None), "OMP_NUM_THREADS": "1", "COMPANION_PROGRESS": "0"}
 
 
@@ -72,20 +72,10 @@ def _python(code: str, env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
-def available_levels() -> list[str]:
-    """The levels this CPU runs (:func:`course_tools.notebooks.kernels.available_levels`)."""
-    return kernels.available_levels(base_env())[0]
-
-
 def run_one(level: str, seed: int) -> dict[str, object]:
-    env = {**base_env(), **LEVELS[level]}
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", str(seed)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    command = [sys.executable, __file__, "--child", str(seed)]
+    env = kernels.level_env(level, base_env())  # one thread, kernels of ``level``
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{level}, seed {seed} failed:\n{done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -109,7 +99,7 @@ def main() -> int:
     if not 1 <= args.workers <= 2:
         parser.error(f"--workers must be 1 or 2, got {args.workers}")
 
-    levels = available_levels()
+    levels, _ = kernels.available_levels(base_env())  # (_: the capability PyTorch picks)
     machine = json.loads(
         _python(
             "import json; from course_tools.machine import describe; print(json.dumps(describe()))",

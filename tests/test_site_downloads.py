@@ -19,14 +19,10 @@ from urllib.parse import urljoin, urlparse
 
 import nbformat
 import pytest
+from course_exercises import DOWNLOADS, download_cell, transform_notebook
+from lock_exercise_cells import lock, unlocked
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "book" / "_ext"))
-sys.path.insert(0, str(ROOT / "tools"))
-
-from course_exercises import DOWNLOADS, download_cell, transform_notebook  # noqa: E402
-from lock_exercise_cells import lock, unlocked  # noqa: E402
-
 EXERCISES = sorted(ROOT.glob("book/**/*_exercises.ipynb"))
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")

@@ -14,8 +14,9 @@ Masks are boolean and **True where a query may attend** (as the boolean ``attn_m
 and its output are zero (never NaN).
 
 ``scaled_dot_product_attention`` is the package's explicit attention computation.
-:class:`companion.nn.multihead.MultiHeadAttention` calls it when the weights are asked for
-(``need_weights=True``) or a mask row is fully masked; otherwise it lets PyTorch's fused
+:class:`companion.nn.multihead.MultiHeadAttention` calls it (through its private body
+``_attend``, which skips the mask check MultiHeadAttention has made) when the weights are
+asked for (``need_weights=True``) or a mask row is fully masked; otherwise it lets PyTorch's fused
 ``torch.nn.functional.scaled_dot_product_attention`` compute the same output. So the
 Transformer block and the Vision Transformer, which attend through ``MultiHeadAttention``,
 call it only when they return attention weights
@@ -75,11 +76,30 @@ def scaled_dot_product_attention(
         ValueError: different ``d_k`` for query and key, different ``L_k`` for key and
             value, batch dims or a mask that do not broadcast.
     """
+    return _attend(query, key, value, mask)
+
+
+def _attend(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None = None,
+    *,
+    mask_checked: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """:func:`scaled_dot_product_attention`, with ``mask_checked=True`` for a caller that
+    has checked ``mask`` against the scores' shape already
+    (:class:`~companion.nn.multihead.MultiHeadAttention`, before its projections): the
+    mask is then not checked a second time.
+    """
     check_qkv(query, key, value)
     d_k = query.shape[-1]
     scores = (query * (1.0 / math.sqrt(d_k))) @ key.transpose(-2, -1)  # (..., L_q, L_k)
     if mask is not None:
-        shape = check_mask(mask, scores.shape)
+        if mask_checked:
+            shape = torch.broadcast_shapes(mask.shape, scores.shape)
+        else:
+            shape = check_mask(mask, scores.shape)
         # finfo.min rather than -inf: a fully masked row stays finite (uniform, then zeroed)
         fill = torch.finfo(scores.dtype).min
         if shape == scores.shape:

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from companion.checks import check_divisible, check_int, check_mask, check_tensor
-from companion.nn.attention import _has_empty_rows, scaled_dot_product_attention
+from companion.nn.attention import _attend, _has_empty_rows
 
 __all__ = [
     "MultiHeadAttention",
@@ -27,6 +27,46 @@ def merge_heads(x: Tensor) -> Tensor:
     """``(B, H, L, d)`` → ``(B, L, H·d)``: concatenate the heads' outputs feature-wise."""
     B, H, L, d = x.shape
     return x.transpose(1, 2).reshape(B, L, H * d)  # (B, L, D)
+
+
+def _check_inputs(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None,
+    embed_dim: int,
+    num_heads: int,
+) -> Tensor | None:
+    """Check :meth:`MultiHeadAttention.forward`'s inputs; return the mask as attention takes it.
+
+    ``query`` ``(B, L_q, embed_dim)``, ``key``/``value`` ``(B, L_k, embed_dim)``; a 3-D
+    ``mask`` ``(B, L_q, L_k)`` gets a head axis, ``(B, 1, L_q, L_k)``, and the mask must
+    broadcast to ``(B, H, L_q, L_k)``. This is the only check of the mask on the way to
+    the kernel (``_attend`` and PyTorch's fused attention check nothing).
+    """
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        check_tensor(name, t)
+        if t.ndim != 3 or t.shape[-1] != embed_dim:
+            raise ValueError(
+                f"{name} must have shape (B, L, embed_dim={embed_dim}), got {tuple(t.shape)}"
+            )
+    B, L_q, _ = query.shape
+    if key.shape[0] != B or value.shape[0] != B or key.shape[1] != value.shape[1]:
+        raise ValueError(
+            f"expected query (B, L_q, D), key and value (B, L_k, D), got query "
+            f"{tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
+        )
+    L_k = key.shape[1]
+    H = num_heads
+    if mask is not None:
+        if isinstance(mask, Tensor) and mask.ndim == 3:
+            mask = mask.unsqueeze(1)  # (B, 1, L_q, L_k): the same for every head
+        if check_mask(mask, torch.Size((B, H, L_q, L_k))) != (B, H, L_q, L_k):
+            raise ValueError(
+                f"mask of shape {tuple(mask.shape)} does not broadcast to "
+                f"(B, H, L_q, L_k) = {(B, H, L_q, L_k)}"
+            )
+    return mask
 
 
 class MultiHeadAttention(nn.Module):
@@ -80,38 +120,18 @@ class MultiHeadAttention(nn.Module):
             ValueError: inputs not 3-D or not of width ``embed_dim``, batch or ``L_k`` that
                 differ, a mask that does not broadcast (TypeError for a non-boolean mask).
         """
-        for name, t in (("query", query), ("key", key), ("value", value)):
-            check_tensor(name, t)
-            if t.ndim != 3 or t.shape[-1] != self.embed_dim:
-                raise ValueError(
-                    f"{name} must have shape (B, L, embed_dim={self.embed_dim}), "
-                    f"got {tuple(t.shape)}"
-                )
-        B, L_q, _ = query.shape
-        if key.shape[0] != B or value.shape[0] != B or key.shape[1] != value.shape[1]:
-            raise ValueError(
-                f"expected query (B, L_q, D), key and value (B, L_k, D), got query "
-                f"{tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
-            )
-        L_k = key.shape[1]
+        mask = _check_inputs(query, key, value, mask, self.embed_dim, self.num_heads)
         H = self.num_heads
-        if mask is not None:
-            if isinstance(mask, Tensor) and mask.ndim == 3:
-                mask = mask.unsqueeze(1)  # (B, 1, L_q, L_k): the same for every head
-            if check_mask(mask, torch.Size((B, H, L_q, L_k))) != (B, H, L_q, L_k):
-                raise ValueError(
-                    f"mask of shape {tuple(mask.shape)} does not broadcast to "
-                    f"(B, H, L_q, L_k) = {(B, H, L_q, L_k)}"
-                )
-        q = split_heads(self.q_proj(query), H)  # (B, H, L_q, d_k)
-        k = split_heads(self.k_proj(key), H)  # (B, H, L_k, d_k)
-        v = split_heads(self.v_proj(value), H)  # (B, H, L_k, d_k)
-        if need_weights or _has_empty_rows(mask):
-            out, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, H, L_q, d_k)
-        else:
+        q = split_heads(self.q_proj(query), H)  # (B, L_q, D) -> (B, H, L_q, d_k)
+        k = split_heads(self.k_proj(key), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
+        v = split_heads(self.v_proj(value), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
+        if need_weights or _has_empty_rows(mask):  # explicit: weights (B, H, L_q, L_k)
+            out, weights = _attend(q, k, v, mask, mask_checked=True)  # (B, H, L_q, d_k)
+        else:  # PyTorch's fused kernel: the same output, no weights materialised
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, L_q, d_k)
             weights = None
-        return self.out_proj(merge_heads(out)), (weights if need_weights else None)
+        out = merge_heads(out)  # (B, H, L_q, d_k) -> (B, L_q, D)
+        return self.out_proj(out), (weights if need_weights else None)
 
     @classmethod
     def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:

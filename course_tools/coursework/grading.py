@@ -25,8 +25,6 @@ import json
 import logging
 import os
 import queue
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, astuple, dataclass
@@ -387,8 +385,8 @@ def grade_results(
                 f"no folder for student {', '.join(map(repr, unknown))} in "
                 f"'{collected.submissions_dir}': expected one of its student folders"
             )
-    runner = Sandbox(sandbox, limits)
-    if not runner.isolated:
+    the_sandbox = Sandbox(sandbox, limits)
+    if not the_sandbox.isolated:
         log.warning("%s", isolation_warning())
     if not collected.chapters:
         the_plan = Plan({}, {}, {}, [], {}, [], (), _fingerprint(collected, limits, False))
@@ -406,11 +404,10 @@ def grade_results(
 
     with working_folder(workdir) as work:
         chapters = {c: collected.available[c] for c in collected.chapters}
-        release = released_copies(chapters, work / "course", verbose)
-        the_plan = plan(collected, release, limits=limits, isolated=runner.isolated,
+        release_dir = released_copies(chapters, work / "course", verbose)
+        the_plan = plan(collected, release_dir, limits=limits, isolated=the_sandbox.isolated,
                         students=students, shard=shard)  # fmt: skip
-        _seed_matplotlib(work / "seed")
-        runner.seed_dir = work / "seed"
+        the_sandbox.prepare(work / "seed")
         running = min(jobs, max(1, len(the_plan.tasks)))
         memory = machine_memory_mb()
         if memory is not None and running * limits.memory_mb > memory:
@@ -442,7 +439,7 @@ def grade_results(
             if progress is not None:
                 progress(done[0], total)
 
-        run(the_plan, runner, running, finished)
+        run(the_plan, the_sandbox, running, finished)
     results.sort()
     return results
 
@@ -503,12 +500,3 @@ def grade(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(page, encoding="utf-8")
     return results.rows
-
-
-def _seed_matplotlib(folder: Path) -> None:
-    """Build Matplotlib's font cache once, for every sandbox to copy (kernels start faster)."""
-    env = {**os.environ, "MPLCONFIGDIR": str(folder / "mpl"), "MPLBACKEND": "Agg"}
-    subprocess.run(
-        [sys.executable, "-c", "import matplotlib.font_manager"],
-        env=env, capture_output=True, check=False, timeout=300,
-    )  # fmt: skip

@@ -111,7 +111,8 @@ class Sandbox:
         mode: one of :data:`SANDBOX_MODES`.
         limits: what each submission may use.
         seed_dir: a folder of read-only files copied into each sandbox's ``/tmp``
-            (``mpl/``: a Matplotlib font cache, built once here so kernels start fast).
+            (``mpl/``: a Matplotlib font cache, built once here so kernels start fast);
+            :meth:`prepare` builds one.
 
     Raises:
         CourseworkError: ``mode`` is unknown, or is ``"bwrap"`` and bubblewrap is missing.
@@ -136,6 +137,16 @@ class Sandbox:
     @property
     def isolated(self) -> bool:
         return self.bwrap is not None
+
+    def prepare(self, seed_dir: Path) -> None:
+        """Build Matplotlib's font cache once in ``seed_dir/mpl``, for every sandbox to copy
+        (kernels start faster), and make ``seed_dir`` this sandbox's :attr:`seed_dir`."""
+        env = {**os.environ, "MPLCONFIGDIR": str(seed_dir / "mpl"), "MPLBACKEND": "Agg"}
+        subprocess.run(
+            [sys.executable, "-c", "import matplotlib.font_manager"],
+            env=env, capture_output=True, check=False, timeout=300,
+        )  # fmt: skip
+        self.seed_dir = seed_dir
 
     # --- the child's environment and command --------------------------------------------
 
