@@ -70,7 +70,7 @@ def run_one(model_name: str, n: int, seed: int, *, max_epochs: int) -> dict[str,
     recipe = FASHION_FULL
     if n < FULL:
         recipe = replace(recipe, epochs=epochs_for(n, recipe.epochs, max_epochs))
-        x, y = load_fashion_mnist("trainval", limit=n, seed=seed)
+        x, y = load_fashion_mnist("trainval", limit=n, subset_seed=seed)
     else:
         x, y = load_fashion_mnist("trainval")
     x_test, y_test = load_fashion_mnist("test")

@@ -47,7 +47,7 @@ def test_splits_partition_the_data_set(seed: int, test_fraction: float, val_frac
     everything = _multiset(
         torch.from_numpy(bunch.images), torch.from_numpy(bunch.target), scale=1.0
     )
-    kwargs = {"seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction}
+    kwargs = {"split_seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction}
     parts = {s: _multiset(*load_digits(s, **kwargs)) for s in SPLITS}
     assert parts["train"] + parts["val"] + parts["test"] == everything
     assert parts["trainval"] == parts["train"] + parts["val"]
@@ -66,9 +66,9 @@ def test_split_is_stratified() -> None:
 
 
 def test_same_seed_same_split_other_seed_other_split() -> None:
-    a, _ = load_digits("val", seed=3)
-    b, _ = load_digits("val", seed=3)
-    c, _ = load_digits("val", seed=4)
+    a, _ = load_digits("val", split_seed=3)
+    b, _ = load_digits("val", split_seed=3)
+    c, _ = load_digits("val", split_seed=4)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
@@ -76,6 +76,11 @@ def test_same_seed_same_split_other_seed_other_split() -> None:
 def test_val_fraction_zero_gives_empty_val() -> None:
     x, y = load_digits("val", val_fraction=0.0)
     assert len(x) == len(y) == 0
+
+
+def test_split_seed_must_be_a_natural_number() -> None:
+    with pytest.raises(ValueError, match=r"split_seed must be an int >= 0, got -1"):
+        load_digits(split_seed=-1)
 
 
 def test_unknown_split_name() -> None:
@@ -104,11 +109,15 @@ def test_fractions_that_leave_no_training_images() -> None:
 
 def test_shift_on_canvas_places_each_image_unchanged() -> None:
     x, _ = load_digits("test")
-    canvas = shift_on_canvas(x[:20], canvas_size=16, max_shift=8, seed=0)
+    canvas = shift_on_canvas(
+        x[:20], canvas_size=16, max_shift=8, generator=torch.Generator().manual_seed(0)
+    )
     assert canvas.shape == (20, 1, 16, 16)
     # Same pixels, moved: the sums agree and each image is a translated copy.
     torch.testing.assert_close(canvas.sum(dim=(1, 2, 3)), x[:20].sum(dim=(1, 2, 3)))
-    again = shift_on_canvas(x[:20], canvas_size=16, max_shift=8, seed=0)
+    again = shift_on_canvas(
+        x[:20], canvas_size=16, max_shift=8, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(canvas, again)
 
 

@@ -177,19 +177,39 @@ def test_splits_partition_the_training_images_by_class(folder: Path, arrays, see
     def rows(x: torch.Tensor) -> set[bytes]:
         return {r.numpy().tobytes() for r in (x * 255).round().to(torch.uint8).flatten(1)}
 
-    x_tr, y_tr = _load(folder, "train", seed=seed)
-    x_va, y_va = _load(folder, "val", seed=seed)
-    x_all, _ = _load(folder, "trainval", seed=seed)
+    x_tr, y_tr = _load(folder, "train", split_seed=seed)
+    x_va, y_va = _load(folder, "val", split_seed=seed)
+    x_all, _ = _load(folder, "trainval", split_seed=seed)
     assert len(x_tr) + len(x_va) == len(x_all) == N_TRAIN
     assert len(x_va) == 50
     assert rows(x_tr).isdisjoint(rows(x_va))
     assert rows(x_tr) | rows(x_va) == rows(x_all)
     assert torch.bincount(y_va, minlength=10).tolist() == [5] * 10  # stratified
     assert torch.bincount(y_tr, minlength=10).tolist() == [15] * 10
-    x_again, _ = _load(folder, "val", seed=seed)
+    x_again, _ = _load(folder, "val", split_seed=seed)
     assert torch.equal(x_va, x_again)
-    x_other, _ = _load(folder, "val", seed=seed + 2)
+    x_other, _ = _load(folder, "val", split_seed=seed + 2)
     assert not torch.equal(x_va, x_other)
+
+
+@pytest.mark.parametrize("subset_seed", [0, 1, 2, 3])
+def test_a_subset_seed_never_moves_the_validation_split(
+    folder: Path, arrays, subset_seed: int
+) -> None:
+    """The run seed picks a subset within "train"; the validation images stay those of the
+    data set's split seed, so no subset shares an image with them (the leak of issue 25)."""
+
+    def rows(x: torch.Tensor) -> set[bytes]:
+        return {r.numpy().tobytes() for r in (x * 255).round().to(torch.uint8).flatten(1)}
+
+    x_va, _ = _load(folder, "val")
+    x_sub, y_sub = _load(folder, "train", limit=50, subset_seed=subset_seed)
+    assert rows(x_sub).isdisjoint(rows(x_va))
+    assert torch.bincount(y_sub, minlength=10).tolist() == [5] * 10
+    x_again, _ = _load(folder, "train", limit=50, subset_seed=subset_seed)
+    assert torch.equal(x_sub, x_again)
+    x_other, _ = _load(folder, "train", limit=50, subset_seed=subset_seed + 1)
+    assert not torch.equal(x_sub, x_other)
 
 
 def test_classes_and_limit_keep_a_seeded_balanced_subset(folder: Path) -> None:
@@ -213,6 +233,8 @@ def test_classes_and_limit_keep_a_seeded_balanced_subset(folder: Path) -> None:
         ({"classes": [10]}, ValueError, "classes must be"),
         ({"limit": 25}, ValueError, "limit must be a multiple of the number of classes (10)"),
         ({"limit": 5}, ValueError, "limit must be"),
+        ({"split_seed": -1}, ValueError, "split_seed must be an int >= 0, got -1"),
+        ({"subset_seed": 1.0, "limit": 10}, TypeError, "subset_seed must be an int, got float"),
     ],
 )
 def test_bad_arguments_are_refused(folder: Path, kwargs, error, message: str) -> None:

@@ -1,7 +1,9 @@
 """Augmentations: move the digits around, so a network learns what a digit is, not where.
 
-Each ``transform(x, generator)`` has the signature of :func:`companion.train.loop.fit`'s
-``transform`` and draws all its randomness from ``generator``. :class:`ShiftAveraged` is the
+Every function here draws all its randomness from a ``torch.Generator`` it is given (the
+package's one way to pass randomness to a data function; ``None`` where allowed means
+PyTorch's global generator). Each ``transform(x, generator)`` has the signature of
+:func:`companion.train.loop.fit`'s ``transform``. :class:`ShiftAveraged` is the
 test-time twin of :func:`random_shift`: it averages a model's logits over shifted copies.
 """
 
@@ -26,7 +28,11 @@ __all__ = [
 
 
 def shift_on_canvas(
-    images: torch.Tensor, *, canvas_size: int = 16, max_shift: int | None = None, seed: int = 0
+    images: torch.Tensor,
+    *,
+    canvas_size: int = 16,
+    max_shift: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Paste each image at a random position on a larger blank canvas.
 
@@ -39,7 +45,8 @@ def shift_on_canvas(
         images: ``(N, C, h, w)``.
         canvas_size: side ``S`` of the square canvas, at least ``max(h, w)``.
         max_shift: largest offset in pixels along each axis.
-        seed: fixes the offsets.
+        generator: a CPU generator the offsets are drawn from (``None``: PyTorch's global
+            one; with ``max_shift=0`` nothing is drawn).
 
     Returns:
         ``(N, C, S, S)`` on the device and with the dtype of ``images``.
@@ -54,8 +61,10 @@ def shift_on_canvas(
     if max_shift is None:
         max_shift = room
     check_int("max_shift", max_shift, low=0, high=room)  # room on this canvas
-    generator = torch.Generator().manual_seed(seed)
-    offsets = torch.randint(0, max_shift + 1, (n, 2), generator=generator)
+    if max_shift == 0:
+        offsets = torch.zeros(n, 2, dtype=torch.int64)
+    else:
+        offsets = torch.randint(0, max_shift + 1, (n, 2), generator=generator)
     canvas = images.new_zeros(n, c, canvas_size, canvas_size)
     for k, (i, j) in enumerate(offsets.tolist()):
         canvas[k, :, i : i + h, j : j + w] = images[k]
@@ -193,10 +202,14 @@ def random_placement(
     """An augmentation for :func:`companion.train.loop.fit`: ``transform(x, generator)`` pastes
     each ``(C, h, w)`` image of the batch at a fresh random place on a
     ``canvas_size × canvas_size`` canvas (:func:`companion.data.augment.shift_on_canvas`), so the
-    network sees every digit at many positions."""
+    network sees every digit at many positions. Each batch's offsets come from a generator
+    spawned from ``generator`` by one draw (a seed in ``[0, 2^31 - 1)``), as the stored
+    runs were measured."""
 
     def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        return shift_on_canvas(x, canvas_size=canvas_size, max_shift=max_shift, seed=seed)
+        spawned = torch.Generator().manual_seed(
+            int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        )
+        return shift_on_canvas(x, canvas_size=canvas_size, max_shift=max_shift, generator=spawned)
 
     return transform

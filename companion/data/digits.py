@@ -2,7 +2,8 @@
 
 scikit-learn ships the 1,797 digits inside the package, so nothing is downloaded. The
 split is stratified (each class keeps its share in every split) and depends only on the
-seed and the fractions, so every chapter and every learner gets the same images:
+fixed :data:`SPLIT_SEED` and the fractions, so every chapter, every run and every learner
+gets the same images (no run varies the split; a run's seed seeds only its training):
 
 ==============  ===========================================================
 ``"test"``      ``test_fraction`` of each class; scored once, at the end
@@ -19,14 +20,16 @@ from functools import cache
 import numpy as np
 import torch
 
-from companion.checks import check_choice, check_number
+from companion.checks import check_choice, check_int, check_number
 
-__all__ = ["DIGITS_SHAPE", "SPLITS", "load_digits"]
+__all__ = ["DIGITS_SHAPE", "SPLITS", "SPLIT_SEED", "load_digits"]
 
 #: ``(channels, height, width)`` of one digit image.
 DIGITS_SHAPE: tuple[int, int, int] = (1, 8, 8)
 #: The split names :func:`load_digits` accepts.
 SPLITS: tuple[str, ...] = ("train", "val", "test", "trainval")
+#: The seed of the split: fixed for the data set, never varied per run.
+SPLIT_SEED = 0
 
 
 @cache
@@ -60,7 +63,7 @@ def load_digits(
     *,
     test_fraction: float = 0.2,
     val_fraction: float = 0.15,
-    seed: int = 0,
+    split_seed: int = SPLIT_SEED,
     flatten: bool = False,
     device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,7 +73,8 @@ def load_digits(
         split: ``"train"``, ``"val"``, ``"test"`` or ``"trainval"`` (see the module doc).
         test_fraction: share of each class held out for testing, in (0, 1).
         val_fraction: share of each class held out for validation, in [0, 1).
-        seed: fixes the split; the same seed and fractions always give the same images.
+        split_seed: fixes the split; the same seed and fractions always give the same
+            images. A property of the data set (:data:`SPLIT_SEED`), not to be varied per run.
         flatten: return images as ``(N, 64)`` instead of ``(N, 1, 8, 8)``.
         device: where to put the tensors (default: the CPU).
 
@@ -90,8 +94,9 @@ def load_digits(
             "test_fraction + val_fraction must be below 1 to leave training images, "
             f"got {test_fraction} + {val_fraction} = {test_fraction + val_fraction}"
         )
+    check_int("split_seed", split_seed, low=0)
     images, labels = _digits_arrays()
-    idx = _split_indices(labels, test_fraction, val_fraction, seed)[split]
+    idx = _split_indices(labels, test_fraction, val_fraction, split_seed)[split]
     x = torch.from_numpy(images[idx]).unsqueeze(1)  # (N, 1, 8, 8)
     if flatten:
         x = x.reshape(len(idx), -1)  # (N, 64)

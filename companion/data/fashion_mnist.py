@@ -14,9 +14,10 @@ An IDX file is a big-endian header, then the raw bytes of one array:
 shape and the file's exact length, and every label against 0..9, so a truncated, corrupt or
 mislabelled file raises an error that names it, never a wrong array.
 
-The splits are fixed by a seed. The validation split is carved out of the 60,000 training
-images (``val_size`` of them, the same share of every class); the 10,000 test images are
-scored only for final claims:
+The splits are a property of the data set, never of a run: the validation split is carved
+out of the 60,000 training images (``val_size`` of them, the same share of every class) by
+the fixed :data:`SPLIT_SEED`, which no run varies, and the 10,000 test images are scored
+only for final claims:
 
 ==============  ===========================================================
 ``"train"``     the 60,000 training images less the validation ones
@@ -24,6 +25,12 @@ scored only for final claims:
 ``"trainval"``  all 60,000 training images (a final fit)
 ``"test"``      the 10,000 test images; scored once, at the end
 ==============  ===========================================================
+
+A run that trains on a subset (``limit``) chooses it with ``subset_seed``, which only picks
+images *within* the split asked for, so a training subset never holds a validation or test
+image whatever the seed (nanoGPT's rule: the split is fixed once, the run seed only seeds
+the run). Both seeds are integers because they name a set of images (a result records them);
+the random draws made while training take a ``torch.Generator``.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ __all__ = [
     "FILES",
     "MEAN",
     "SPLITS",
+    "SPLIT_SEED",
     "STD",
     "FashionMNISTNotFoundError",
     "fashion_mnist_dir",
@@ -72,6 +80,8 @@ CLASS_NAMES: tuple[str, ...] = (
 )
 #: The split names :func:`load_fashion_mnist` accepts.
 SPLITS: tuple[str, ...] = ("train", "val", "test", "trainval")
+#: The seed of the validation split: fixed for the data set, never varied per run.
+SPLIT_SEED = 0
 #: The environment variable that names a folder holding the four files.
 ENV_VAR = "FASHION_MNIST_DIR"
 #: Where Debian's package ``dataset-fashion-mnist`` installs them.
@@ -222,7 +232,8 @@ def load_fashion_mnist(
     *,
     root: str | os.PathLike | None = None,
     val_size: int = 5_000,
-    seed: int = 0,
+    split_seed: int = SPLIT_SEED,
+    subset_seed: int = 0,
     classes: Sequence[int] | None = None,
     limit: int | None = None,
     device: torch.device | str | None = None,
@@ -235,7 +246,10 @@ def load_fashion_mnist(
             Debian's folder).
         val_size: training images held out for validation, a multiple of 10 (the same
             number from each class).
-        seed: fixes the validation split and the ``limit`` subset.
+        split_seed: fixes which training images are validation ones; a property of the
+            data set (:data:`SPLIT_SEED`), not to be varied per run.
+        subset_seed: fixes the ``limit`` subset, drawn within ``split`` (so it never
+            changes which images are validation or test ones); a run passes its seed here.
         classes: keep only these labels (e.g. ``range(5)``), labels unchanged.
         limit: keep a seeded subset of this many images, the same number from each kept
             class (a multiple of their count); ``None`` keeps all.
@@ -259,7 +273,7 @@ def load_fashion_mnist(
     images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
     idx = np.arange(len(labels))
     if split in ("train", "val"):
-        val = _val_indices(labels, val_size, seed)
+        val = _val_indices(labels, val_size, check_int("split_seed", split_seed, low=0))
         idx = val if split == "val" else np.setdiff1d(idx, val, assume_unique=True)
     if classes is not None:
         kept = sorted({check_int("classes", c, low=0, high=9) for c in classes})
@@ -274,7 +288,7 @@ def load_fashion_mnist(
             raise ValueError(
                 f"limit must be a multiple of the number of classes ({len(kept)}), got {limit}"
             )
-        rng = np.random.default_rng(seed + 1)
+        rng = np.random.default_rng(check_int("subset_seed", subset_seed, low=0) + 1)
         per_class = limit // len(kept)
         chosen = [rng.permutation(idx[labels[idx] == c])[:per_class] for c in kept]
         idx = np.sort(np.concatenate(chosen))

@@ -50,17 +50,24 @@ from companion.train.recipes import (
     train_classifier,
     train_embedding,
 )
+from companion.train.registry import register_run
 from companion.utils import seed_everything
 
 __all__ = [
+    "DIGITS_ROLES",
     "FASHION_EMBEDDING",
+    "FASHION_RETRIEVAL_ROLES",
+    "OPEN_SET_ROLES",
     "SEEN",
     "UNSEEN",
     "VERIFICATION_FARS",
     "VERIFICATION_IMAGES",
     "Retrieval",
+    "digits_data",
     "digits_triplet",
     "fashion_retrieval",
+    "fashion_retrieval_data",
+    "open_set_data",
     "open_set_retrieval",
     "verification_protocol",
 ]
@@ -88,6 +95,10 @@ class Retrieval:
 
     scores: dict[str, float] = field(default_factory=dict)
     models: dict[str, nn.Module] = field(default_factory=dict)
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
 
 
 def _pixels(x: torch.Tensor) -> torch.Tensor:
@@ -137,6 +148,31 @@ def verification_protocol(
     return scores
 
 
+def fashion_retrieval_data(
+    *, seed: int = 0, train_images: int = 20_000, gallery_images: int = 10_000
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The images :func:`fashion_retrieval` uses, as ``(images, labels)`` by name.
+
+    ``"train"`` and ``"gallery"`` are class-balanced subsets of the training split chosen
+    by ``seed`` (``subset_seed``); the validation split is the data set's fixed one, so no
+    seed moves a validation image into training. ``"val"``, ``"test"``, and the
+    verification images ``"verify_val"``, ``"verify_test"``, ``"verify_unseen_val"`` and
+    ``"verify_unseen_test"`` (:data:`VERIFICATION_IMAGES` each, the same for every seed).
+    """
+    data = {
+        "train": load_fashion_mnist("train", limit=train_images, subset_seed=seed),
+        "gallery": load_fashion_mnist("train", limit=gallery_images, subset_seed=seed),
+        "val": load_fashion_mnist("val"),
+        "test": load_fashion_mnist("test"),
+    }
+    for suffix, classes in (("", None), ("_unseen", UNSEEN)):
+        for split in ("val", "test"):
+            data[f"verify{suffix}_{split}"] = load_fashion_mnist(
+                split, classes=classes, limit=VERIFICATION_IMAGES
+            )
+    return data
+
+
 def fashion_retrieval(
     *, seed: int = 0, train_images: int = 20_000, gallery_images: int = 10_000
 ) -> Retrieval:
@@ -163,10 +199,11 @@ def fashion_retrieval(
         The scores, and the models under ``"cnn"``, ``"triplet"``, ``"cnn_seen"`` and
         ``"triplet_seen"``.
     """
-    x_train, y_train = load_fashion_mnist("train", limit=train_images, seed=seed)
-    x_gallery, y_gallery = load_fashion_mnist("train", limit=gallery_images, seed=seed)
-    x_val, y_val = load_fashion_mnist("val")
-    x_test, y_test = load_fashion_mnist("test")
+    data = fashion_retrieval_data(
+        seed=seed, train_images=train_images, gallery_images=gallery_images
+    )
+    (x_train, y_train), (x_gallery, y_gallery) = data["train"], data["gallery"]
+    (x_val, y_val), (x_test, y_test) = data["val"], data["test"]
     unseen_test, unseen_val = y_test >= len(SEEN), y_val >= len(SEEN)
     seen_train = y_train < len(SEEN)
 
@@ -199,14 +236,31 @@ def fashion_retrieval(
         s[f"{name}_val_recall"] = recall_at_k(full(x_val), y_val, k=1)
         s[f"{name}_unseen_recall"] = recall_at_k(seen(x_test[unseen_test]), y_test[unseen_test])
         s[f"{name}_unseen_val_recall"] = recall_at_k(seen(x_val[unseen_val]), y_val[unseen_val])
-    for suffix, classes in (("", None), ("_unseen", UNSEEN)):
-        xv, yv = load_fashion_mnist("val", classes=classes, limit=VERIFICATION_IMAGES)
-        xt, yt = load_fashion_mnist("test", classes=classes, limit=VERIFICATION_IMAGES)
+    for suffix in ("", "_unseen"):
+        (xv, yv), (xt, yt) = data[f"verify{suffix}_val"], data[f"verify{suffix}_test"]
         for name in ("pixels", "cnn", "triplet"):
             f = embed[name] if not suffix else embed.get(f"{name}_seen", embed[name])
             for key, value in verification_protocol(f(xv), yv, f(xt), yt, seed=seed).items():
                 result.scores[f"{name}{suffix}_verify_{key}"] = value
     return result
+
+
+def open_set_data(
+    *,
+    seed: int = 0,
+    train_images: int = 15_000,
+    seen: Sequence[int] = SEEN,
+    unseen: Sequence[int] = UNSEEN,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The images :func:`open_set_retrieval` uses: ``"train"`` (``train_images`` training
+    images of the classes ``seen``, chosen by ``seed``), ``"val"`` and ``"test"`` (all the
+    validation and test images of ``unseen``) and ``"seen_test"``."""
+    return {
+        "train": load_fashion_mnist("train", classes=seen, limit=train_images, subset_seed=seed),
+        "val": load_fashion_mnist("val", classes=unseen),
+        "test": load_fashion_mnist("test", classes=unseen),
+        "seen_test": load_fashion_mnist("test", classes=seen),
+    }
 
 
 def open_set_retrieval(
@@ -235,10 +289,9 @@ def open_set_retrieval(
         raise ValueError(
             f"seen and unseen must not share a class, got {sorted(set(seen) & set(unseen))} in both"
         )
-    x_train, y_train = load_fashion_mnist("train", classes=seen, limit=train_images, seed=seed)
-    x_val, y_val = load_fashion_mnist("val", classes=unseen)
-    x_test, y_test = load_fashion_mnist("test", classes=unseen)
-    x_seen, y_seen = load_fashion_mnist("test", classes=seen)
+    data = open_set_data(seed=seed, train_images=train_images, seen=seen, unseen=unseen)
+    (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
+    (x_test, y_test), (x_seen, y_seen) = data["test"], data["seen_test"]
     result = Retrieval()
     result.scores["pixel_val"] = recall_at_k(_pixels(x_val), y_val, k=1)
     result.scores["pixel_test"] = recall_at_k(_pixels(x_test), y_test, k=1)
@@ -277,9 +330,9 @@ def digits_triplet(seed: int = 0) -> dict[str, object]:
     x_trainval, y_trainval = load_digits("trainval")
     canvas = 16
     shifted = {
-        "train": shift_on_canvas(x_train, canvas_size=canvas, seed=1),
-        "val": shift_on_canvas(x_val, canvas_size=canvas, seed=2),
-        "test": shift_on_canvas(x_test, canvas_size=canvas, seed=3),
+        "train": shift_on_canvas(x_train, canvas_size=canvas, generator=_generator(1)),
+        "val": shift_on_canvas(x_val, canvas_size=canvas, generator=_generator(2)),
+        "test": shift_on_canvas(x_test, canvas_size=canvas, generator=_generator(3)),
     }
 
     def train(image_size: int, x, y, recipe, strategy: str, **kwargs) -> EmbeddingNet:
@@ -337,3 +390,40 @@ def digits_triplet(seed: int = 0) -> dict[str, object]:
         "unseen_recall": recall_at_k(predict(open_model, shifted["test"][unseen]), y_test[unseen]),
         "pixel_unseen_recall": recall_at_k(_pixels(shifted["test"][unseen]), y_test[unseen]),
     }
+
+
+def digits_data(seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The digits splits every digits run uses (the data set's fixed split, whatever the
+    run's ``seed``): ``"train"``, ``"val"``, ``"test"`` and ``"trainval"``."""
+    return {split: load_digits(split) for split in ("train", "val", "test", "trainval")}
+
+
+#: The role of each image set of :func:`fashion_retrieval_data`.
+FASHION_RETRIEVAL_ROLES = {
+    "train": "train",
+    "gallery": "train",
+    "val": "val",
+    "test": "test",
+    "verify_val": "val",
+    "verify_test": "test",
+    "verify_unseen_val": "val",
+    "verify_unseen_test": "test",
+}
+#: The role of each image set of :func:`open_set_data`.
+OPEN_SET_ROLES = {"train": "train", "val": "val", "test": "test", "seen_test": "test"}
+#: The role of each image set of :func:`digits_data`.
+DIGITS_ROLES = {"train": "train", "val": "val", "test": "test", "trainval": "final"}
+
+register_run(
+    "fashion_triplet",
+    data=lambda seed: fashion_retrieval_data(seed=seed),
+    roles=FASHION_RETRIEVAL_ROLES,
+    fashion_mnist=True,
+)(fashion_retrieval)
+register_run(
+    "capstone",
+    data=lambda seed: open_set_data(seed=seed),
+    roles=OPEN_SET_ROLES,
+    fashion_mnist=True,
+)(open_set_retrieval)
+register_run("triplet", data=digits_data, roles=DIGITS_ROLES)(digits_triplet)
