@@ -80,9 +80,10 @@ def _parser() -> argparse.ArgumentParser:
                      "results")  # fmt: skip
     _outputs(gra)
     gra.add_argument("--timeout", type=int, default=Limits.timeout,
-                     help=f"seconds per cell (default {Limits.timeout})")  # fmt: skip
+                     help=f"seconds of CPU time per cell (default {Limits.timeout})")  # fmt: skip
     gra.add_argument("--notebook-timeout", type=int, default=Limits.notebook_timeout,
-                     help=f"seconds per notebook (default {Limits.notebook_timeout})")  # fmt: skip
+                     help="seconds of CPU time per notebook "
+                          f"(default {Limits.notebook_timeout})")  # fmt: skip
     gra.add_argument("--memory", type=int, default=Limits.memory_mb, metavar="MB",
                      help=f"memory per sandboxed process, MiB (default {Limits.memory_mb}); "
                      "--jobs sandboxes at once may use --jobs times as much")  # fmt: skip

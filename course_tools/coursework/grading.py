@@ -471,7 +471,8 @@ def grade(
         workdir: a folder to keep nbgrader's course folder (``course/``) and every executed
             notebook (``graded/<student>/<chapter>_exercises.ipynb``, hidden tests
             included: for the instructor only). Default: a temporary folder, removed.
-        timeout: seconds one cell may run. notebook_timeout: seconds for a whole notebook.
+        timeout: seconds of CPU time one cell may use. notebook_timeout: seconds of CPU time
+            for a whole notebook (each with a far wall-clock backstop, :mod:`.runner`).
         memory_mb: data memory per process of the sandbox (RLIMIT_DATA), in MiB; ``jobs``
             sandboxes at once may use up to ``jobs`` times as much. The three default to
             :class:`.limits.Limits`' defaults.

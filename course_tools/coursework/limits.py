@@ -14,7 +14,8 @@ __all__ = ["Limits", "RunResult"]
 class Limits:
     """What one submission may use.
 
-    ``timeout`` seconds per cell; ``notebook_timeout`` seconds for the whole notebook;
+    ``timeout`` seconds of CPU time per cell; ``notebook_timeout`` seconds of CPU time for
+    the whole notebook (each with a far wall-clock backstop: :func:`.protocol.wall_limit`);
     ``memory_mb`` of data memory per process (heap and private mappings, RLIMIT_DATA);
     ``max_processes`` (processes and threads of the sandbox's user); ``max_output_bytes`` of
     output kept per cell; ``max_file_mb`` per file written; ``tmp_mb`` for the sandbox's

@@ -15,20 +15,53 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = [
+    "CPU",
     "CRASH",
     "DEADLINE",
+    "STARTUP_SECONDS",
     "STUCK",
+    "WALL",
+    "WALL_FACTOR",
+    "WALL_SLACK",
     "Reply",
     "Request",
     "RunResult",
     "Stopped",
     "TimedOut",
     "Timing",
+    "timeout_words",
+    "wall_limit",
 ]
 
 #: The reasons a run stops before the last cell: the kernel died, the notebook's time was
 #: used up, or the kernel stopped answering (a cell that ignores its interrupt).
 CRASH, DEADLINE, STUCK = "crash", "deadline", "stuck"
+
+#: The clocks a time limit is read on. ``CPU``: the CPU time of the kernel and the processes
+#: it starts, the same for the same code whatever else the machine is doing, so the limit a
+#: computing cell meets (``--timeout``) gives one grade on an idle and on a loaded machine.
+#: ``WALL``: the wall clock, a backstop for code that waits instead of computing (a
+#: ``sleep``, a lock), set far from anything honest code reaches (:func:`wall_limit`).
+CPU, WALL = "cpu", "wall"
+#: The wall-clock backstop of a CPU-time limit of ``s`` seconds is
+#: ``max(WALL_FACTOR * s, s + WALL_SLACK)``: an honest cell on a machine running
+#: ``WALL_FACTOR`` busy processes per core still finishes inside it.
+WALL_FACTOR, WALL_SLACK = 5, 30
+#: Wall-clock seconds the runner may take to start the kernel: outside every limit of the
+#: notebook (a loaded machine starts kernels slowly; no student code runs then).
+STARTUP_SECONDS = 120
+
+
+def wall_limit(cpu_seconds: float) -> float:
+    """The wall-clock backstop, in seconds, of a limit of ``cpu_seconds`` of CPU time."""
+    return max(WALL_FACTOR * cpu_seconds, cpu_seconds + WALL_SLACK)
+
+
+def timeout_words(seconds: float, clock: str) -> str:
+    """How a time-out is told: ``"timed out after 4 s of CPU time"``, or for the backstop
+    ``"timed out after 34 s of waiting (wall clock)"``."""
+    what = "of CPU time" if clock == CPU else "of waiting (wall clock)"
+    return f"timed out after {seconds:g} s {what}"
 
 
 @dataclass(frozen=True)
@@ -73,10 +106,17 @@ class Stopped:
 
 @dataclass(frozen=True)
 class TimedOut:
-    """Cell ``cell`` ran past its ``seconds`` and was interrupted (the run went on)."""
+    """Cell ``cell`` ran past its ``seconds`` on ``clock`` (:data:`CPU` or :data:`WALL`) and
+    was interrupted (the run went on)."""
 
     cell: int
     seconds: float
+    clock: str = CPU
+
+    @property
+    def words(self) -> str:
+        """``"timed out after 4 s of CPU time"``: see :func:`timeout_words`."""
+        return timeout_words(self.seconds, self.clock)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,12 @@ Protocol (:mod:`course_tools.coursework.protocol`): one ``Request`` as JSON on s
 The notebook is read from stdin, never written to disk, and the result leaves by a file
 descriptor the kernel does not inherit: student code finds no copy of its test cells on
 disk and cannot forge the result (short of killing this process, which it can only do to
-its own submission). Each cell gets ``timeout`` seconds; the notebook as a whole
-``notebook_timeout`` seconds, after which the remaining cells are not run.
+its own submission). Each cell gets ``timeout`` seconds of CPU time; the notebook as a
+whole ``notebook_timeout`` seconds, after which the remaining cells are not run. CPU time,
+not the wall clock, so that a grade does not depend on what else the grading machine is
+doing; each limit has a wall-clock backstop far from what honest code reaches, for code
+that waits instead of computing (:class:`CellWatch`). The kernel's start-up counts against
+neither.
 """
 
 from __future__ import annotations
@@ -21,12 +25,31 @@ import json
 import os
 import resource
 import shutil
+import signal
 import sys
 import threading
 import time
 from typing import Any
 
-from protocol import CRASH, DEADLINE, STUCK, Reply, Request, Stopped, TimedOut, Timing
+if __package__:  # imported as course_tools.coursework.runner (its tests): the same records
+    from . import protocol as _protocol
+
+    sys.modules.setdefault("protocol", _protocol)
+from protocol import (
+    CPU,
+    CRASH,
+    DEADLINE,
+    STARTUP_SECONDS,
+    STUCK,
+    WALL,
+    WALL_FACTOR,
+    Reply,
+    Request,
+    Stopped,
+    TimedOut,
+    Timing,
+    wall_limit,
+)
 
 #: When this process started (the start of the run's start-up time).
 _STARTED = time.monotonic()
@@ -152,16 +175,130 @@ def _skip_slow_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
+class KernelClock:
+    """The CPU time, in seconds, that the kernel and the processes it started have used.
+
+    Read from ``/proc/<pid>/stat`` (user and system time of every thread, and of the
+    children it has waited for): the kernel's own, and in a pid namespace of its own
+    (:attr:`Request.own_pid_namespace`) every other process in sight but this runner's,
+    which are all the kernel's. Where ``/proc`` cannot be read (not Linux), the wall clock
+    since this clock was made stands in.
+    """
+
+    def __init__(self, kernel_pid: int, keep: set[int], own_namespace: bool) -> None:
+        self.kernel_pid, self.keep, self.own_namespace = kernel_pid, keep, own_namespace
+        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.made = time.monotonic()
+        self.readable = _cpu_ticks(kernel_pid) is not None
+
+    def seconds(self) -> float:
+        if not self.readable:
+            return time.monotonic() - self.made
+        pids = [self.kernel_pid]
+        if self.own_namespace:
+            pids += _strays(self.keep)
+        return sum(_cpu_ticks(pid) or 0 for pid in pids) / self.ticks
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """utime + stime + cutime + cstime of ``pid`` in clock ticks (None: not readable)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return sum(int(value) for value in fields[11:15])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class CellWatch:
+    """Interrupts the running cell at its limits, from a thread of its own.
+
+    A cell has ``cpu`` seconds of the kernel's CPU time (:class:`KernelClock`) and, as a
+    backstop for code that waits, ``wall`` seconds of wall-clock time. At the first limit
+    it crosses the kernel is interrupted (SIGINT, as Jupyter does); a kernel that goes on
+    for :data:`INTERRUPT_GRACE` more seconds of CPU time (or ``WALL_FACTOR`` times that of
+    wall-clock time) is killed, and the run stops there.
+    """
+
+    def __init__(self, clock: KernelClock, interrupt: Any, kill: Any) -> None:
+        self.clock, self.interrupt, self.kill = clock, interrupt, kill
+        self.lock = threading.Lock()
+        self.limits: tuple[float, float] | None = None
+        self.crossed: TimedOut | None = None
+        self.killed = self.closed = False
+        self._cpu0 = self._wall0 = self._cpu_at = self._wall_at = 0.0
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def start(self, index: int, cpu: float, wall: float) -> float:
+        """Watch cell ``index`` with these limits; returns the CPU clock at its start."""
+        with self.lock:
+            self.index, self.limits = index, (cpu, wall)
+            self.crossed, self.killed = None, False
+            self._cpu0, self._wall0 = self.clock.seconds(), time.monotonic()
+            return self._cpu0
+
+    def stop(self) -> float:
+        """Stop watching; returns the CPU seconds the cell used."""
+        with self.lock:
+            self.limits = None
+            return self.clock.seconds() - self._cpu0
+
+    def close(self) -> None:
+        """End the watching thread."""
+        self.closed = True
+
+    def _watch(self) -> None:
+        while not self.closed:
+            time.sleep(0.05)
+            with self.lock:
+                if self.limits is None or self.killed:
+                    continue
+                cpu, wall = self.clock.seconds(), time.monotonic()
+                if self.crossed is None:
+                    cpu_limit, wall_limit_s = self.limits
+                    if cpu - self._cpu0 > cpu_limit:
+                        self.crossed = TimedOut(self.index, round(cpu_limit, 1), CPU)
+                    elif wall - self._wall0 > wall_limit_s:
+                        self.crossed = TimedOut(self.index, round(wall_limit_s, 1), WALL)
+                    else:
+                        continue
+                    self._cpu_at, self._wall_at = cpu, wall
+                    self.interrupt()
+                elif (
+                    cpu - self._cpu_at > INTERRUPT_GRACE
+                    or wall - self._wall_at > WALL_FACTOR * INTERRUPT_GRACE
+                ):
+                    self.killed = True
+                    self.kill()
+
+
+def _signal_kernel(pid: int, signum: int) -> None:
+    """Send ``signum`` to the kernel's process group (to the kernel alone if it shares ours,
+    as Jupyter's own interrupt does)."""
+    try:
+        group = os.getpgid(pid)
+        if group != os.getpgrp():
+            os.killpg(group, signum)
+        else:
+            os.kill(pid, signum)
+    except OSError:
+        pass
+
+
 def run(request: Request, emit: Any) -> None:
-    """Execute ``request.notebook`` cell by cell and ``emit`` the :class:`Reply` once."""
+    """Execute ``request.notebook`` cell by cell and ``emit`` the :class:`Reply` once.
+
+    The limits are CPU time (:class:`CellWatch`): ``request.timeout`` seconds a cell and
+    ``request.notebook_timeout`` for all the cells together, each with its wall-clock
+    backstop (:func:`protocol.wall_limit`). They start once the kernel is ready: its
+    start-up counts against no limit of the notebook's.
+    """
     _skip_slow_imports()
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
     nb = nbformat.from_dict(request.notebook)
-    cell_timeout = float(request.timeout)
-    deadline = time.monotonic() + float(request.notebook_timeout)
     budget = int(request.max_output_bytes) or None
     emitted = threading.Lock()
     cut: list[int] = []
@@ -176,11 +313,9 @@ def run(request: Request, emit: Any) -> None:
             emit.flush()
 
     class Client(NotebookClient):
-        """nbclient with an output budget per cell and timeouts that say what they are."""
+        """nbclient with an output budget per cell."""
 
         used: dict[int, int]
-        interrupted_at: float | None = None
-        timed_out: float | None = None
 
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
             out = super().output(outs, msg, display_id, cell_index)
@@ -197,16 +332,6 @@ def run(request: Request, emit: Any) -> None:
                 return None
             return out
 
-        async def _async_handle_timeout(self, timeout, cell=None):  # type: ignore[no-untyped-def]
-            now = time.monotonic()
-            self.timed_out = float(timeout)
-            if self.interrupted_at is None:
-                self.interrupted_at = now
-                return await super()._async_handle_timeout(timeout, cell)
-            if now - self.interrupted_at > INTERRUPT_GRACE:
-                raise TimeoutError(f"timed out after {timeout:g} s")
-            return None
-
     def evaluate(expression: str) -> None:
         """Evaluate ``expression`` in the kernel as a user expression: it goes through
         none of IPython's input transformers (a silent, empty cell carries it)."""
@@ -215,14 +340,16 @@ def run(request: Request, emit: Any) -> None:
         )
         client.wait_for_reply(msg_id)
 
-    def cell_limit(cell: Any) -> int:
-        return max(1, int(min(cell_timeout, deadline - time.monotonic()) + 0.5))
-
     client = Client(
         nb,
-        timeout_func=cell_limit,
+        # No time-out of nbclient's own: CellWatch interrupts, and kills a kernel that
+        # ignores the interrupt (nbclient then sees a dead kernel).
+        timeout=None,
+        startup_timeout=STARTUP_SECONDS,
+        # Outputs that follow a cell's reply are waited for well past any load's delay,
+        # so no output (an error among them) is lost on a busy machine.
+        iopub_timeout=int(wall_limit(INTERRUPT_GRACE)),
         allow_errors=True,
-        interrupt_on_timeout=True,
         kernel_name="python3",
         resources={"metadata": {"path": os.getcwd()}},
         # No history database to create in each fresh home folder.
@@ -238,49 +365,70 @@ def run(request: Request, emit: Any) -> None:
         finish(Stopped(STUCK, current[0], "the kernel stopped answering"))
         os._exit(0)
 
-    watchdog = threading.Timer(float(request.notebook_timeout) + 2 * INTERRUPT_GRACE + 5, give_up)
+    notebook_cpu = float(request.notebook_timeout)
+    notebook_wall = wall_limit(notebook_cpu)
+    cell_cpu = float(request.timeout)
+    watchdog = threading.Timer(
+        STARTUP_SECONDS + notebook_wall + wall_limit(INTERRUPT_GRACE) + 5, give_up
+    )
     watchdog.daemon = True
     current = [-1]
     stopped: Stopped | None = None
     own_namespace = bool(request.own_pid_namespace)
     tripped = [False]
+    watchdog.start()
     with client.setup_kernel():
-        watchdog.start()
         keep = {os.getpid()}
         process = getattr(getattr(client.km, "provisioner", None), "process", None)
+        kernel_pid = int(process.pid) if process is not None else -1
         if process is not None:
-            keep.add(int(process.pid))
+            keep.add(kernel_pid)
         evaluate(_INSTALL)
         if own_namespace and len(keep) == 2:
             limit = max(4, int(request.max_processes) // 4 or 32)
             threading.Thread(target=_guard, args=(keep, limit, tripped), daemon=True).start()
-        clock["ready"] = time.monotonic() - _STARTED
+        watch = CellWatch(
+            KernelClock(kernel_pid, keep, own_namespace),
+            lambda: _signal_kernel(kernel_pid, signal.SIGINT),
+            lambda: _signal_kernel(kernel_pid, signal.SIGKILL),
+        )
+        ready = time.monotonic()
+        clock["ready"] = ready - _STARTED
+        used_cpu = 0.0
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
-            if time.monotonic() >= deadline:
-                message = f"the notebook's {request.notebook_timeout:g} s were used up"
+            cpu_left = notebook_cpu - used_cpu
+            wall_left = notebook_wall - (time.monotonic() - ready)
+            if cpu_left <= 0 or wall_left <= 0:
+                spent = "CPU time" if cpu_left <= 0 else "time, waiting included"
+                message = f"the notebook's {request.notebook_timeout:g} s of {spent} were used up"
                 stopped = Stopped(DEADLINE, index, message)
                 break
             current[0] = index
-            client.timed_out = client.interrupted_at = None
-            limit = cell_limit(cell)
             meta = cell.metadata.get("nbgrader", {})
             began = time.monotonic()
             try:
                 if (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
                     evaluate(_RESTORE)
-                client.execute_cell(cell, index)
+                watch.start(index, min(cell_cpu, cpu_left), min(wall_limit(cell_cpu), wall_left))
+                try:
+                    client.execute_cell(cell, index)
+                finally:
+                    used_cpu += watch.stop()
             except DeadKernelError:
-                stopped = Stopped(CRASH, index, "the kernel died")
-                break
-            except TimeoutError as error:
-                cell.outputs = [_timeout_output(limit)]
-                timed_out.append(TimedOut(index, float(limit)))
-                message = f"{error}, and the kernel did not stop when interrupted"
-                if tripped[0]:
-                    message = f"{error}: the cell started too many processes (a fork bomb?)"
-                stopped = Stopped(STUCK, index, message)
+                crossed = watch.crossed
+                if watch.killed and crossed is not None:
+                    cell.outputs = [_timeout_output(crossed)]
+                    timed_out.append(crossed)
+                    message = f"{crossed.words}, and the kernel did not stop when interrupted"
+                    if tripped[0]:
+                        message = (
+                            f"{crossed.words}: the cell started too many processes (a fork bomb?)"
+                        )
+                    stopped = Stopped(STUCK, index, message)
+                else:
+                    stopped = Stopped(CRASH, index, "the kernel died")
                 break
             finally:
                 clock["cells"] += time.monotonic() - began
@@ -297,21 +445,20 @@ def run(request: Request, emit: Any) -> None:
                         "they were stopped",
                     )
                 )
-            if client.timed_out is not None:
+            if watch.crossed is not None:
                 cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"] + [
-                    _timeout_output(limit)
+                    _timeout_output(watch.crossed)
                 ]
-                timed_out.append(TimedOut(index, float(limit)))
+                timed_out.append(watch.crossed)
+        watch.close()
     finish(stopped)
     watchdog.cancel()
 
 
-def _timeout_output(seconds: float) -> Any:
+def _timeout_output(timed: TimedOut) -> Any:
     import nbformat
 
-    return nbformat.v4.new_output(
-        "error", ename="TimeoutError", evalue=f"timed out after {seconds:g} s", traceback=[]
-    )
+    return nbformat.v4.new_output("error", ename="TimeoutError", evalue=timed.words, traceback=[])
 
 
 def _seed(dirs: dict[str, str]) -> None:

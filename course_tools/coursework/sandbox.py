@@ -11,8 +11,8 @@ bubblewrap (``bwrap``, the sandbox Flatpak builds on) that child sees:
   process is visible, and every process it started dies with it), a scrubbed environment;
 - a user id of its own (no privileges, no capabilities), so that the process limit counts
   only its own processes;
-- limits on memory (data memory, RLIMIT_DATA), processes, file size, wall time per cell and per
-  notebook, and output bytes kept.
+- limits on memory (data memory, RLIMIT_DATA), processes, file size, CPU time per cell and
+  per notebook (each with a far wall-clock backstop, :mod:`.runner`), and output bytes kept.
 
 No file of the instructor's (sources, other submissions, gradebook, repository, home
 folder) is inside, and nothing the child writes outlives it: the executed notebook comes
@@ -39,7 +39,7 @@ from typing import Any
 from ..notebooks.env import KERNEL_ENV
 from .errors import CourseworkError
 from .limits import Limits
-from .protocol import Reply, Request, RunResult
+from .protocol import STARTUP_SECONDS, Reply, Request, RunResult, wall_limit
 
 __all__ = [
     "BWRAP",
@@ -64,8 +64,9 @@ _INSIDE_LIB = "/sandbox/lib"
 _INSIDE_SEED = "/sandbox/seed"
 _WORK = "/tmp/work"
 _HOME = "/tmp/home"
-#: Seconds the parent waits beyond the notebook's time before it kills the child.
-_GRACE = 30
+#: Seconds the parent waits beyond the runner's own last resort (kernel start-up, the
+#: notebook's wall-clock backstop, an interrupt's grace) before it kills the child.
+_GRACE = 60
 #: First user id of the sandboxes (each concurrent slot gets one id of its own).
 _UID_BASE = 200_000
 
@@ -263,7 +264,8 @@ class Sandbox:
             else:
                 command = [sys.executable, str(RUNNER)]
                 cwd = env["PWD"]
-            return _communicate(command, env, cwd, request, limits.notebook_timeout + _GRACE)
+            wait = STARTUP_SECONDS + wall_limit(limits.notebook_timeout) + _GRACE
+            return _communicate(command, env, cwd, request, int(wait))
 
 
 def _communicate(

@@ -4,7 +4,8 @@ The rules (the instructors' page states them):
 
 - a test cell earns its points when it runs without an error; what it writes to stderr
   (warnings) costs nothing and is recorded in the message;
-- a cell that ran longer than its time fails with "timed out after N s";
+- a cell that used more than its CPU time (or waited past its wall-clock backstop) fails
+  with "timed out after N s of CPU time" ("... of waiting (wall clock)");
 - when the kernel dies, the cells that ran before keep their scores, and the cells after
   score 0 with a message that names the crash and the cell;
 - an answer cell (or a cell the student added) that ran past its time and was interrupted
@@ -136,7 +137,8 @@ def _label(executed: list[dict[str, Any]], index: int) -> str:
 
 def _timeouts(executed: list[dict[str, Any]], result: RunResult) -> list[tuple[int, str, str]]:
     """``(index, exercise, what)`` for each interrupted cell that is not a test cell, e.g.
-    ``(5, "Exercise 2", "answer cell 'ex2_mean' timed out after 15 s")``; ``exercise`` is
+    ``(5, "Exercise 2", "answer cell 'ex2_mean' timed out after 15 s of CPU time")``;
+    ``exercise`` is
     "" for one that concerns every test after it (a set-up cell, a cell above the first
     exercise)."""
     found = []
@@ -149,7 +151,7 @@ def _timeouts(executed: list[dict[str, Any]], result: RunResult) -> list[tuple[i
             continue  # a test cell: its own row says it timed out
         name = _name(executed, index)
         kind = "answer cell" if meta.get("solution") else "read-only cell" if meta else "cell"
-        what = f"{kind} {name.removeprefix('cell ')} timed out after {timed.seconds:g} s"
+        what = f"{kind} {name.removeprefix('cell ')} {timed.words}"
         exercise = "" if kind == "read-only cell" else _exercise(executed, index)
         found.append((index, exercise, what))
     return found
