@@ -3,7 +3,7 @@ and Gradescope's ``results.json``.
 
 One small class of the toy chapter, handed in twice (as chapters ``toy`` and ``twin``, the
 same notebook under two names), is graded four ways, all through the command line:
-serially (``--jobs 1``), with ``--jobs 2`` while CPU-burning processes (two per core) load
+serially (``--jobs 1``), with ``--jobs 2`` while CPU-burning processes (one per core) load
 the machine, as three shards run as separate processes by GNU parallel and merged, and (for
 the regrade) once more for one student. Every way must give the same files, byte for byte:
 a grade may not depend on what else the grading machine is doing (one student's answer
@@ -46,8 +46,8 @@ FIXTURE = ROOT / "tests" / "fixtures" / "coursework" / f"toy{EXERCISES_SUFFIX}"
 CHAPTERS = ("toy", "twin")
 SHARDS = 3
 TIMEOUT = 4
-#: CPU-burning processes beside the ``--jobs 2`` grading: two per core.
-BURNERS = 2 * len(os.sched_getaffinity(0))
+#: CPU-burning processes beside the ``--jobs 2`` grading: one per core.
+BURNERS = len(os.sched_getaffinity(0))
 INSTALL_PARALLEL = "apt-get install parallel (Debian's GNU parallel)"
 # Defines mean, then loops until its time-out: the test after it still passes.
 DEFINES_THEN_LOOPS = "def mean(xs):\n    return sum(xs) / len(xs)\n\n\nwhile True:\n    pass\n"
