@@ -12,32 +12,42 @@ and, for a cluster, ``grade --shard K/N --out DIR`` on each node, then ``merge D
 The modules, one job each: :mod:`.chapters` (find the book and its exercises),
 :mod:`.release` (nbgrader's student copies), :mod:`.submissions` (read and restore a
 submission), :mod:`.sandbox` and :mod:`.runner` (run it isolated, with limits; the records
-they exchange are in :mod:`.protocol`), :mod:`.scoring` (the rules), :mod:`.flags` (what to
-review), :mod:`.feedback` (CSV files and HTML feedback), :mod:`.gradescope` (Gradescope's
-``results.json``), :mod:`.grading` (collect, plan, run and score a class),
-:mod:`.results` (what a run produces: shards, merge, regrade) and :mod:`.cli`.
+they exchange are in :mod:`.protocol`), :mod:`.records` (a row of grades, its status, a
+chapter), :mod:`.scoring` (the rules), :mod:`.flags` (what to review), :mod:`.feedback`
+(the HTML feedback page), :mod:`.gradescope` (Gradescope's ``results.json`` document),
+:mod:`.grading` (collect, plan, run and score a class), :mod:`.results` (what a run
+produces: shards, merge, regrade), :mod:`.outputs` (every file a run writes or reads: the
+CSV files, feedback pages, Gradescope files) and :mod:`.cli`.
 """
 
 from __future__ import annotations
 
 from .chapters import EXERCISES_SUFFIX, default_book, find_chapters
 from .errors import CourseworkError, ReleaseError
-from .feedback import write_feedback, write_grades_csv, write_summary_csv
 from .flags import review
 from .gradescope import gradescope_results
 from .grading import DEFAULT_JOBS, grade, grade_results
 from .limits import Limits
+from .outputs import (
+    read_grades_csv,
+    write,
+    write_grades_csv,
+    write_gradescope,
+    write_pages,
+    write_summary_csv,
+)
 from .protocol import RunResult
+from .records import ANSWER_TIMED_OUT, CSV_FIELDS, ChapterInfo, GradeRow, Status
 from .release import release
-from .results import Results, Shard, merge, read_grades_csv
+from .results import Results, Shard, merge
 from .sandbox import Sandbox, find_bwrap, isolation_warning
-from .scoring import ANSWER_TIMED_OUT, CSV_FIELDS, GradeRow
 
 __all__ = [
     "ANSWER_TIMED_OUT",
     "CSV_FIELDS",
     "DEFAULT_JOBS",
     "EXERCISES_SUFFIX",
+    "ChapterInfo",
     "CourseworkError",
     "GradeRow",
     "Limits",
@@ -46,6 +56,7 @@ __all__ = [
     "RunResult",
     "Sandbox",
     "Shard",
+    "Status",
     "default_book",
     "find_bwrap",
     "find_chapters",
@@ -57,7 +68,9 @@ __all__ = [
     "read_grades_csv",
     "release",
     "review",
-    "write_feedback",
+    "write",
     "write_grades_csv",
+    "write_gradescope",
+    "write_pages",
     "write_summary_csv",
 ]

@@ -19,8 +19,10 @@ from .errors import CourseworkError, ReleaseError
 from .gradescope import HIDDEN_VISIBILITIES
 from .grading import DEFAULT_JOBS, grade_results
 from .limits import Limits
+from .outputs import read_grades_csv, write
+from .records import Status
 from .release import release
-from .results import Results, Shard, merge, read_grades_csv
+from .results import Results, Shard, merge
 from .sandbox import SANDBOX_MODES
 
 __all__ = ["Progress", "main"]
@@ -149,12 +151,12 @@ def _check_csv_out(out: Path) -> None:
 
 
 def _write(results: Results, args: argparse.Namespace, what: str) -> None:
-    out, summary = results.write(
-        args.out, args.summary, args.feedback, args.gradescope, args.gradescope_hidden
+    out, summary = write(
+        results, args.out, args.summary, args.feedback, args.gradescope, args.gradescope_hidden
     )
     rows = results.rows
     students = len({row.student for row in rows})
-    problems = sum(row.status == "error" for row in rows)
+    problems = sum(row.status == Status.ERROR for row in rows)
     flagged = len({(row.student, row.chapter) for row in rows if row.review})
     sys.stdout.write(
         f"{what} {students} students: {len(rows)} rows, {problems} with status 'error', "

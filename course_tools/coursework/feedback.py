@@ -1,4 +1,4 @@
-"""What grading writes: the grades CSV, the per-student totals CSV, and HTML feedback.
+"""The HTML feedback page of a student's chapter (:mod:`.outputs` writes it to a file).
 
 The feedback page of a student's chapter shows each exercise's score and message, then the
 graded notebook (the student's answers, the test cells and their outputs), self-contained
@@ -9,24 +9,18 @@ is replaced, which nbgrader's own feedback does not do.
 
 from __future__ import annotations
 
-import csv
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import astuple
-from pathlib import Path
 from typing import Any
 
 from ..notebooks.cells import HIDDEN_BEGIN, HIDDEN_END, HIDDEN_NOTE, strip_hidden_tests, text
-from .scoring import CSV_FIELDS, GradeRow
+from .records import GradeRow
 
 __all__ = [
     "HIDDEN_NOTE",
     "feedback_page",
     "strip_hidden",
-    "write_feedback",
-    "write_grades_csv",
-    "write_summary_csv",
 ]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -41,40 +35,6 @@ pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; white-space: pre-wr
 
 def _format(value: Any) -> str:
     return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def write_grades_csv(rows: Sequence[GradeRow], path: str | Path) -> Path:
-    """Write ``rows`` as CSV (header :data:`CSV_FIELDS`; an unknown score is an empty field)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_FIELDS)
-        writer.writerows([_format(value) for value in astuple(row)] for row in rows)
-    return path
-
-
-def write_summary_csv(rows: Sequence[GradeRow], path: str | Path) -> Path:
-    """One row per student, one column per chapter (points scored so far) and ``total``.
-
-    Written answers not yet graded by hand count 0 here; the header row is
-    ``student, <chapter>..., total``, the layout a spreadsheet or an LMS import takes.
-    """
-    chapters = sorted({r.chapter for r in rows if r.chapter and r.grade_id})
-    students = sorted({r.student for r in rows if r.chapter in chapters and r.grade_id})
-    points = {(s, c): 0.0 for s in students for c in chapters}
-    for row in rows:
-        if row.grade_id and row.chapter in chapters and row.score is not None:
-            points[row.student, row.chapter] += row.score
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", *chapters, "total"])
-        for student in students:
-            scores = [points[student, c] for c in chapters]
-            writer.writerow([student, *map(_format, scores), _format(sum(scores))])
-    return path
 
 
 def strip_hidden(source: str, hidden: set[str]) -> str:
@@ -145,12 +105,3 @@ def feedback_page(notebook: dict[str, Any], rows: Sequence[GradeRow], hidden: se
         + "</body></html>\n"
     )
     return page
-
-
-def write_feedback(
-    notebook: dict[str, Any], rows: Sequence[GradeRow], hidden: set[str], path: Path
-) -> Path:
-    """Write the student's feedback page for one chapter (:func:`feedback_page`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(feedback_page(notebook, rows, hidden), encoding="utf-8")
-    return path

@@ -1,4 +1,5 @@
-"""Gradescope's autograder results: ``<student>/results.json``, one file per student.
+"""Gradescope's autograder results: the ``results.json`` document of one student
+(:mod:`.outputs` writes ``<student>/results.json``).
 
 The fields are those of Gradescope's autograder specification (``results.json``): at the
 top, ``score``, ``execution_time`` (seconds), ``output``, ``visibility`` and
@@ -15,18 +16,14 @@ neither are ``error`` rows without a chapter (a stray file).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import CourseworkError
 from .feedback import strip_hidden
+from .results import Results
 
-if TYPE_CHECKING:
-    from .results import Results
-
-__all__ = ["HIDDEN_VISIBILITIES", "VISIBILITIES", "gradescope_results", "write_gradescope"]
+__all__ = ["HIDDEN_VISIBILITIES", "VISIBILITIES", "gradescope_results"]
 
 #: Gradescope's visibility values.
 VISIBILITIES: tuple[str, ...] = ("visible", "hidden", "after_due_date", "after_published")
@@ -82,18 +79,3 @@ def gradescope_results(
         "stdout_visibility": "hidden",
         "tests": tests,
     }
-
-
-def write_gradescope(results: Results, folder: Path, hidden_visibility: str) -> list[Path]:
-    """Write ``folder/<student>/results.json`` for every student the results cover."""
-    written = []
-    students = sorted(
-        {row.student for row in results.rows if row.kind == "code"} & set(results.students)
-    )
-    for student in students:
-        document = gradescope_results(student, results, hidden_visibility)
-        path = folder / student / "results.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-        written.append(path)
-    return written

@@ -44,11 +44,13 @@ from .errors import CourseworkError
 from .feedback import feedback_page
 from .flags import review
 from .limits import Limits
+from .outputs import write_pages
 from .protocol import RunResult
+from .records import ChapterInfo, GradeRow, Key, Status
 from .release import released_copies, working_folder
-from .results import ChapterInfo, Results, Shard
+from .results import Results, Shard
 from .sandbox import Sandbox, isolation_warning
-from .scoring import GradeRow, error_rows, missing_message, score_rows
+from .scoring import error_rows, missing_message, score_rows
 from .submissions import STUDENT_ID, Prepared, prepare, read_submission, scan_student
 
 __all__ = [
@@ -65,7 +67,6 @@ __all__ = [
     "score",
 ]
 
-Key = tuple[str, str]
 #: ``progress(done, total)``: called as each notebook is graded (and once with 0 first).
 Progress = Callable[[int, int], None]
 
@@ -147,7 +148,7 @@ def collect(submissions_dir: str | Path, book_dir: str | Path | None = None) -> 
     for folder in folders:
         for chapter, problem in scan_student(folder, available, submitted):
             problems.append(
-                GradeRow(folder.name, chapter, "", "", "", None, None, "error", problem)
+                GradeRow(folder.name, chapter, "", "", "", None, None, Status.ERROR, problem)
             )
     chapters = sorted({chapter for _, chapter in submitted})
     return Collected(submissions_dir, book, available, [f.name for f in folders], submitted,
@@ -257,13 +258,13 @@ def plan(
     for student, chapter in pairs:
         path = collected.submitted.get((student, chapter))
         if path is None:
-            fixed += error_rows(student, chapter, cells[chapter], "missing",
+            fixed += error_rows(student, chapter, cells[chapter], Status.MISSING,
                                 missing_message(chapter))  # fmt: skip
             continue
         notebook, problem = read_submission(path)
         if notebook is None:
             log.warning("%s/%s: %s", student, path.name, problem)
-            fixed += error_rows(student, chapter, cells[chapter], "error", problem)
+            fixed += error_rows(student, chapter, cells[chapter], Status.ERROR, problem)
             continue
         prepared = prepare(notebook, released[chapter], sources[chapter])
         for values in prepared.notes.values():
@@ -329,7 +330,7 @@ def score(
     if result.notebook is None:
         message = f"could not be graded: {result.failure}"
         log.warning("%s/%s%s: %s", student, chapter, EXERCISES_SUFFIX, message)
-        return error_rows(student, chapter, the_plan.cells[chapter], "error", message,
+        return error_rows(student, chapter, the_plan.cells[chapter], Status.ERROR, message,
                           task.flags), None  # fmt: skip
     rows = score_rows(student, chapter, the_plan.cells[chapter], task.prepared, result,
                       task.flags, limits.memory_mb)  # fmt: skip
@@ -388,16 +389,10 @@ def grade_results(
     the_sandbox = Sandbox(sandbox, limits)
     if not the_sandbox.isolated:
         log.warning("%s", isolation_warning())
-    if not collected.chapters:
-        the_plan = Plan({}, {}, {}, [], {}, [], (), _fingerprint(collected, limits, False))
-        the_plan.fixed = [
-            r for r in collected.problems
-            if (students is None or r.student in students) and (shard is None or shard.index == 0)
-        ]  # fmt: skip
-        for row in the_plan.fixed:
-            log.warning("%s/: %s", row.student, row.message)
-        covered = tuple(sorted(students)) if students is not None else tuple(collected.folders)
-        results = Results(list(the_plan.fixed), {}, students=covered,
+    if not collected.chapters:  # nothing to release or run: only what is not a submission
+        the_plan = plan(collected, Path(), limits=limits, isolated=False, students=students,
+                        shard=shard)  # fmt: skip
+        results = Results(list(the_plan.fixed), the_plan.chapters, students=the_plan.students,
                           fingerprint=the_plan.fingerprint)  # fmt: skip
         results.sort()
         return results
@@ -496,8 +491,5 @@ def grade(
         sandbox=sandbox, students=students, pages=feedback_dir is not None, verbose=verbose,
     )  # fmt: skip
     if feedback_dir is not None:
-        for (student, chapter), page in sorted(results.pages.items()):
-            path = Path(feedback_dir) / student / f"{chapter}_feedback.html"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(page, encoding="utf-8")
+        write_pages(results.pages, feedback_dir, results.students)
     return results.rows

@@ -1,16 +1,15 @@
 """What a grading run produces, kept together: rows, feedback pages, run times.
 
 :class:`Results` is what :func:`.grading.grade_results` returns and what every output is
-written from (:meth:`Results.write`). A run on a shard (``grade --shard K/N``) saves its
+written from (:func:`.outputs.write`). A run on a shard (``grade --shard K/N``) saves its
 results as a partial-results file (:meth:`Results.save_partial`); :func:`merge` joins the
 N of them into the results one run would have given, and refuses missing, duplicated or
 mismatched shards. A regrade (``grade --student ID``) replaces those students' rows in an
-existing ``grades.csv`` (:func:`read_grades_csv`, :meth:`Results.replacing`).
+existing ``grades.csv`` (:func:`.outputs.read_grades_csv`, :meth:`Results.replacing`).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, field
@@ -18,23 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CourseworkError
-from .feedback import write_grades_csv, write_summary_csv
-from .scoring import CSV_FIELDS, GradeRow
+from .records import ChapterInfo, GradeRow, Key, row_order
 
-__all__ = [
-    "PARTIAL_FORMAT",
-    "ChapterInfo",
-    "Results",
-    "Shard",
-    "merge",
-    "read_grades_csv",
-    "row_order",
-]
+__all__ = ["PARTIAL_FORMAT", "Results", "Shard", "merge"]
 
 #: The ``format`` field of a partial-results file, and its version.
 PARTIAL_FORMAT, PARTIAL_VERSION = "course_tools.coursework partial results", 1
-
-Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -71,22 +59,6 @@ class Shard:
         return f"shard-{self.index}-of-{self.count}.json"
 
 
-@dataclass(frozen=True)
-class ChapterInfo:
-    """What the outputs need to know of a chapter: its graded cells in order, which of
-    them hold hidden tests, and the hidden lines (cut from what students see)."""
-
-    cells: tuple[str, ...]
-    hidden_tests: tuple[str, ...]
-    hidden_lines: tuple[str, ...]
-
-
-def row_order(chapters: dict[str, ChapterInfo]) -> Any:
-    """The sort key of rows: student, then chapter ("" first), then the cells' order."""
-    order = {(c, g): i for c, info in chapters.items() for i, g in enumerate(info.cells)}
-    return lambda r: (r.student, r.chapter != "", r.chapter, order.get((r.chapter, r.grade_id), -1))
-
-
 @dataclass
 class Results:
     """The rows of a grading run and what goes with them.
@@ -109,38 +81,6 @@ class Results:
 
     def sort(self) -> None:
         self.rows.sort(key=row_order(self.chapters))
-
-    # --- outputs --------------------------------------------------------------------------
-
-    def write(
-        self,
-        out: str | Path,
-        summary: str | Path | None = None,
-        feedback_dir: str | Path | None = None,
-        gradescope_dir: str | Path | None = None,
-        gradescope_hidden: str = "after_published",
-    ) -> tuple[Path, Path]:
-        """Write ``grades.csv`` (``out``), the per-student summary (default
-        ``<out>-by-student.csv``), and if asked the feedback pages and Gradescope files of
-        every student these results cover (their old pages removed first)."""
-        from .gradescope import write_gradescope
-
-        out = Path(out)
-        summary = Path(summary) if summary else out.with_name(f"{out.stem}-by-student.csv")
-        write_grades_csv(self.rows, out)
-        write_summary_csv(self.rows, summary)
-        if feedback_dir is not None:
-            folder = Path(feedback_dir)
-            for student in self.students:
-                for old in sorted((folder / student).glob("*_feedback.html")):
-                    old.unlink()
-            for (student, chapter), page in sorted(self.pages.items()):
-                path = folder / student / f"{chapter}_feedback.html"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(page, encoding="utf-8")
-        if gradescope_dir is not None:
-            write_gradescope(self, Path(gradescope_dir), gradescope_hidden)
-        return out, summary
 
     # --- regrading -------------------------------------------------------------------------
 
@@ -289,44 +229,16 @@ def merge(paths: Sequence[str | Path]) -> Results:
                     "another shard; expected each (student, chapter) in one shard"
                 )
             pairs.add(key)
-        rows.extend(GradeRow(*values) for values in document["rows"])
+        try:
+            rows.extend(GradeRow(*values) for values in document["rows"])
+        except (TypeError, ValueError) as error:
+            raise CourseworkError(
+                f"'{path}' holds a row that is not one ({error}): expected the rows that "
+                "grade --shard K/N writes"
+            ) from error
         pages.update({(s, c): page for s, c, page in document["pages"]})
         timing.update({(s, c): (float(w), float(x)) for s, c, w, x in document["timing"]})
     results = Results(rows, chapters, pages, timing, tuple(first["students"]),
                       first["fingerprint"], tuple(sorted(pairs)))  # fmt: skip
     results.sort()
     return results
-
-
-def read_grades_csv(path: str | Path) -> list[GradeRow]:
-    """The rows of a ``grades.csv`` this tool wrote (to update it with a regrade).
-
-    Raises:
-        CourseworkError: not such a CSV file (another header, a short row).
-    """
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            table = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise CourseworkError(f"cannot read the grades '{path}' to update: {error}") from error
-    if not table or tuple(table[0]) != CSV_FIELDS:
-        raise CourseworkError(
-            f"'{path}' is not a grades CSV of this tool: expected the header {','.join(CSV_FIELDS)}"
-        )
-    rows = []
-    for number, values in enumerate(table[1:], start=2):
-        if len(values) != len(CSV_FIELDS):
-            raise CourseworkError(
-                f"'{path}' line {number} has {len(values)} fields: expected {len(CSV_FIELDS)}"
-            )
-        student, chapter, exercise, grade_id, kind, score, max_score, *rest = values
-        rows.append(
-            GradeRow(student, chapter, exercise, grade_id, kind, _number(score),
-                     _number(max_score), *rest)
-        )  # fmt: skip
-    return rows
-
-
-def _number(value: str) -> float | None:
-    return None if value == "" else float(value)

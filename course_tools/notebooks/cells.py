@@ -30,6 +30,7 @@ __all__ = [
     "SOLUTION_END",
     "SOLUTION_MARKER",
     "Cell",
+    "exercise_at_each",
     "first_error",
     "hidden_lines",
     "nbgrader_cells",
@@ -125,6 +126,22 @@ def nbgrader_cells(notebook: dict[str, Any]) -> list[Cell]:
                 )
             )
     return cells
+
+
+def exercise_at_each(cells: list[dict[str, Any]]) -> list[str]:
+    """For each cell of ``cells``, the exercise heading of the last cell with a
+    ``grade_id`` up to and including it ("" before the first), as :func:`nbgrader_cells`
+    labels those cells; one pass."""
+    found, heading, last = [], "", ""
+    for cell in cells:
+        if isinstance(cell, dict):
+            if cell.get("cell_type") == "markdown":
+                match = _EXERCISE_HEADING.search(text(cell.get("source", "")))
+                heading = match.group(1) if match else heading
+            if nbgrader_metadata(cell).get("grade_id"):
+                last = heading
+        found.append(last)
+    return found
 
 
 def hidden_lines(notebook: dict[str, Any]) -> set[str]:
