@@ -474,7 +474,8 @@ def grade(
         jobs: sandboxes at the same time (default :data:`DEFAULT_JOBS`, one per CPU core).
         sandbox: ``"auto"`` (bubblewrap when usable, else a loud warning), ``"bwrap"``
             (required) or ``"none"`` (no isolation, with the warning).
-        feedback_dir: if given, write ``<student>/<chapter>_feedback.html`` there.
+        feedback_dir: if given, write ``<student>/<chapter>_feedback.html`` there (the old
+            pages of the students graded are removed first, as the command line does).
         students: grade only these students (a regrade); None: everybody.
         verbose: show nbgrader's log on stderr.
 
