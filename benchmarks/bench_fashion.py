@@ -14,8 +14,8 @@ Two questions of the ViT chapter, answered with more CPU time than a chapter may
    as many optimizer steps as the full recipe, but at most ``--max-epochs`` passes), so
    that a small set is not judged on a few hundred steps.
 
-Every run is one call of ``companion.train.recipes.train_classifier``, the function the
-chapter trains with. Results are written after every run (a stopped benchmark keeps what
+Every run is one call of ``companion.train.loop.fit`` with the chapter's recipe, as the
+chapter trains. Results are written after every run (a stopped benchmark keeps what
 it measured), with the machine, torch's thread count and the CPU time of each run.
 """
 
@@ -37,9 +37,10 @@ from companion.data.fashion_mnist import load_fashion_mnist
 from companion.nn.cnn import SmallCNN
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import VIT_FASHION
-from companion.train.loop import accuracy
-from companion.train.recipes import FASHION_FULL, train_classifier
-from companion.utils import count_parameters, seed_everything
+from companion.train.loop import accuracy, fit
+from companion.train.recipe import seeded
+from companion.train.recipes import FASHION_FULL
+from companion.utils import count_parameters
 from course_tools.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,10 +75,9 @@ def run_one(model_name: str, n: int, seed: int, *, max_epochs: int) -> dict[str,
     else:
         x, y = load_fashion_mnist("trainval")
     x_test, y_test = load_fashion_mnist("test")
-    seed_everything(seed)
-    model = build(model_name)
+    model = seeded(lambda: build(model_name), seed)
     wall, cpu = time.perf_counter(), time.process_time()
-    history = train_classifier(model, x, y, recipe, seed=seed)
+    history = fit(model, x, y, recipe, seed=seed)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "model": model_name,

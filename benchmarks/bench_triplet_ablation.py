@@ -25,17 +25,15 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from companion.data.digits import load_digits
-from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_loss
 from companion.metric.retrieval import recall_at_k
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet
 from companion.train.loop import fit, predict
-from companion.utils import seed_everything
+from companion.train.recipe import Recipe, seeded
 from course_tools.machine import describe as machine
 
 MARGIN = 0.2
@@ -54,31 +52,29 @@ ROWS: tuple[tuple[str, str, bool, bool], ...] = (
 )
 
 
-def loss_fn(loss: str, squared: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``loss_fn(embeddings, labels)`` for :func:`companion.train.fit`."""
-    if loss == "soft":
-        return lambda e, y: batch_hard_soft_margin_loss(e, y, squared=squared)
-    return lambda e, y: mined_triplet_loss(e, y, strategy=loss, margin=MARGIN, squared=squared)
+def recipe(loss: str, squared: bool, epochs: int) -> Recipe:
+    """The row's recipe: ``"semihard"`` and ``"hard"`` with the hinge (margin
+    :data:`MARGIN`), ``"soft"`` batch-hard with the soft margin; plain or squared distances."""
+    return Recipe(
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        lr=LR,
+        drop_last=True,
+        loss="triplet",
+        strategy="hard" if loss == "soft" else loss,
+        margin=MARGIN,
+        soft_margin=loss == "soft",
+        squared=squared,
+    )
 
 
 def train(
     loss: str, squared: bool, normalize: bool, seed: int, x: torch.Tensor, y: torch.Tensor,
     epochs: int,
 ) -> EmbeddingNet:  # fmt: skip
-    seed_everything(seed)
-    model = EmbeddingNet(EmbeddingConfig(image_size=8, dim=32, normalize=normalize))
-    fit(
-        model,
-        loss_fn(loss, squared),
-        x,
-        y,
-        epochs=epochs,
-        batch_size=BATCH_SIZE,
-        lr=LR,
-        drop_last=True,
-        seed=seed,
-        progress=False,
-    )
+    config = EmbeddingConfig(image_size=8, dim=32, normalize=normalize)
+    model = seeded(lambda: EmbeddingNet(config), seed)
+    fit(model, x, y, recipe(loss, squared, epochs), seed=seed, progress=False)
     return model
 
 

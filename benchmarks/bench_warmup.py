@@ -60,27 +60,21 @@ def child(seed: int) -> None:
     sys.stdout.write(json.dumps(result) + "\n")
 
 
-def base_env() -> dict[str, str]:
-    """This environment with one thread and no kernel choice of its own."""
-    return {**kernels.level_env(None), "OMP_NUM_THREADS": "1", "COMPANION_PROGRESS": "0"}
-
-
-def _python(code: str, env: dict[str, str]) -> str:
+def _python(code: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        env=kernels.one_thread_env(),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout.strip()
 
 
 def run_one(level: str, seed: int) -> dict[str, object]:
-    command = [sys.executable, __file__, "--child", str(seed)]
-    env = kernels.level_env(level, base_env())  # one thread, kernels of ``level``
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{level}, seed {seed} failed:\n{done.stderr[-2000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    if result["capability"].lower() != level:
-        raise RuntimeError(f"asked for {level}, the child ran {result['capability']}")
+    """Both arms for ``seed`` in a fresh interpreter at ``level``
+    (:func:`course_tools.notebooks.kernels.run_in_child`)."""
+    result = kernels.run_in_child([__file__, "--child", str(seed)], level)
     return {"kernels": level, "seed": seed, **result}
 
 
@@ -99,11 +93,10 @@ def main() -> int:
     if not 1 <= args.workers <= 2:
         parser.error(f"--workers must be 1 or 2, got {args.workers}")
 
-    levels, _ = kernels.available_levels(base_env())  # (_: the capability PyTorch picks)
+    levels, _ = kernels.available_levels(kernels.one_thread_env())  # _: PyTorch's own pick
     machine = json.loads(
         _python(
-            "import json; from course_tools.machine import describe; print(json.dumps(describe()))",
-            base_env(),
+            "import json; from course_tools.machine import describe; print(json.dumps(describe()))"
         )
     )
     machine.update(cpu=cpu_model(), capabilities=levels, threads_per_run=1)

@@ -19,6 +19,7 @@ __all__ = [
     "check_choice",
     "check_divisible",
     "check_floating",
+    "check_instance",
     "check_int",
     "check_labels",
     "check_mask",
@@ -140,6 +141,17 @@ def check_bool(name: str, value: object) -> bool:
     """
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, got {_type_name(value)}")
+    return value
+
+
+def check_instance(name: str, value: object, cls: type) -> object:
+    """Return ``value`` if it is an instance of ``cls``.
+
+    Raises:
+        TypeError: ``"{name} must be a <cls>, got <type>"``.
+    """
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}, got {_type_name(value)}")
     return value
 
 

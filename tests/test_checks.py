@@ -54,6 +54,7 @@ F32 = torch.zeros(2, 3)
             r"p must have the shape of q \(3,\), got \(2,\)",
         ),
         (lambda: checks.check_bool("flag", 1), TypeError, "flag must be a bool, got int"),
+        (lambda: checks.check_instance("cfg", [], dict), TypeError, "cfg must be a dict, got list"),
         (lambda: checks.check_int("k", 2.0), TypeError, "k must be an int, got float"),
         (lambda: checks.check_int("k", True), TypeError, "k must be an int, got bool"),
         (lambda: checks.check_int("k", 0, low=1), ValueError, "k must be an int >= 1, got 0"),
@@ -148,6 +149,7 @@ def test_good_input_passes_through() -> None:
     assert checks.check_number("lr", 1, low=0, low_open=True) == 1.0
     assert isinstance(checks.check_number("lr", 1), float)
     assert checks.check_choice("mode", None, ("mean", None)) is None
+    assert checks.check_instance("n", 3, int) == 3
     assert checks.check_bool("flag", False) is False
     assert checks.check_divisible("embed_dim", 12, "num_heads", 4) == 12
     assert checks.check_output("f", torch.ones(1, 1), scalar=True).shape == ()

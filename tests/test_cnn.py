@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import replace
 
 import pytest
 import torch
@@ -18,7 +19,8 @@ from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN, conv_blocks
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet, ViTEmbedding
 from companion.nn.vit import VisionTransformer
 from companion.train import recipes
-from companion.train.loop import accuracy, predict
+from companion.train.loop import accuracy, fit, predict
+from companion.train.recipe import Recipe, augmentation
 from companion.utils import count_parameters
 
 TINY_VIT = dataclasses.replace(
@@ -111,15 +113,15 @@ def test_random_flip_errors() -> None:
         random_flip(torch.zeros(3, 4), torch.Generator())
 
 
-def test_fashion_augmentation() -> None:
-    assert recipes.fashion_augmentation(0, flip=False) is None
+def test_augmentation() -> None:
+    assert augmentation(0, flip=False) is None
     x = torch.rand(8, 1, 6, 6)
-    flip_only = recipes.fashion_augmentation(0, flip=True)
+    flip_only = augmentation(0, flip=True)
     torch.testing.assert_close(
         flip_only(x, torch.Generator().manual_seed(3)),
         random_flip(x, torch.Generator().manual_seed(3)),
     )
-    both = recipes.fashion_augmentation(2, flip=True)
+    both = augmentation(2, flip=True)
     assert both(x, torch.Generator().manual_seed(0)).shape == x.shape
 
 
@@ -133,13 +135,15 @@ def _stripes(n: int, size: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.
     return x + 0.3 * torch.randn(x.shape, generator=gen), y
 
 
-def test_train_classifier_learns_and_records_validation() -> None:
+def test_fit_trains_a_classifier_and_records_validation() -> None:
     x, y = _stripes(256)
     x_val, y_val = _stripes(64, seed=1)
     torch.manual_seed(0)
     cnn = SmallCNN(CNNConfig(image_size=8, channels=(4, 8), hidden=16, num_classes=2))
-    recipe = recipes.FashionRecipe(epochs=4, batch_size=32, warmup_epochs=1, max_shift=1)
-    history = recipes.train_classifier(cnn, x, y, recipe, x_eval=x_val, y_eval=y_val)
+    recipe = replace(recipes.FASHION, epochs=4, batch_size=32, warmup_epochs=1, max_shift=1)
+    history = fit(
+        cnn, x, y, recipe, evaluate=lambda m: {"eval_accuracy": accuracy(m, x_val, y_val)}
+    )
     assert not cnn.training
     assert len(history.metrics["eval_accuracy"]) == 4
     assert history.train_loss[-1] < history.train_loss[0]
@@ -156,9 +160,9 @@ def test_train_classifier_learns_and_records_validation() -> None:
         ({"label_smoothing": 1.0}, ValueError, "label_smoothing must be"),
     ],
 )
-def test_fashion_recipe_validates_itself(kwargs, error, message: str) -> None:
+def test_recipe_validates_itself(kwargs, error, message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
-        recipes.FashionRecipe(**kwargs)
+        Recipe(**kwargs)
 
 
 @pytest.mark.parametrize(
@@ -171,7 +175,7 @@ def test_fashion_recipe_validates_itself(kwargs, error, message: str) -> None:
 )
 def test_triplet_recipe_validates_itself(kwargs, error, message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
-        recipes.TripletRecipe(**kwargs)
+        Recipe(loss="triplet", **kwargs)
 
 
 def test_vit_embedding_is_a_vit_on_the_sphere() -> None:
@@ -203,13 +207,13 @@ def test_vit_embedding_errors() -> None:
         lambda: ViTEmbedding(TINY_VIT, dim=8),
     ],
 )
-def test_train_embedding_learns(make) -> None:
+def test_fit_trains_an_embedding(make) -> None:
     x, y = _stripes(256)
     torch.manual_seed(0)
     net = make()
     before = recall_at_k(predict(net, x), y, k=1)
-    recipe = recipes.TripletRecipe(epochs=4, batch_size=32, lr=3e-3, flip=False)
-    history = recipes.train_embedding(net, x, y, recipe)
+    recipe = replace(recipes.TRIPLET, epochs=4, batch_size=32, lr=3e-3, flip=False)
+    history = fit(net, x, y, recipe)
     assert not net.training
     assert history.epochs == 4
     assert recall_at_k(predict(net, x), y, k=1) >= max(0.9, before)

@@ -143,18 +143,17 @@ def test_embedding_network() -> None:
 
 def test_training_loop_runs_on_cuda() -> None:
     from companion.data.digits import load_digits
-    from companion.train.loop import accuracy, fit
+    from companion.train.loop import Recipe, accuracy, fit
 
     x, y = load_digits("train", flatten=True, device=CUDA)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(CUDA)
     history = fit(
         model,
-        nn.functional.cross_entropy,
         x,
         y,
-        epochs=5,
-        lr=3e-3,
+        Recipe(epochs=5, lr=3e-3, batch_size=64),
+        loss_fn=nn.functional.cross_entropy,
         progress=False,
         evaluate=lambda m: {"acc": accuracy(m, x, y)},
     )

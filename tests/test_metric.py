@@ -482,7 +482,7 @@ def test_embedding_net_learns_with_fit_and_the_triplet_loss():
     falls, and the nearest neighbour in embedding space shares the label far more often
     than before training (about 0.52 -> 0.72 in this run; chance is about 0.1)."""
     from companion.data.digits import load_digits
-    from companion.train.loop import fit, predict
+    from companion.train.loop import Recipe, fit, predict
 
     x, y = load_digits("val")
     torch.manual_seed(0)
@@ -492,7 +492,9 @@ def test_embedding_net_learns_with_fit_and_the_triplet_loss():
     def loss_fn(embeddings, labels):
         return batch_hard_triplet_loss(embeddings, labels, margin=0.2)
 
-    history = fit(net, loss_fn, x, y, epochs=8, batch_size=64, lr=3e-3, progress=False)
+    history = fit(
+        net, x, y, Recipe(epochs=8, batch_size=64, lr=3e-3), loss_fn=loss_fn, progress=False
+    )
     after = recall_at_k(predict(net, x), y, 1)
     assert history.epochs == 8
     assert history.train_loss[-1] < 0.9 * history.train_loss[0]

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.train import optim, recipes
-from companion.train.loop import fit
+from companion.train.loop import Recipe, fit
 
 DTYPES = [torch.float32, torch.float64]
 SHAPES = [(5,), (3, 4), (2, 3, 4)]
@@ -234,13 +234,10 @@ def test_fit_steps_by_warmup_cosine(warmup, epochs) -> None:
     x, y = torch.zeros(4, 1), torch.zeros(4)
     history = fit(
         model,
-        lambda out, _: out.mean(),
         x,
         y,
-        epochs=epochs,
-        batch_size=4,  # one step per epoch
-        lr=0.1,
-        warmup_epochs=warmup,
+        Recipe(epochs=epochs, batch_size=4, lr=0.1, warmup_epochs=warmup),
+        loss_fn=lambda out, _: out.mean(),
         evaluate=lambda m: {"w": m.w.item()},
         progress=False,
     )
@@ -266,12 +263,11 @@ class _CaptureLambdaLR:
         raise _Captured
 
 
-_RECIPE_TYPES = (recipes.DigitsRecipe, recipes.FashionRecipe, recipes.TripletRecipe)
-#: (epochs, warmup_epochs) of every recipe in companion/train/recipes.py (the defaults and
+#: (epochs, warmup_epochs) of every recipe in companion/train/recipes.py (the default and
 #: the named ones), of the norm-placement runs (6 epochs, warm-up 0 to 5), and a small grid.
 _SCHEDULES = sorted(
-    {(r.epochs, r.warmup_epochs) for r in (kind() for kind in _RECIPE_TYPES)}
-    | {(r.epochs, r.warmup_epochs) for r in vars(recipes).values() if isinstance(r, _RECIPE_TYPES)}
+    {(Recipe().epochs, Recipe().warmup_epochs)}
+    | {(r.epochs, r.warmup_epochs) for r in vars(recipes).values() if isinstance(r, Recipe)}
     | {(6, w) for w in range(6)}
     | {(e, w) for e in range(1, 5) for w in range(e)}
 )
@@ -285,9 +281,11 @@ def test_fits_cosine_multiplier_is_warmup_cosine_bit_for_bit(epochs, warmup, mon
     monkeypatch.setattr(torch.optim.lr_scheduler, "LambdaLR", _CaptureLambdaLR)
     for steps_per_epoch in _STEPS_PER_EPOCH:
         x = torch.zeros(steps_per_epoch, 1)  # batch_size=1: one step per row
+        recipe = Recipe(
+            epochs=epochs, batch_size=1, lr=1e-3, schedule="cosine", warmup_epochs=warmup
+        )
         with pytest.raises(_Captured):
-            fit(nn.Linear(1, 1), F.mse_loss, x, x, epochs=epochs, batch_size=1,
-                schedule="cosine", warmup_epochs=warmup, progress=False)  # fmt: skip
+            fit(nn.Linear(1, 1), x, x, recipe, loss_fn=F.mse_loss, progress=False)
         factor = _CaptureLambdaLR.factor
         total, w = epochs * steps_per_epoch, warmup * steps_per_epoch
         # every step LambdaLR asks for: 0 when built, then 1 to total after each step

@@ -8,7 +8,10 @@ now fixed by the data set; this test loads the images of every measured run for 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -67,3 +70,72 @@ def test_the_old_leak_is_what_this_catches() -> None:
     )
     x_val, _ = fashion_mnist.load_fashion_mnist("val")
     assert len(_rows(x_train) & _rows(x_val)) > 1_000
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def _skip_without_fashion(run: registry.MeasuredRun) -> None:
+    if run.fashion_mnist and not _installed() and os.environ.get("CI", "").lower() != "true":
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+
+
+@pytest.mark.parametrize("name", registry.list_runs())
+def test_every_registered_run_on_a_tiny_budget(name: str) -> None:
+    """Each run returns a frozen record whose fields are the keys of its stored rows."""
+    run = registry.get_run(name)
+    _skip_without_fashion(run)
+    record = run.run(0, tiny=True)
+    if dataclasses.is_dataclass(record):
+        assert type(record).__dataclass_params__.frozen, f"{name}'s record is not frozen"
+        keys = {f.name for f in dataclasses.fields(record)}
+    else:  # fashion_triplet: some keys are not Python names
+        keys = set(record)
+    stored = json.loads((RESULTS / run.results).read_text())["runs"]
+    rows = [r for r in stored if r["chapter"] == name]
+    assert rows, f"{run.results} holds no row of {name}"
+    for row in rows:
+        assert set(row) - set(registry.METADATA) == keys
+
+
+@pytest.mark.parametrize("name", registry.list_runs())
+def test_stored_results_match_the_code_s_recipes(name: str) -> None:
+    run = registry.get_run(name)
+    rows = registry.stored_rows(name, RESULTS / run.results)
+    assert all(r["recipes"] == run.digests() for r in rows)
+
+
+def test_a_changed_recipe_makes_the_stored_result_fail_loudly(monkeypatch) -> None:
+    """Changing a recipe without re-running its benchmark: the chapter's read fails, naming
+    the run and the command that re-measures it."""
+    run = registry.get_run("fashion_triplet")
+    changed = {**run.recipes, "triplet": dataclasses.replace(run.recipes["triplet"], epochs=4)}
+    monkeypatch.setitem(registry._RUNS, run.name, dataclasses.replace(run, recipes=changed))
+    with pytest.raises(registry.StaleResultError) as info:
+        registry.stored_rows("fashion_triplet", RESULTS / run.results)
+    message = str(info.value)
+    assert "run 'fashion_triplet'" in message
+    assert "changed: triplet;" in message
+    assert (
+        "python benchmarks/bench_kernels.py --chapters fashion_triplet --merge --workers 1 "
+        "--out benchmarks/results/kernels_fashion_cpu.json" in message
+    )
+
+
+def test_a_row_without_recipes_is_stale(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    row = {"chapter": "vit", "kernels": "avx2", "seed": 1}
+    path.write_text(json.dumps({"runs": [row]}))
+    with pytest.raises(registry.StaleResultError, match="run 'vit' \\(avx2, seed 1\\)"):
+        registry.stored_rows("vit", path)
+    with pytest.raises(ValueError, match="must hold rows of run 'triplet', got none"):
+        registry.stored_rows("triplet", path)
+
+
+def test_registry_errors() -> None:
+    with pytest.raises(ValueError, match="run must be one of 'capstone'"):
+        registry.get_run("nope")
+    with pytest.raises(ValueError, match="run name must be unused, got 'vit'"):
+        registry.register_run("vit", data=dict, roles={})(test_registry_errors)
+    with pytest.raises(ValueError, match=r"roles\['x'\] must be one of 'train'"):
+        registry.register_run("new", data=dict, roles={"x": "gallery"})

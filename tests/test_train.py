@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
 from torch import nn
 
-from companion.train.loop import History, accuracy, fit, predict
+from companion.train.loop import History, Recipe, accuracy, fit, predict
 
 
 def _blobs(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -28,11 +29,10 @@ def test_fit_learns_separable_blobs() -> None:
     model = _model()
     history = fit(
         model,
-        nn.functional.cross_entropy,
         x,
         y,
-        epochs=15,
-        lr=1e-2,
+        Recipe(epochs=15, lr=1e-2, batch_size=64),
+        loss_fn=nn.functional.cross_entropy,
         evaluate=lambda m: {"acc": accuracy(m, x, y)},
         progress=False,
     )
@@ -47,7 +47,15 @@ def test_fit_is_reproducible_with_a_seed() -> None:
     runs = []
     for _ in range(2):
         model = _model()
-        fit(model, nn.functional.cross_entropy, x, y, epochs=3, seed=5, progress=False)
+        fit(
+            model,
+            x,
+            y,
+            Recipe(epochs=3, batch_size=64, lr=1e-3),
+            loss_fn=nn.functional.cross_entropy,
+            seed=5,
+            progress=False,
+        )
         runs.append(predict(model, x))
     torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
 
@@ -62,11 +70,10 @@ def test_fit_applies_the_transform_with_its_generator() -> None:
 
     fit(
         _model(),
-        nn.functional.cross_entropy,
         x,
         y,
-        epochs=2,
-        batch_size=16,
+        Recipe(epochs=2, batch_size=16, lr=1e-3),
+        loss_fn=nn.functional.cross_entropy,
         transform=transform,
         progress=False,
     )
@@ -84,7 +91,14 @@ def _learning_rates(monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> list[f
 
     monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
     x, y = _blobs(40)
-    fit(_model(), nn.functional.cross_entropy, x, y, batch_size=10, progress=False, **kwargs)
+    fit(
+        _model(),
+        x,
+        y,
+        Recipe(**{"batch_size": 10, "lr": 1e-3, **kwargs}),
+        loss_fn=nn.functional.cross_entropy,
+        progress=False,
+    )
     return rates
 
 
@@ -112,12 +126,10 @@ def test_drop_last_skips_the_short_batch() -> None:
     sizes = []
     fit(
         _model(),
-        lambda out, t: (sizes.append(len(t)), nn.functional.cross_entropy(out, t))[1],
         x,
         y,
-        epochs=1,
-        batch_size=32,
-        drop_last=True,
+        Recipe(epochs=1, batch_size=32, drop_last=True, lr=1e-3),
+        loss_fn=lambda out, t: (sizes.append(len(t)), nn.functional.cross_entropy(out, t))[1],
         progress=False,
     )
     assert sizes == [32, 32]
@@ -125,7 +137,14 @@ def test_drop_last_skips_the_short_batch() -> None:
 
 def test_progress_bar_goes_to_stderr_only(capsys: pytest.CaptureFixture[str]) -> None:
     x, y = _blobs(32)
-    fit(_model(), nn.functional.cross_entropy, x, y, epochs=2, progress=True)
+    fit(
+        _model(),
+        x,
+        y,
+        Recipe(epochs=2, batch_size=64, lr=1e-3),
+        loss_fn=nn.functional.cross_entropy,
+        progress=True,
+    )
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "epochs" in captured.err
@@ -164,13 +183,26 @@ def test_predict_restores_training_mode_and_batches() -> None:
 def test_fit_rejects_bad_settings(kwargs: dict, message: str) -> None:
     x, y = _blobs(10)
     with pytest.raises(ValueError, match=message):
-        fit(_model(), nn.functional.cross_entropy, x, y, progress=False, **kwargs)
+        fit(
+            _model(),
+            x,
+            y,
+            Recipe(**{"batch_size": 64, "lr": 1e-3, **kwargs}),
+            loss_fn=nn.functional.cross_entropy,
+            progress=False,
+        )
 
 
 def test_fit_rejects_mismatched_rows() -> None:
     x, y = _blobs(10)
     with pytest.raises(ValueError, match="x and y must have the same number of rows, got 10 and 9"):
-        fit(_model(), nn.functional.cross_entropy, x, y[:9], epochs=1)
+        fit(
+            _model(),
+            x,
+            y[:9],
+            Recipe(epochs=1, batch_size=64, lr=1e-3),
+            loss_fn=nn.functional.cross_entropy,
+        )
 
 
 def test_accuracy_rejects_non_tensors() -> None:
@@ -194,7 +226,16 @@ def test_fit_draws_its_batches_from_a_batch_sampler() -> None:
         seen.append(yb.clone())
         return nn.functional.cross_entropy(out, yb)
 
-    fit(_model(), loss_fn, x, y, epochs=2, batch_sampler=sampler, seed=3, progress=False)
+    fit(
+        _model(),
+        x,
+        y,
+        Recipe(epochs=2, batch_size=64, lr=1e-3),
+        loss_fn=loss_fn,
+        batch_sampler=sampler,
+        seed=3,
+        progress=False,
+    )
     assert len(seen) == 2 * len(sampler)
     g = torch.Generator().manual_seed(3)
     expected = sampler.batches(g) + sampler.batches(g)  # fit's generator, epoch by epoch
@@ -203,19 +244,69 @@ def test_fit_draws_its_batches_from_a_batch_sampler() -> None:
 
 
 def test_fit_batch_sampler_errors() -> None:
-    from companion.data.samplers import PKSampler
 
     x, y = _blobs(64)
     with pytest.raises(TypeError, match="batch_sampler must have batches"):
-        fit(_model(), nn.functional.cross_entropy, x, y, epochs=1, batch_sampler=[1, 2])
-    sampler = PKSampler(y, classes_per_batch=2, images_per_class=4)
-    with pytest.raises(ValueError, match="batch_size and drop_last must keep their defaults"):
         fit(
             _model(),
-            nn.functional.cross_entropy,
             x,
             y,
-            epochs=1,
-            batch_size=8,
-            batch_sampler=sampler,
+            Recipe(epochs=1, batch_size=64, lr=1e-3),
+            loss_fn=nn.functional.cross_entropy,
+            batch_sampler=[1, 2],
         )
+
+
+def test_fit_takes_a_recipe() -> None:
+    x, y = _blobs(10)
+    with pytest.raises(TypeError, match="recipe must be a Recipe, got dict"):
+        fit(_model(), x, y, {"epochs": 1})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"loss": "mse"}, ValueError, "loss must be one of 'cross_entropy', 'triplet', got 'mse'"),
+        ({"strategy": "easy"}, ValueError, "strategy must be one of"),
+        (
+            {"soft_margin": True},
+            ValueError,
+            "soft_margin=True needs strategy='hard' (batch-hard), got 'semihard'",
+        ),
+        ({"drop_last": 1}, TypeError, "drop_last must be a bool, got int"),
+        ({"label_smoothing": 1.0}, ValueError, "label_smoothing must be a finite number in"),
+        ({"test_shift": -1}, ValueError, "test_shift must be an int >= 0, got -1"),
+    ],
+)
+def test_recipe_rejects_bad_settings(kwargs: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        Recipe(**kwargs)
+
+
+def test_recipe_builds_its_loss_and_augmentation() -> None:
+    from dataclasses import replace
+
+    from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_loss
+
+    emb = nn.functional.normalize(torch.randn(16, 4, generator=torch.Generator().manual_seed(0)))
+    labels = torch.arange(16) % 4
+    triplet = Recipe(loss="triplet", strategy="hard", margin=0.3)
+    torch.testing.assert_close(
+        triplet.loss_fn()(emb, labels),
+        mined_triplet_loss(emb, labels, strategy="hard", margin=0.3),
+        rtol=0,
+        atol=0,
+    )
+    assert replace(triplet, soft_margin=True).loss_fn() is batch_hard_soft_margin_loss
+    assert Recipe(label_smoothing=0.1).loss_fn().label_smoothing == 0.1
+    assert Recipe().augmentation() is None
+    assert Recipe(flip=True).augmentation() is not None
+
+
+def test_recipe_fingerprint_changes_with_any_setting() -> None:
+    base = Recipe()
+    assert base.digest() == Recipe().digest()
+    assert len(base.digest()) == 12
+    assert Recipe(epochs=4).digest() != base.digest()
+    assert Recipe(margin=0.3).digest() != base.digest()
+    assert base.fields()["epochs"] == 3

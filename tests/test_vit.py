@@ -20,6 +20,7 @@ from companion.nn import vit, vit_config, vit_torchvision
 from companion.nn.block import TransformerBlock
 from companion.train import recipes
 from companion.train.loop import accuracy
+from companion.train.recipe import Recipe
 from companion.utils import count_parameters
 from companion.viz import probes
 from course_tools.reference_vit import TorchVisionTwin
@@ -528,18 +529,20 @@ def test_shift_averaged_errors() -> None:
 
 
 @pytest.mark.parametrize("field", ["max_shift", "test_shift"])
-def test_digits_recipe_rejects_bad_shifts(field: str) -> None:
+def test_recipe_rejects_bad_shifts(field: str) -> None:
     with pytest.raises(ValueError, match=rf"{field} must be an int >= 0, got -1"):
-        recipes.DigitsRecipe(**{field: -1})
+        Recipe(**{field: -1})
     with pytest.raises(TypeError, match=rf"{field} must be an int, got float"):
-        recipes.DigitsRecipe(**{field: 0.5})
+        Recipe(**{field: 0.5})
 
 
 def test_train_on_digits_scores_the_shift_average() -> None:
     config = dataclasses.replace(
         vit_config.VIT_DIGITS, embed_dim=8, depth=1, num_heads=2, mlp_dim=8
     )
-    recipe = recipes.DigitsRecipe(epochs=1, batch_size=256, warmup_epochs=0, test_shift=1)
+    recipe = dataclasses.replace(
+        recipes.DIGITS_VIT, epochs=1, batch_size=256, warmup_epochs=0, test_shift=1
+    )
     model, history = recipes.train_on_digits(config, recipe, train_split="val", eval_split="val")
     x_val, y_val = load_digits("val")
     averaged = accuracy(augment.ShiftAveraged(model, max_shift=1), x_val, y_val)
@@ -552,8 +555,8 @@ def test_train_on_digits_learns() -> None:
     config = dataclasses.replace(
         vit_config.VIT_DIGITS, embed_dim=16, depth=1, num_heads=2, mlp_dim=32
     )
-    recipe = recipes.DigitsRecipe(
-        epochs=10, batch_size=64, warmup_epochs=1, lr=1e-2, weight_decay=0
+    recipe = dataclasses.replace(
+        recipes.DIGITS_VIT, epochs=10, batch_size=64, warmup_epochs=1, lr=1e-2, weight_decay=0
     )
     model, history = recipes.train_on_digits(config, recipe, train_split="val", eval_split="val")
     assert not model.training

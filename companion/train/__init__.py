@@ -1,15 +1,39 @@
-"""Training: the loop and the recipes that use it.
+"""Training: the loop, the recipes it takes, and the chapters' measured runs.
 
-========================  ===============================================================
-:mod:`.loop`              ``fit``, ``predict``, ``accuracy`` and the ``History`` of a run
-:mod:`.recipes`           how a chapter trains its model (``train_on_digits``,
-                          ``train_classifier``, ``train_embedding``) and with what settings
-:mod:`.experiments`       the Fashion-MNIST retrieval runs of the triplet and capstone chapters
-:mod:`.norm_placement`    pre-norm against post-norm on the digits, with or without warm-up
-:mod:`.optim`             the update rules written out: SGD, momentum, Adam, AdamW, schedule
-========================  ===============================================================
+==========================  =============================================================
+:mod:`.loop`                ``fit``, ``predict``, ``accuracy`` and the ``History`` of a run
+:mod:`.recipe`              ``Recipe``, the one shape of a run's settings ``fit`` takes
+:mod:`.recipes`             the chapters' recipes, as data (and ``train_on_digits``)
+:mod:`.registry`            the registry of measured runs (``register_run``, ``stored_rows``)
+:mod:`.experiments`         the Fashion-MNIST retrieval runs of the triplet and capstone
+                            chapters, and the images each run uses
+:mod:`.retrieval_runs`      the triplet and capstone chapters' registered runs
+:mod:`.vit_runs`            the Vision Transformer chapter's registered runs
+:mod:`.norm_placement`      pre-norm against post-norm on the digits, with or without warm-up
+:mod:`.optim`               the update rules written out: SGD, momentum, Adam, AdamW, schedule
+==========================  =============================================================
 """
 
-from companion.train import experiments, loop, norm_placement, optim, recipes
+from companion.train import (
+    experiments,
+    loop,
+    norm_placement,
+    optim,
+    recipe,
+    recipes,
+    registry,
+    retrieval_runs,
+    vit_runs,
+)
 
-__all__ = ["experiments", "loop", "norm_placement", "optim", "recipes"]
+__all__ = [
+    "experiments",
+    "loop",
+    "norm_placement",
+    "optim",
+    "recipe",
+    "recipes",
+    "registry",
+    "retrieval_runs",
+    "vit_runs",
+]

@@ -38,7 +38,8 @@ from companion.metric.verification import (
 from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet, ViTEmbedding
 from companion.nn.vit_config import VIT_FASHION
-from companion.train.loop import predict
+from companion.train.loop import fit, predict
+from companion.train.recipe import Recipe, seeded
 from companion.train.recipes import (
     CAPSTONE,
     DIGITS_TRIPLET,
@@ -47,11 +48,7 @@ from companion.train.recipes import (
     DIGITS_TRIPLET_SHIFTED,
     RETRIEVAL_CNN,
     RETRIEVAL_TRIPLET,
-    train_classifier,
-    train_embedding,
 )
-from companion.train.registry import register_run
-from companion.utils import seed_everything
 
 __all__ = [
     "DIGITS_ROLES",
@@ -95,6 +92,11 @@ class Retrieval:
 
     scores: dict[str, float] = field(default_factory=dict)
     models: dict[str, nn.Module] = field(default_factory=dict)
+
+
+def _budget(recipe: Recipe, epochs: int | None) -> Recipe:
+    """``recipe``, or the same for ``epochs`` epochs without warm-up (a test's budget)."""
+    return recipe if epochs is None else replace(recipe, epochs=epochs, warmup_epochs=0)
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -174,7 +176,11 @@ def fashion_retrieval_data(
 
 
 def fashion_retrieval(
-    *, seed: int = 0, train_images: int = 20_000, gallery_images: int = 10_000
+    *,
+    seed: int = 0,
+    train_images: int = 20_000,
+    gallery_images: int = 10_000,
+    epochs: int | None = None,
 ) -> Retrieval:
     """The triplet chapter's Fashion-MNIST section: three representations of the products.
 
@@ -195,6 +201,9 @@ def fashion_retrieval(
     by the networks trained on :data:`SEEN`): ``{name}_verify_{key}`` and
     ``{name}_unseen_verify_{key}``.
 
+    ``epochs`` replaces both recipes' epochs (no warm-up): a test's tiny budget, never a
+    stored number.
+
     Returns:
         The scores, and the models under ``"cnn"``, ``"triplet"``, ``"cnn_seen"`` and
         ``"triplet_seen"``.
@@ -208,18 +217,17 @@ def fashion_retrieval(
     seen_train = y_train < len(SEEN)
 
     def networks(classes: int) -> dict[str, nn.Module]:
-        seed_everything(seed)
-        cnn = SmallCNN(CNNConfig(num_classes=classes))
-        seed_everything(seed)
-        net = EmbeddingNet(FASHION_EMBEDDING)
-        return {"cnn": cnn, "triplet": net}
+        return {
+            "cnn": seeded(lambda: SmallCNN(CNNConfig(num_classes=classes)), seed),
+            "triplet": seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed),
+        }
 
     result = Retrieval()
     for suffix, keep, classes in (("", slice(None), 10), ("_seen", seen_train, len(SEEN))):
         nets = networks(classes)
         x, y = x_train[keep], y_train[keep]
-        train_classifier(nets["cnn"], x, y, RETRIEVAL_CNN, seed=seed)
-        train_embedding(nets["triplet"], x, y, RETRIEVAL_TRIPLET, seed=seed)
+        fit(nets["cnn"], x, y, _budget(RETRIEVAL_CNN, epochs), seed=seed)
+        fit(nets["triplet"], x, y, _budget(RETRIEVAL_TRIPLET, epochs), seed=seed)
         nets["cnn"] = CNNFeatures(nets["cnn"])
         for name, net in nets.items():
             result.models[name + suffix] = net
@@ -269,6 +277,7 @@ def open_set_retrieval(
     train_images: int = 15_000,
     seen: Sequence[int] = SEEN,
     unseen: Sequence[int] = UNSEEN,
+    epochs: int | None = None,
 ) -> Retrieval:
     """The capstone: a ViT embedding (:class:`~companion.nn.embedding.ViTEmbedding` of
     ``VIT_FASHION``) and the CNN embedding, trained the same way (``CAPSTONE``) on
@@ -278,6 +287,8 @@ def open_set_retrieval(
     ``vit_test``, ``cnn_val``, ``cnn_test``, ``pixel_val``, ``pixel_test``; and among the
     test images of the seen classes: ``vit_seen_test``, ``cnn_seen_test``,
     ``pixel_seen_test``.
+
+    ``epochs`` replaces the recipe's epochs (no warm-up): a test's tiny budget.
 
     Raises:
         ValueError: if ``seen`` and ``unseen`` share a class.
@@ -295,12 +306,10 @@ def open_set_retrieval(
     result = Retrieval()
     result.scores["pixel_val"] = recall_at_k(_pixels(x_val), y_val, k=1)
     result.scores["pixel_test"] = recall_at_k(_pixels(x_test), y_test, k=1)
-    seed_everything(seed)
-    result.models["vit"] = ViTEmbedding(VIT_FASHION, dim=32)
-    seed_everything(seed)
-    result.models["cnn"] = EmbeddingNet(FASHION_EMBEDDING)
+    result.models["vit"] = seeded(lambda: ViTEmbedding(VIT_FASHION, dim=32), seed)
+    result.models["cnn"] = seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed)
     for name, net in result.models.items():
-        history = train_embedding(net, x_train, y_train, CAPSTONE, seed=seed)
+        history = fit(net, x_train, y_train, _budget(CAPSTONE, epochs), seed=seed)
         result.scores[f"{name}_loss"] = history.train_loss[-1]
         result.scores[f"{name}_val"] = recall_at_k(predict(net, x_val), y_val, k=1)
         result.scores[f"{name}_test"] = recall_at_k(predict(net, x_test), y_test, k=1)
@@ -309,7 +318,7 @@ def open_set_retrieval(
     return result
 
 
-def digits_triplet(seed: int = 0) -> dict[str, object]:
+def digits_triplet(seed: int = 0, *, epochs: int | None = None) -> dict[str, object]:
     """The triplet chapter's digits trainings with ``seed`` (the chapter runs seed 0).
 
     Each strategy of :data:`~companion.metric.miners.STRATEGIES` trains with
@@ -318,7 +327,8 @@ def digits_triplet(seed: int = 0) -> dict[str, object]:
     16x16 canvas (``DIGITS_TRIPLET_SHIFTED``, fresh random placements) the strategy is
     chosen by shifted validation 1-NN accuracy and scored on shifted test digits against
     pixels; trained on the classes 0-4 only (``DIGITS_TRIPLET_OPEN``), Recall@1 among the
-    shifted test digits of the classes 5-9.
+    shifted test digits of the classes 5-9. ``epochs`` replaces every recipe's epochs (no
+    warm-up): a test's tiny budget.
 
     Returns:
         The choices and scores by name (the fields of ``benchmarks/bench_kernels.py``'s
@@ -336,9 +346,8 @@ def digits_triplet(seed: int = 0) -> dict[str, object]:
     }
 
     def train(image_size: int, x, y, recipe, strategy: str, **kwargs) -> EmbeddingNet:
-        seed_everything(seed)
-        model = EmbeddingNet(EmbeddingConfig(image_size=image_size, dim=32))
-        train_embedding(model, x, y, replace(recipe, strategy=strategy), seed=seed, **kwargs)
+        model = seeded(lambda: EmbeddingNet(EmbeddingConfig(image_size=image_size, dim=32)), seed)
+        fit(model, x, y, replace(_budget(recipe, epochs), strategy=strategy), seed=seed, **kwargs)
         return model
 
     select = {}
@@ -413,17 +422,3 @@ FASHION_RETRIEVAL_ROLES = {
 OPEN_SET_ROLES = {"train": "train", "val": "val", "test": "test", "seen_test": "test"}
 #: The role of each image set of :func:`digits_data`.
 DIGITS_ROLES = {"train": "train", "val": "val", "test": "test", "trainval": "final"}
-
-register_run(
-    "fashion_triplet",
-    data=lambda seed: fashion_retrieval_data(seed=seed),
-    roles=FASHION_RETRIEVAL_ROLES,
-    fashion_mnist=True,
-)(fashion_retrieval)
-register_run(
-    "capstone",
-    data=lambda seed: open_set_data(seed=seed),
-    roles=OPEN_SET_ROLES,
-    fashion_mnist=True,
-)(open_set_retrieval)
-register_run("triplet", data=digits_data, roles=DIGITS_ROLES)(digits_triplet)

@@ -1,10 +1,10 @@
 """A small, reusable training loop for tensors that fit in memory.
 
-``fit`` runs minibatch gradient descent with a seeded shuffle, an optional learning-rate
-schedule and an optional per-batch transform (augmentation), evaluates whatever the
-caller asks for after each epoch, and returns a :class:`History`. A progress bar is
-drawn on ``stderr`` (see :func:`companion.utils.progress_enabled`), never in stored
-notebook outputs.
+``fit`` runs minibatch gradient descent as a :class:`~companion.train.recipe.Recipe` says
+(optimiser, schedule, epochs, batches, loss, augmentation) with a seeded shuffle,
+evaluates whatever the caller asks for after each epoch, and returns a :class:`History`.
+A progress bar is drawn on ``stderr`` (see :func:`companion.utils.progress_enabled`),
+never in stored notebook outputs.
 
 The loop is generic over the loss: ``loss_fn(model(x_batch), y_batch)`` is a
 cross-entropy for a classifier, or a triplet loss on embeddings and labels.
@@ -22,11 +22,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from companion.checks import check_choice, check_int, check_number, check_tensor
+from companion.checks import check_instance, check_int, check_tensor
 from companion.train.optim import warmup_cosine
+from companion.train.recipe import Recipe
 from companion.utils import progress_enabled
 
-__all__ = ["BatchSampler", "History", "accuracy", "fit", "predict"]
+__all__ = ["BatchSampler", "History", "Recipe", "accuracy", "fit", "predict"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 EvalFn = Callable[[nn.Module], dict[str, float]]
@@ -79,72 +80,58 @@ def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
 
 def fit(
     model: nn.Module,
-    loss_fn: LossFn,
     x: torch.Tensor,
     y: torch.Tensor,
+    recipe: Recipe,
     *,
-    epochs: int,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    schedule: str | None = "cosine",
-    warmup_epochs: int = 0,
+    loss_fn: LossFn | None = None,
     transform: Transform | None = None,
     evaluate: EvalFn | None = None,
-    seed: int = 0,
-    drop_last: bool = False,
     batch_sampler: BatchSampler | None = None,
+    seed: int = 0,
     progress: bool | None = None,
 ) -> History:
-    """Train ``model`` with AdamW on ``(x, y)`` for ``epochs`` passes.
+    """Train ``model`` with AdamW on ``(x, y)`` as ``recipe`` says.
 
     Args:
         model: the network; ``x`` batches are moved to its device.
-        loss_fn: ``loss_fn(model(x_batch), y_batch) -> scalar``.
         x, y: the whole training set, ``(N, ...)`` and ``(N, ...)``.
-        epochs: passes over the data, at least 1.
-        batch_size: examples per step.
-        lr: peak learning rate of AdamW.
-        weight_decay: AdamW's decoupled weight decay.
-        schedule: ``"cosine"`` (linear warm-up then cosine decay to 0, stepped per batch),
-            ``"warmup"`` (linear warm-up then constant) or ``None`` (constant).
-        warmup_epochs: epochs of linear warm-up for ``"cosine"`` and ``"warmup"``.
-        transform: ``transform(x_batch, generator) -> x_batch``, applied to each training
-            batch (augmentation); it must draw its randomness from ``generator``.
+        recipe: the settings (:class:`~companion.train.recipe.Recipe`): ``epochs`` passes,
+            batches of ``batch_size`` (``drop_last``), AdamW at peak ``lr`` with
+            ``weight_decay``, the ``schedule`` with ``warmup_epochs`` (stepped per batch),
+            the loss :meth:`~companion.train.recipe.Recipe.loss_fn` and the augmentation
+            :meth:`~companion.train.recipe.Recipe.augmentation`.
+        loss_fn: ``loss_fn(model(x_batch), y_batch) -> scalar`` instead of the recipe's.
+        transform: ``transform(x_batch, generator) -> x_batch`` instead of the recipe's
+            augmentation (e.g. :func:`~companion.data.augment.random_placement`); it must
+            draw its randomness from ``generator``.
         evaluate: called with the model (in eval mode, without gradients) after each epoch;
             each key of the dict it returns becomes a list in ``History.metrics``.
-        seed: seeds the shuffle and the ``transform`` generator.
-        drop_last: skip a last, smaller batch (useful for losses that need full batches).
         batch_sampler: draws each epoch's batches (``batch_sampler.batches(generator)``,
-            ``len(batch_sampler)`` of them) instead of a shuffled pass over the data; then
-            ``batch_size`` and ``drop_last`` must keep their defaults.
+            ``len(batch_sampler)`` of them) instead of a shuffled pass over the data (the
+            recipe's ``batch_size`` and ``drop_last`` are then not used).
+        seed: seeds the shuffle and the ``transform`` generator.
         progress: draw a progress bar; ``None`` follows ``COMPANION_PROGRESS``.
 
     Returns:
-        The :class:`History` of the run. The model is left in train mode.
+        The :class:`History` of the run. The model is left in eval mode.
 
     Raises:
-        TypeError, ValueError: for mismatched data or out-of-range settings.
+        TypeError, ValueError: for mismatched data, a ``recipe`` that is not a ``Recipe``,
+            or a ``batch_sampler`` without ``batches`` and ``__len__``.
     """
     _check_pair(x, y)
-    check_int("epochs", epochs, low=1)
-    check_int("batch_size", batch_size, low=1)
-    check_number("lr", lr, low=0, low_open=True)
-    check_number("weight_decay", weight_decay, low=0)
-    check_choice("schedule", schedule, ("cosine", "warmup", None))
-    check_int("warmup_epochs", warmup_epochs, low=0, high=epochs - 1)  # below epochs
-
-    if batch_sampler is not None:
-        if not (hasattr(batch_sampler, "batches") and hasattr(batch_sampler, "__len__")):
-            raise TypeError(
-                "batch_sampler must have batches(generator) and __len__ (a PKSampler, say), "
-                f"got {type(batch_sampler).__name__}"
-            )
-        if batch_size != 64 or drop_last:
-            raise ValueError(
-                "batch_size and drop_last must keep their defaults with a batch_sampler, got "
-                f"batch_size={batch_size}, drop_last={drop_last}"
-            )
+    check_instance("recipe", recipe, Recipe)
+    if batch_sampler is not None and not (
+        hasattr(batch_sampler, "batches") and hasattr(batch_sampler, "__len__")
+    ):
+        raise TypeError(
+            "batch_sampler must have batches(generator) and __len__ (a PKSampler, say), "
+            f"got {type(batch_sampler).__name__}"
+        )
+    loss_fn = loss_fn if loss_fn is not None else recipe.loss_fn()
+    transform = transform if transform is not None else recipe.augmentation()
+    epochs, batch_size, schedule = recipe.epochs, recipe.batch_size, recipe.schedule
 
     device = _model_device(model)
     x, y = x.to(device), y.to(device)
@@ -152,11 +139,11 @@ def fit(
     if batch_sampler is not None:
         steps_per_epoch = len(batch_sampler)
     else:
-        steps_per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
+        steps_per_epoch = n // batch_size if recipe.drop_last else math.ceil(n / batch_size)
     if steps_per_epoch == 0:
         raise ValueError(f"drop_last=True with batch_size={batch_size} > N={n} leaves no batch")
     total_steps = epochs * steps_per_epoch
-    warmup_steps = warmup_epochs * steps_per_epoch
+    warmup_steps = recipe.warmup_epochs * steps_per_epoch
 
     def lr_factor(step: int) -> float:
         if schedule == "cosine":
@@ -165,7 +152,9 @@ def fit(
             return (step + 1) / warmup_steps
         return 1.0
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     generator = torch.Generator().manual_seed(seed)
     history = History()
@@ -208,6 +197,7 @@ def fit(
                 postfix[key] = f"{float(value):.3f}"
         bar.set_postfix(postfix)
     bar.close()
+    model.eval()
     return history
 
 

@@ -14,11 +14,11 @@ instead, the experiment of the training chapter.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from companion.data.digits import load_digits
 from companion.nn.block import BlockConfig, TokenEncoder
 from companion.train.loop import History, accuracy, fit
+from companion.train.recipe import Recipe, seeded
 
 __all__ = ["rows_as_tokens", "train_norm_placement"]
 
@@ -49,8 +49,7 @@ def train_norm_placement(
     warm-up). After each epoch the validation accuracy is recorded as
     ``history.metrics["val_accuracy"]``.
     """
-    torch.manual_seed(seed)
-    model = TokenEncoder(config)
+    model = seeded(lambda: TokenEncoder(config), seed)
     x_train, y_train = load_digits("train")
     x_val, y_val = load_digits("val")
     x_train, x_val = rows_as_tokens(x_train), rows_as_tokens(x_val)
@@ -58,18 +57,13 @@ def train_norm_placement(
     def evaluate(m: torch.nn.Module) -> dict[str, float]:
         return {"val_accuracy": accuracy(m, x_val, y_val)}
 
-    history = fit(
-        model,
-        F.cross_entropy,
-        x_train,
-        y_train,
+    recipe = Recipe(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
         # None: the full learning rate from the first step, or after a linear warm-up
         schedule=schedule if schedule is not None else ("warmup" if warmup_epochs else None),
         warmup_epochs=warmup_epochs,
-        evaluate=evaluate,
-        seed=seed,
     )
+    history = fit(model, x_train, y_train, recipe, evaluate=evaluate, seed=seed)
     return model.eval(), history

@@ -18,22 +18,52 @@ or test image.
 from __future__ import annotations
 
 import importlib
+import json
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from companion.checks import check_choice
+from companion.train.recipe import Recipe
 
-__all__ = ["ROLES", "RUN_MODULES", "MeasuredRun", "get_run", "list_runs", "register_run"]
+__all__ = [
+    "METADATA",
+    "ROLES",
+    "RUN_MODULES",
+    "MeasuredRun",
+    "StaleResultError",
+    "get_run",
+    "list_runs",
+    "register_run",
+    "stored_rows",
+]
 
 #: The roles of a run's images.
 ROLES: tuple[str, ...] = ("train", "val", "test", "final")
 #: The modules whose import registers the runs (imported by :func:`list_runs`).
-RUN_MODULES: tuple[str, ...] = ("companion.train.experiments",)
+RUN_MODULES: tuple[str, ...] = ("companion.train.retrieval_runs", "companion.train.vit_runs")
+
+#: The keys ``benchmarks/bench_kernels.py`` adds to a run's record in a stored row.
+METADATA: tuple[str, ...] = (
+    "kernels",
+    "env",
+    "seed",
+    "chapter",
+    "wall_seconds",
+    "capability",
+    "recipes",
+    "cpu",
+)
 
 Data = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+class StaleResultError(ValueError):
+    """A stored result was measured with other recipes than the code's."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,9 @@ class MeasuredRun:
         data: ``data(seed)``, the images and labels the run uses, by name.
         roles: the role (:data:`ROLES`) of each name ``data`` returns.
         fashion_mnist: whether the run reads Fashion-MNIST (skipped where it is missing).
+        recipes: the recipes the run trains with, by name (a stored result records their
+            fingerprints, so a changed recipe makes its stored result stale).
+        results: the file under ``benchmarks/results/`` its rows are stored in.
     """
 
     name: str
@@ -54,6 +87,19 @@ class MeasuredRun:
     data: Callable[[int], Data]
     roles: Mapping[str, str]
     fashion_mnist: bool = False
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    results: str = "kernels_cpu.json"
+
+    def command(self) -> str:
+        """The command that re-measures this run's stored rows (every level and seed)."""
+        return (
+            f"python benchmarks/bench_kernels.py --chapters {self.name} --merge "
+            f"--workers 1 --out benchmarks/results/{self.results}"
+        )
+
+    def digests(self) -> dict[str, str]:
+        """Each recipe's :meth:`~companion.train.recipe.Recipe.digest`, by name."""
+        return {name: recipe.digest() for name, recipe in self.recipes.items()}
 
 
 _RUNS: dict[str, MeasuredRun] = {}
@@ -65,6 +111,8 @@ def register_run(
     data: Callable[[int], Data],
     roles: Mapping[str, str],
     fashion_mnist: bool = False,
+    recipes: Mapping[str, Recipe] | None = None,
+    results: str = "kernels_cpu.json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as the measured run ``name``.
 
@@ -81,7 +129,9 @@ def register_run(
             raise ValueError(
                 f"run name must be unused, got {name!r}, already {old.run.__qualname__}"
             )
-        _RUNS[name] = MeasuredRun(name, run, data, dict(roles), fashion_mnist)
+        _RUNS[name] = MeasuredRun(
+            name, run, data, dict(roles), fashion_mnist, dict(recipes or {}), results
+        )
         return run
 
     return decorate
@@ -102,3 +152,36 @@ def get_run(name: str) -> MeasuredRun:
     """
     check_choice("run", name, tuple(list_runs()))
     return _RUNS[name]
+
+
+def stored_rows(name: str, path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of the registered run ``name`` in the stored result ``path`` (a file of
+    ``benchmarks/bench_kernels.py``), after checking that each was measured with the recipes
+    the code trains with now.
+
+    Raises:
+        StaleResultError: if a row records other recipe fingerprints than
+            :meth:`MeasuredRun.digests` (or none); the message names the run, the
+            recipes that changed and the command that re-measures it.
+        ValueError: if ``path`` holds no row of ``name``.
+    """
+    run = get_run(name)
+    rows = [r for r in json.loads(Path(path).read_text())["runs"] if r["chapter"] == name]
+    if not rows:
+        raise ValueError(f"{path} must hold rows of run {name!r}, got none")
+    expected = run.digests()
+    for row in rows:
+        measured = row.get("recipes")
+        if measured != expected:
+            changed = sorted(
+                k
+                for k in set(expected) | set(measured or {})
+                if (measured or {}).get(k) != expected.get(k)
+            )
+            raise StaleResultError(
+                f"{path}: run {name!r} ({row['kernels']}, seed {row['seed']}) was measured "
+                f"with other recipes than the code's (changed: {', '.join(changed)}; stored "
+                f"{measured}, now {expected}): the stored result is stale. Re-measure it with "
+                f"`{run.command()}`"
+            )
+    return rows

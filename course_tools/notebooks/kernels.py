@@ -14,10 +14,11 @@ that measure the claims' spread over levels (``benchmarks/bench_kernels.py``,
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 __all__ = [
     "KERNELS",
@@ -26,6 +27,8 @@ __all__ = [
     "available_levels",
     "capability",
     "level_env",
+    "one_thread_env",
+    "run_in_child",
 ]
 
 #: Kernel levels, lowest first, with the name ``torch.backends.cpu`` reports for each.
@@ -71,3 +74,35 @@ def available_levels(base: Mapping[str, str] | None = None) -> tuple[list[str], 
     best = capability(None, base)
     levels = [name for name, reported in KERNELS.items() if capability(name, base) == reported]
     return levels, best
+
+
+def one_thread_env() -> dict[str, str]:
+    """This process's environment with one thread, no progress bars and no kernel choice of
+    its own (the base of every benchmark child)."""
+    return {**level_env(None), "OMP_NUM_THREADS": "1", "COMPANION_PROGRESS": "0"}
+
+
+def run_in_child(command: Sequence[str], level: str) -> dict[str, object]:
+    """Run ``command`` (a Python interpreter's arguments, e.g. ``[script, "--child", ...]``)
+    in a fresh interpreter at kernel ``level``, one thread (:func:`one_thread_env`), and
+    return the JSON object of the last line it prints.
+
+    The child must print a JSON object with ``"capability"``, the kernel set torch reports.
+
+    Raises:
+        RuntimeError: if the child fails (with the end of its stderr), or ran another
+            kernel level than ``level``.
+    """
+    done = subprocess.run(
+        [sys.executable, *command],
+        env=level_env(level, one_thread_env()),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} at {level} failed:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if str(result["capability"]).lower() != level:
+        raise RuntimeError(f"asked for {level}, the child ran {result['capability']}")
+    return result

@@ -1,0 +1,163 @@
+"""One shape for every training recipe: the settings :func:`~companion.train.loop.fit` takes.
+
+A chapter's recipe is an instance of :class:`Recipe` (the presets in
+:mod:`companion.train.recipes` are data, like nanoGPT's ``config/*.py``): the optimiser
+(AdamW's ``lr`` and ``weight_decay``), the schedule, the epochs and batches, the augmentation,
+and the loss, which the recipe builds (:meth:`Recipe.loss_fn`): cross-entropy for a
+classifier, or the mined triplet loss of :mod:`companion.metric.losses` for an embedding.
+A model's initialisation is seeded in one place, :func:`seeded`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TypeVar
+
+import torch
+from torch import nn
+
+from companion.checks import check_bool, check_choice, check_int, check_number
+from companion.data.augment import random_flip, random_shift
+from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_loss
+from companion.metric.miners import STRATEGIES
+from companion.utils import seed_everything
+
+__all__ = ["LOSSES", "SCHEDULES", "Recipe", "augmentation", "seeded"]
+
+#: The losses a recipe builds.
+LOSSES: tuple[str, ...] = ("cross_entropy", "triplet")
+#: The learning-rate schedules of :func:`~companion.train.loop.fit`.
+SCHEDULES: tuple[str | None, ...] = ("cosine", "warmup", None)
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+M = TypeVar("M", bound=nn.Module)
+
+
+def augmentation(max_shift: int = 0, flip: bool = False) -> Transform | None:
+    """``transform(x, generator)`` for :func:`~companion.train.loop.fit`: a random mirror
+    (:func:`~companion.data.augment.random_flip`) if ``flip``, then a random shift of up to
+    ``max_shift`` pixels (:func:`~companion.data.augment.random_shift`); ``None`` if
+    neither is asked for."""
+    check_int("max_shift", max_shift, low=0)
+    check_bool("flip", flip)
+    if max_shift == 0 and not flip:
+        return None
+
+    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if flip:
+            x = random_flip(x, generator)
+        return random_shift(x, generator, max_shift=max_shift) if max_shift else x
+
+    return transform
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How :func:`~companion.train.loop.fit` trains a model.
+
+    Attributes:
+        epochs: passes over the training images.
+        batch_size: images per step (ignored with a ``batch_sampler``).
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW's decoupled weight decay.
+        schedule: ``"cosine"`` (linear warm-up then cosine decay to 0, per batch),
+            ``"warmup"`` (linear warm-up then constant) or ``None`` (constant).
+        warmup_epochs: epochs of linear warm-up, below ``epochs``.
+        drop_last: skip a last, smaller batch (the triplet losses need full batches).
+        loss: ``"cross_entropy"`` (logits and labels) or ``"triplet"`` (embeddings and
+            labels, mined in the batch).
+        label_smoothing: cross-entropy's label smoothing.
+        strategy: the triplet miner, one of :data:`companion.metric.miners.STRATEGIES`.
+        margin: the triplet loss's margin ``α``.
+        soft_margin: Hermans et al.'s soft margin ``softplus(d(a,p) − d(a,n))`` instead of
+            the hinge (no ``margin``); only with ``strategy="hard"``.
+        squared: the triplet loss on squared distances (FaceNet's) instead of distances.
+        max_shift: random shift of each training image, in pixels (0: none).
+        flip: mirror each training image left to right with probability 1/2.
+        test_shift: a classifier's predictions average its logits over every shift of up
+            to ``test_shift`` pixels (:class:`~companion.data.augment.ShiftAveraged`).
+    """
+
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    schedule: str | None = "cosine"
+    warmup_epochs: int = 0
+    drop_last: bool = False
+    loss: str = "cross_entropy"
+    label_smoothing: float = 0.0
+    strategy: str = "semihard"
+    margin: float = 0.2
+    soft_margin: bool = False
+    squared: bool = False
+    max_shift: int = 0
+    flip: bool = False
+    test_shift: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("epochs", self.epochs, low=1)
+        check_int("batch_size", self.batch_size, low=1)
+        check_number("lr", self.lr, low=0, low_open=True)
+        check_number("weight_decay", self.weight_decay, low=0)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_int("warmup_epochs", self.warmup_epochs, low=0, high=self.epochs - 1)
+        check_bool("drop_last", self.drop_last)
+        check_choice("loss", self.loss, LOSSES)
+        check_number("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_number("margin", self.margin, low=0)
+        check_bool("soft_margin", self.soft_margin)
+        if self.soft_margin and self.strategy != "hard":
+            raise ValueError(
+                f"soft_margin=True needs strategy='hard' (batch-hard), got {self.strategy!r}"
+            )
+        check_bool("squared", self.squared)
+        check_int("max_shift", self.max_shift, low=0)
+        check_bool("flip", self.flip)
+        check_int("test_shift", self.test_shift, low=0)
+
+    def loss_fn(self) -> LossFn:
+        """The loss ``loss_fn(model(x_batch), y_batch)``: cross-entropy with
+        ``label_smoothing``, or :func:`~companion.metric.losses.mined_triplet_loss` with
+        ``strategy`` and ``margin`` (:func:`~companion.metric.losses.batch_hard_soft_margin_loss`
+        with ``soft_margin``), on squared distances with ``squared``."""
+        if self.loss == "cross_entropy":
+            return nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
+        strategy, margin, squared = self.strategy, self.margin, self.squared
+        if self.soft_margin and not squared:
+            return batch_hard_soft_margin_loss
+
+        def triplet(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            if self.soft_margin:
+                return batch_hard_soft_margin_loss(embeddings, labels, squared=squared)
+            return mined_triplet_loss(
+                embeddings, labels, strategy=strategy, margin=margin, squared=squared
+            )
+
+        return triplet
+
+    def augmentation(self) -> Transform | None:
+        """:func:`augmentation` with ``max_shift`` and ``flip``."""
+        return augmentation(self.max_shift, self.flip)
+
+    def fields(self) -> dict[str, object]:
+        """Every setting by name (what a stored result records)."""
+        return asdict(self)
+
+    def digest(self) -> str:
+        """The first 12 hex digits of the SHA-256 of :meth:`fields` as sorted JSON: two
+        recipes have the same fingerprint exactly when every setting is equal."""
+        text = json.dumps(self.fields(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def seeded(build: Callable[[], M], seed: int) -> M:
+    """``build()`` after :func:`~companion.utils.seed_everything` (``seed``): the one place
+    a run's model initialisation is seeded."""
+    seed_everything(seed)
+    return build()
