@@ -23,6 +23,19 @@ def test_the_kernel_without_simd_is_always_available_and_selected() -> None:
     assert kernels.capability("default") == "DEFAULT"
 
 
+def test_a_level_the_cpu_lacks_is_not_available() -> None:
+    """PyTorch reports AVX512 when asked for it even on a CPU without AVX-512 (whose
+    kernels then die of an illegal instruction): the CPU's flags decide."""
+    avx2_only = frozenset({"sse4_2", "avx", "avx2", "fma"})
+    levels, _ = kernels.available_levels(flags=avx2_only)
+    assert "avx512" not in levels
+    assert "default" in levels
+    assert "avx512" not in kernels.available_levels(flags=frozenset())[0]
+    flags = kernels.cpu_flags()
+    if flags is not None and not {"avx512f", "avx512bw"} <= flags:
+        assert "avx512" not in kernels.available_levels()[0]
+
+
 def test_training_notebooks_are_the_ones_importing_the_training_code() -> None:
     found = {p.relative_to(ROOT).as_posix() for p in check_kernels.training_notebooks()}
     assert "book/transformers/vision_transformer.ipynb" in found

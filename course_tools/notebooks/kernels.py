@@ -24,8 +24,10 @@ __all__ = [
     "KERNELS",
     "KERNEL_VARIABLES",
     "LEVELS",
+    "REQUIRED_FLAGS",
     "available_levels",
     "capability",
+    "cpu_flags",
     "level_env",
     "one_thread_env",
     "run_in_child",
@@ -42,6 +44,14 @@ LEVELS: dict[str, dict[str, str]] = {
 }
 #: The variables a level sets (and :func:`level_env` removes first).
 KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+#: The CPU features (Linux's names in ``/proc/cpuinfo``) each level's kernels execute, as
+#: PyTorch checks them before it picks a level by itself. Asked for by name, PyTorch reports
+#: the level even on a CPU without them, and its kernels then die of an illegal instruction.
+REQUIRED_FLAGS: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "avx2": ("avx2", "fma"),
+    "avx512": ("avx512f", "avx512bw", "avx512vl", "avx512dq"),
+}
 
 
 def level_env(level: str | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -68,11 +78,42 @@ def capability(level: str | None, base: Mapping[str, str] | None = None) -> str:
     return done.stdout.strip()
 
 
-def available_levels(base: Mapping[str, str] | None = None) -> tuple[list[str], str]:
-    """The levels this CPU can run (lowest first: those PyTorch really switches to when
-    asked), and the capability PyTorch picks by itself."""
+def cpu_flags() -> frozenset[str] | None:
+    """This CPU's feature flags, from ``/proc/cpuinfo`` (None where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+def available_levels(
+    base: Mapping[str, str] | None = None, flags: frozenset[str] | None = None
+) -> tuple[list[str], str]:
+    """The levels this CPU can run (lowest first), and the capability PyTorch picks by itself.
+
+    A level is available when the CPU has its features (:data:`REQUIRED_FLAGS`; ``flags``
+    default to :func:`cpu_flags`, and where those are unknown, no level above PyTorch's own
+    pick) and PyTorch really switches to it when asked.
+    """
     best = capability(None, base)
-    levels = [name for name, reported in KERNELS.items() if capability(name, base) == reported]
+    flags = cpu_flags() if flags is None else flags
+    order = list(KERNELS)
+    ceiling = next((n for n, reported in KERNELS.items() if reported == best), order[-1])
+
+    def runs(name: str) -> bool:
+        if flags is None:
+            return order.index(name) <= order.index(ceiling)
+        return all(flag in flags for flag in REQUIRED_FLAGS[name])
+
+    levels = [
+        name
+        for name, reported in KERNELS.items()
+        if runs(name) and capability(name, base) == reported
+    ]
     return levels, best
 
 
