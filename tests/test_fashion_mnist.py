@@ -4,6 +4,7 @@ stratified splits; on small files the tests write, and on the real ones where in
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from companion.data import _fashion_mnist_release as release
 from companion.data import fashion_mnist as fm
 
 N_TRAIN, N_TEST = 200, 50  # 20 and 5 images of each class
@@ -249,6 +251,67 @@ def test_device_is_respected(folder: Path) -> None:
     assert x.device.type == y.device.type == "cpu"
 
 
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+
+
+def _checksum_message(path: Path, good: bytes, bad: bytes) -> str:
+    """The whole mismatch message, as a regex."""
+    stem = path.name.removesuffix(".gz")
+    return re.escape(
+        f"{path} is not Fashion-MNIST's {stem}: the SHA-256 of its decompressed bytes begins "
+        f"{hashlib.sha256(bad).hexdigest()[:16]}, expected "
+        f"{hashlib.sha256(good).hexdigest()[:16]}, so the file is corrupt. Reinstall it: "
+        "apt-get install --reinstall dataset-fashion-mnist, or download the four files again "
+        "from Zalando Research's fashion-mnist release (its data/fashion folder) into a "
+        f"folder and set {fm.ENV_VAR} to that folder."
+    )
+
+
+@pytest.fixture
+def small_release(monkeypatch, arrays) -> bytes:
+    """The test images made "the release's" (its digest and size), as the real file is."""
+    stem, good = fm.FILES["test_images"], _idx_bytes(arrays["test_images"])
+    monkeypatch.setitem(release.SHA256, stem, hashlib.sha256(good).hexdigest())
+    monkeypatch.setitem(release.RELEASE_ITEMS, stem, N_TEST)
+    return good
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_flipped_byte_fails_the_checksum(tmp_path: Path, arrays, small_release, gz) -> None:
+    """One bit of one pixel changed: the header checks pass, the SHA-256 does not."""
+    folder = _write(tmp_path / "f", arrays, gz=gz)
+    bad = _flip(small_release, len(small_release) // 2)
+    path = _corrupt(folder, fm.FILES["test_images"], bad, gz=gz)
+    with pytest.raises(ValueError, match=_checksum_message(path, small_release, bad)):
+        _load(folder, "test")
+
+
+def test_intact_files_pass_the_checksum_once(tmp_path: Path, arrays, small_release) -> None:
+    folder = _write(tmp_path / "f", arrays, gz=False)
+    path = folder / fm.FILES["test_images"]
+    x, _ = _load(folder, "test")
+    assert torch.equal(
+        (x[:, 0] * 255).round().to(torch.uint8), torch.from_numpy(arrays["test_images"])
+    )
+    assert any(key[0] == str(path.resolve()) for key in release._verified)
+    calls = []
+    real_sha256 = hashlib.sha256
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(release.hashlib, "sha256", lambda b: calls.append(1) or real_sha256(b))
+        fm.read_idx(path, (None, 28, 28))  # verified already: not hashed again
+        assert calls == []
+        path.write_bytes(_flip(small_release, 100))  # a new version of the file is
+        with pytest.raises(ValueError, match="so the file is corrupt"):
+            fm.read_idx(path, (None, 28, 28))
+        assert calls == [1]
+
+
+def test_the_digests_are_those_of_the_four_files() -> None:
+    assert set(fm.SHA256) == set(fm.FILES.values())
+    assert all(re.fullmatch("[0-9a-f]{64}", digest) for digest in fm.SHA256.values())
+
+
 def _installed() -> bool:
     try:
         fm.fashion_mnist_dir()
@@ -275,3 +338,29 @@ def test_the_real_files() -> None:
     x_val, _ = fm.load_fashion_mnist("val")
     assert len(x_val) == 5000
     assert len(fm.CLASS_NAMES) == 10
+
+
+@pytest.mark.skipif(
+    not _installed() and os.environ.get("CI", "").lower() != "true",
+    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
+)
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_flipped_byte_in_a_copy_of_the_real_files(tmp_path: Path, gz: bool) -> None:
+    """An uncompressed (or re-gzipped) copy of the real test images with one pixel's bit
+    flipped: gzip's CRC cannot see it, the checksum does."""
+    source = fm.fashion_mnist_dir()
+    for stem in fm.FILES.values():
+        found = fm._find(source, stem)
+        (tmp_path / found.name).symlink_to(found)
+    stem = fm.FILES["test_images"]
+    found = fm._find(source, stem)
+    good = found.read_bytes()
+    good = gzip.decompress(good) if found.suffix == ".gz" else good
+    (tmp_path / found.name).unlink()
+    bad = _flip(good, 16 + 28 * 28 * 1234 + 400)
+    path = _corrupt(tmp_path, stem, bad, gz=gz)
+    with pytest.raises(ValueError, match=_checksum_message(path, good, bad)):
+        fm.load_fashion_mnist("test", root=tmp_path)
+    path.write_bytes(gzip.compress(good, compresslevel=1) if gz else good)
+    x, _ = fm.load_fashion_mnist("test", root=tmp_path)
+    assert x.shape == (10_000, 1, 28, 28)

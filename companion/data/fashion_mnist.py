@@ -11,8 +11,9 @@ An IDX file is a big-endian header, then the raw bytes of one array:
     magic = 0x00 0x00 <dtype code> <number of dimensions>,  one uint32 per dimension,  data
 
 (dtype code ``0x08``: unsigned bytes). Every header is checked against the data set's known
-shape and the file's exact length, and every label against 0..9, so a truncated, corrupt or
-mislabelled file raises an error that names it, never a wrong array.
+shape and the file's exact length, every label against 0..9, and each of the release's
+files end to end, its decompressed bytes against the release's SHA-256 (:data:`SHA256`), so
+a truncated, corrupt or mislabelled file raises an error that names it, never a wrong array.
 
 The splits are a property of the data set, never of a run: the validation split is carved
 out of the 60,000 training images (``val_size`` of them, the same share of every class) by
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 
 from companion.checks import check_choice, check_int
+from companion.data._fashion_mnist_release import SHA256, verify_release_file
 
 __all__ = [
     "CLASS_NAMES",
@@ -54,6 +56,7 @@ __all__ = [
     "FASHION_MNIST_SHAPE",
     "FILES",
     "MEAN",
+    "SHA256",
     "SPLITS",
     "SPLIT_SEED",
     "STD",
@@ -104,6 +107,13 @@ _HOW_TO_GET = (
 )
 
 
+_REINSTALL = (
+    "apt-get install --reinstall dataset-fashion-mnist, or download the four files again "
+    "from Zalando Research's fashion-mnist release (its data/fashion folder) into a folder "
+    f"and set {ENV_VAR} to that folder."
+)
+
+
 class FashionMNISTNotFoundError(FileNotFoundError):
     """The four Fashion-MNIST files are in none of the folders looked in."""
 
@@ -151,8 +161,9 @@ def read_idx(path: str | os.PathLike, shape: Sequence[int | None]) -> np.ndarray
 
     Raises:
         ValueError: naming the file, if it is not valid gzip, its header is not an IDX
-            header of unsigned bytes with that shape, or it is shorter or longer than the
-            header says.
+            header of unsigned bytes with that shape, it is shorter or longer than the
+            header says, or it is one of the release's files (by name and number of items)
+            whose decompressed bytes do not match :data:`SHA256`.
     """
     path = Path(path)
     try:
@@ -180,6 +191,7 @@ def read_idx(path: str | os.PathLike, shape: Sequence[int | None]) -> np.ndarray
     if len(raw) != expected:
         kind = "truncated" if len(raw) < expected else "longer than its header says"
         raise ValueError(f"{path} is {kind}: {len(raw)} bytes, expected {expected}")
+    verify_release_file(path, raw, dims[0], _REINSTALL)
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
