@@ -11,6 +11,11 @@ cd "$(dirname "$0")/.."
 count=${1:-5}
 shift $(($# > 0 ? 1 : 0))
 logs=${LOGS:-$(mktemp -d -t repeat-tests-XXXXXX)}
+# The README's environment, where command 1 made it.
+if [ -f .venv/bin/activate ]; then
+    # shellcheck disable=SC1091
+    . .venv/bin/activate
+fi
 mkdir -p "$logs"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); logs in $logs"
 for run in $(seq 1 "$count"); do
