@@ -28,7 +28,7 @@ __all__ = ["DIGITS_SHAPE", "SPLITS", "SPLIT_SEED", "load_digits"]
 DIGITS_SHAPE: tuple[int, int, int] = (1, 8, 8)
 #: The split names :func:`load_digits` accepts.
 SPLITS: tuple[str, ...] = ("train", "val", "test", "trainval")
-#: The seed of the split: fixed for the data set, never varied per run.
+#: The seed of the split, fixed for the data set and never varied per run.
 SPLIT_SEED = 0
 
 

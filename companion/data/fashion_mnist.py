@@ -12,7 +12,7 @@ An IDX file is a big-endian header, then the raw bytes of one array:
 
 (dtype code ``0x08``: unsigned bytes). Every header is checked against the data set's known
 shape and the file's exact length, every label against 0..9, and each of the release's
-files end to end, its decompressed bytes against the release's SHA-256 (:data:`SHA256`), so
+files end to end, its decompressed bytes against the release's SHA-256 (``SHA256``), so
 a truncated, corrupt or mislabelled file raises an error that names it, never a wrong array.
 
 The splits are a property of the data set, never of a run: the validation split is carved
@@ -83,7 +83,7 @@ CLASS_NAMES: tuple[str, ...] = (
 )
 #: The split names :func:`load_fashion_mnist` accepts.
 SPLITS: tuple[str, ...] = ("train", "val", "test", "trainval")
-#: The seed of the validation split: fixed for the data set, never varied per run.
+#: The seed of the validation split, fixed for the data set and never varied per run.
 SPLIT_SEED = 0
 #: The environment variable that names a folder holding the four files.
 ENV_VAR = "FASHION_MNIST_DIR"
@@ -163,7 +163,7 @@ def read_idx(path: str | os.PathLike, shape: Sequence[int | None]) -> np.ndarray
         ValueError: naming the file, if it is not valid gzip, its header is not an IDX
             header of unsigned bytes with that shape, it is shorter or longer than the
             header says, or it is one of the release's files (by name and number of items)
-            whose decompressed bytes do not match :data:`SHA256`.
+            whose decompressed bytes do not match ``SHA256``.
     """
     path = Path(path)
     try:

@@ -37,7 +37,7 @@ __all__ = [
     "train_on_digits",
 ]
 
-#: The ViT chapter's digits: 100 epochs of AdamW (5 of warm-up, then cosine), each batch
+#: The ViT chapter's digits recipe, 100 epochs of AdamW (5 of warm-up, then cosine), each batch
 #: shifted by up to a pixel, predictions averaged over the shifts of up to a pixel.
 DIGITS_VIT = Recipe(
     epochs=100,
