@@ -350,6 +350,11 @@ def run(request: Request, emit: Any) -> None:
         # so no output (an error among them) is lost on a busy machine.
         iopub_timeout=int(wall_limit(INTERRUPT_GRACE)),
         allow_errors=True,
+        # One output per stream and cell, however the kernel's writes were split into
+        # messages: its output thread flushes on a timer, so on a busy machine one print
+        # can arrive as two messages (seen: a feedback page that differed between two
+        # gradings of the same notebook by a split "mean of values: 5.0" / "\n").
+        coalesce_streams=True,
         kernel_name="python3",
         resources={"metadata": {"path": os.getcwd()}},
         # No history database to create in each fresh home folder.
