@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -74,23 +73,12 @@ def child(name: str, seed: int) -> None:
 # ----------------------------------------------------------------------------- the parent
 
 
-def _python(code: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=kernels.one_thread_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
-
-
 def run_names() -> list[str]:
     """The registered runs' names (read in a child: this process never imports torch)."""
     code = (
         "import json; from companion.train import registry; print(json.dumps(registry.list_runs()))"
     )
-    return json.loads(_python(code))
+    return json.loads(kernels.run_python(code))
 
 
 def machine() -> dict[str, object]:
@@ -98,7 +86,7 @@ def machine() -> dict[str, object]:
     imports torch), with the kernel levels this CPU runs and the one PyTorch picks by itself."""
     levels, best = kernels.available_levels(kernels.one_thread_env())
     described = json.loads(
-        _python(
+        kernels.run_python(
             "import json; from course_tools.machine import describe; print(json.dumps(describe()))"
         )
     )

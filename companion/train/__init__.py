@@ -5,8 +5,9 @@
 :mod:`.recipe`              ``Recipe``, the one shape of a run's settings ``fit`` takes
 :mod:`.recipes`             the chapters' recipes, as data (and ``train_on_digits``)
 :mod:`.registry`            the registry of measured runs (``register_run``, ``stored_rows``)
-:mod:`.experiments`         the Fashion-MNIST retrieval runs of the triplet and capstone
-                            chapters, and the images each run uses
+:mod:`.experiments`         the triplet and capstone chapters' experiments (digits and
+                            Fashion-MNIST), and the images each run uses
+:mod:`.weights`             the trained networks the course ships, with their provenance
 :mod:`.retrieval_runs`      the triplet and capstone chapters' registered runs
 :mod:`.vit_runs`            the Vision Transformer chapter's registered runs
 :mod:`.norm_placement`      pre-norm against post-norm on the digits, with or without warm-up
@@ -24,6 +25,7 @@ from companion.train import (
     registry,
     retrieval_runs,
     vit_runs,
+    weights,
 )
 
 __all__ = [
@@ -36,4 +38,5 @@ __all__ = [
     "registry",
     "retrieval_runs",
     "vit_runs",
+    "weights",
 ]

@@ -49,6 +49,7 @@ from companion.train.recipes import (
     RETRIEVAL_CNN,
     RETRIEVAL_TRIPLET,
 )
+from companion.train.weights import load_weights, read_provenance
 
 __all__ = [
     "DIGITS_ROLES",
@@ -59,7 +60,7 @@ __all__ = [
     "UNSEEN",
     "VERIFICATION_FARS",
     "VERIFICATION_IMAGES",
-    "Retrieval",
+    "Trained",
     "digits_data",
     "digits_triplet",
     "fashion_retrieval",
@@ -87,11 +88,23 @@ VERIFICATION_IMAGES = 2_000
 
 
 @dataclass
-class Retrieval:
-    """What a run measured (``scores``, floats by name) and the networks it trained."""
+class Trained:
+    """What a run measured (``scores``, floats by name), the networks it trained, and the
+    training loss of each epoch of each network (``histories``, by network name)."""
 
     scores: dict[str, float] = field(default_factory=dict)
     models: dict[str, nn.Module] = field(default_factory=dict)
+    histories: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _check_pretrained(run: str, got: dict[str, object], shipped: dict[str, object]) -> None:
+    """``pretrained`` loads the weights the full run trained with the shipped seed, so the
+    run's other arguments must be the ones they were trained with."""
+    shipped = {"seed": read_provenance(run).seed, "epochs": None, **shipped}
+    if got != shipped:
+        raise ValueError(
+            f"pretrained=True loads the weights run {run!r} trained with {shipped}, got {got}"
+        )
 
 
 def _budget(recipe: Recipe, epochs: int | None) -> Recipe:
@@ -151,7 +164,11 @@ def verification_protocol(
 
 
 def fashion_retrieval_data(
-    *, seed: int = 0, train_images: int = 20_000, gallery_images: int = 10_000
+    *,
+    seed: int = 0,
+    train_images: int = 20_000,
+    gallery_images: int = 10_000,
+    eval_images: int | None = None,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The images :func:`fashion_retrieval` uses, as ``(images, labels)`` by name.
 
@@ -160,17 +177,21 @@ def fashion_retrieval_data(
     seed moves a validation image into training. ``"val"``, ``"test"``, and the
     verification images ``"verify_val"``, ``"verify_test"``, ``"verify_unseen_val"`` and
     ``"verify_unseen_test"`` (:data:`VERIFICATION_IMAGES` each, the same for every seed).
+    ``eval_images`` (a test's tiny budget) cuts each validation and test set to that many
+    class-balanced images.
     """
+    limit = {} if eval_images is None else {"limit": eval_images}
     data = {
         "train": load_fashion_mnist("train", limit=train_images, subset_seed=seed),
         "gallery": load_fashion_mnist("train", limit=gallery_images, subset_seed=seed),
-        "val": load_fashion_mnist("val"),
-        "test": load_fashion_mnist("test"),
+        "val": load_fashion_mnist("val", **limit),
+        "test": load_fashion_mnist("test", **limit),
     }
+    verify = VERIFICATION_IMAGES if eval_images is None else min(eval_images, VERIFICATION_IMAGES)
     for suffix, classes in (("", None), ("_unseen", UNSEEN)):
         for split in ("val", "test"):
             data[f"verify{suffix}_{split}"] = load_fashion_mnist(
-                split, classes=classes, limit=VERIFICATION_IMAGES
+                split, classes=classes, limit=verify
             )
     return data
 
@@ -181,7 +202,9 @@ def fashion_retrieval(
     train_images: int = 20_000,
     gallery_images: int = 10_000,
     epochs: int | None = None,
-) -> Retrieval:
+    eval_images: int | None = None,
+    pretrained: bool = False,
+) -> Trained:
     """The triplet chapter's Fashion-MNIST section: three representations of the products.
 
     - ``pixels``: the 784 raw pixels;
@@ -201,15 +224,30 @@ def fashion_retrieval(
     by the networks trained on :data:`SEEN`): ``{name}_verify_{key}`` and
     ``{name}_unseen_verify_{key}``.
 
-    ``epochs`` replaces both recipes' epochs (no warm-up): a test's tiny budget, never a
-    stored number.
+    ``epochs`` replaces both recipes' epochs (no warm-up) and ``eval_images`` cuts the
+    validation and test sets (:func:`fashion_retrieval_data`): a test's tiny budget, never
+    a stored number. ``pretrained=True`` trains nothing: the networks are those the course
+    ships (:mod:`companion.train.weights`, trained by this function with seed 0 in
+    ``benchmarks/make_weights.py``), and the histories are theirs.
 
     Returns:
-        The scores, and the models under ``"cnn"``, ``"triplet"``, ``"cnn_seen"`` and
-        ``"triplet_seen"``.
+        The scores, the models under ``"cnn"``, ``"triplet"``, ``"cnn_seen"`` and
+        ``"triplet_seen"``, and each model's training loss per epoch.
+
+    Raises:
+        ValueError: if ``pretrained`` with another seed or budget than the shipped weights'.
     """
+    if pretrained:
+        _check_pretrained(
+            "fashion_triplet",
+            {"seed": seed, "epochs": epochs, "train_images": train_images},
+            {"train_images": 20_000},
+        )
     data = fashion_retrieval_data(
-        seed=seed, train_images=train_images, gallery_images=gallery_images
+        seed=seed,
+        train_images=train_images,
+        gallery_images=gallery_images,
+        eval_images=eval_images,
     )
     (x_train, y_train), (x_gallery, y_gallery) = data["train"], data["gallery"]
     (x_val, y_val), (x_test, y_test) = data["val"], data["test"]
@@ -222,15 +260,19 @@ def fashion_retrieval(
             "triplet": seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed),
         }
 
-    result = Retrieval()
+    result = Trained()
     for suffix, keep, classes in (("", slice(None), 10), ("_seen", seen_train, len(SEEN))):
         nets = networks(classes)
         x, y = x_train[keep], y_train[keep]
-        fit(nets["cnn"], x, y, _budget(RETRIEVAL_CNN, epochs), seed=seed)
-        fit(nets["triplet"], x, y, _budget(RETRIEVAL_TRIPLET, epochs), seed=seed)
+        for name, recipe in (("cnn", RETRIEVAL_CNN), ("triplet", RETRIEVAL_TRIPLET)):
+            if not pretrained:
+                history = fit(nets[name], x, y, _budget(recipe, epochs), seed=seed)
+                result.histories[name + suffix] = history.train_loss
         nets["cnn"] = CNNFeatures(nets["cnn"])
         for name, net in nets.items():
             result.models[name + suffix] = net
+    if pretrained:
+        result.histories = load_weights("fashion_triplet", result.models).histories
     embed = {
         "pixels": _pixels,
         **{n: (lambda x, m=m: predict(m, x)) for n, m in result.models.items()},
@@ -259,15 +301,18 @@ def open_set_data(
     train_images: int = 15_000,
     seen: Sequence[int] = SEEN,
     unseen: Sequence[int] = UNSEEN,
+    eval_images: int | None = None,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The images :func:`open_set_retrieval` uses: ``"train"`` (``train_images`` training
     images of the classes ``seen``, chosen by ``seed``), ``"val"`` and ``"test"`` (all the
-    validation and test images of ``unseen``) and ``"seen_test"``."""
+    validation and test images of ``unseen``) and ``"seen_test"``; ``eval_images`` (a
+    test's tiny budget) cuts the last three to that many class-balanced images."""
+    limit = {} if eval_images is None else {"limit": eval_images}
     return {
         "train": load_fashion_mnist("train", classes=seen, limit=train_images, subset_seed=seed),
-        "val": load_fashion_mnist("val", classes=unseen),
-        "test": load_fashion_mnist("test", classes=unseen),
-        "seen_test": load_fashion_mnist("test", classes=seen),
+        "val": load_fashion_mnist("val", classes=unseen, **limit),
+        "test": load_fashion_mnist("test", classes=unseen, **limit),
+        "seen_test": load_fashion_mnist("test", classes=seen, **limit),
     }
 
 
@@ -278,7 +323,9 @@ def open_set_retrieval(
     seen: Sequence[int] = SEEN,
     unseen: Sequence[int] = UNSEEN,
     epochs: int | None = None,
-) -> Retrieval:
+    eval_images: int | None = None,
+    pretrained: bool = False,
+) -> Trained:
     """The capstone: a ViT embedding (:class:`~companion.nn.embedding.ViTEmbedding` of
     ``VIT_FASHION``) and the CNN embedding, trained the same way (``CAPSTONE``) on
     ``train_images`` images of the classes ``seen`` (default :data:`SEEN`), scored by
@@ -288,29 +335,54 @@ def open_set_retrieval(
     test images of the seen classes: ``vit_seen_test``, ``cnn_seen_test``,
     ``pixel_seen_test``.
 
-    ``epochs`` replaces the recipe's epochs (no warm-up): a test's tiny budget.
+    ``epochs`` replaces the recipe's epochs (no warm-up) and ``eval_images`` cuts the
+    validation and test sets (:func:`open_set_data`): a test's tiny budget.
+    ``pretrained=True`` trains nothing: the networks are those the course ships
+    (:mod:`companion.train.weights`, trained by this function with seed 0 in
+    ``benchmarks/make_weights.py``), and so are ``vit_loss``, ``cnn_loss`` and the
+    histories.
 
     Raises:
-        ValueError: if ``seen`` and ``unseen`` share a class.
+        ValueError: if ``seen`` and ``unseen`` share a class, or if ``pretrained`` with
+            another seed, budget or classes than the shipped weights'.
 
     Returns:
-        The scores, and the models under ``"vit"`` and ``"cnn"``.
+        The scores, the models under ``"vit"`` and ``"cnn"``, and each model's training
+        loss per epoch.
     """
     if set(seen) & set(unseen):
         raise ValueError(
             f"seen and unseen must not share a class, got {sorted(set(seen) & set(unseen))} in both"
         )
-    data = open_set_data(seed=seed, train_images=train_images, seen=seen, unseen=unseen)
+    if pretrained:
+        _check_pretrained(
+            "capstone",
+            {
+                "seed": seed,
+                "epochs": epochs,
+                "train_images": train_images,
+                "seen": tuple(seen),
+                "unseen": tuple(unseen),
+            },
+            {"train_images": 15_000, "seen": SEEN, "unseen": UNSEEN},
+        )
+    data = open_set_data(
+        seed=seed, train_images=train_images, seen=seen, unseen=unseen, eval_images=eval_images
+    )
     (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
     (x_test, y_test), (x_seen, y_seen) = data["test"], data["seen_test"]
-    result = Retrieval()
+    result = Trained()
     result.scores["pixel_val"] = recall_at_k(_pixels(x_val), y_val, k=1)
     result.scores["pixel_test"] = recall_at_k(_pixels(x_test), y_test, k=1)
     result.models["vit"] = seeded(lambda: ViTEmbedding(VIT_FASHION, dim=32), seed)
     result.models["cnn"] = seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed)
+    if pretrained:
+        result.histories = load_weights("capstone", result.models).histories
     for name, net in result.models.items():
-        history = fit(net, x_train, y_train, _budget(CAPSTONE, epochs), seed=seed)
-        result.scores[f"{name}_loss"] = history.train_loss[-1]
+        if not pretrained:
+            history = fit(net, x_train, y_train, _budget(CAPSTONE, epochs), seed=seed)
+            result.histories[name] = history.train_loss
+        result.scores[f"{name}_loss"] = result.histories[name][-1]
         result.scores[f"{name}_val"] = recall_at_k(predict(net, x_val), y_val, k=1)
         result.scores[f"{name}_test"] = recall_at_k(predict(net, x_test), y_test, k=1)
         result.scores[f"{name}_seen_test"] = recall_at_k(predict(net, x_seen), y_seen, k=1)

@@ -80,6 +80,10 @@ class MeasuredRun:
         recipes: the recipes the run trains with, by name (a stored result records their
             fingerprints, so a changed recipe makes its stored result stale).
         results: the file under ``benchmarks/results/`` its rows are stored in.
+        experiment: ``experiment(seed)``, the chapter's experiment behind ``run``, returning
+            its scores, trained networks and histories
+            (:class:`~companion.train.experiments.Trained`), for the runs whose networks
+            the course ships (``benchmarks/make_weights.py``, :mod:`.weights`); else None.
     """
 
     name: str
@@ -89,6 +93,7 @@ class MeasuredRun:
     fashion_mnist: bool = False
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     results: str = "kernels_cpu.json"
+    experiment: Callable[[int], Any] | None = None
 
     def command(self) -> str:
         """The command that re-measures this run's stored rows (every level and seed)."""
@@ -113,6 +118,7 @@ def register_run(
     fashion_mnist: bool = False,
     recipes: Mapping[str, Recipe] | None = None,
     results: str = "kernels_cpu.json",
+    experiment: Callable[[int], Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as the measured run ``name``.
 
@@ -130,7 +136,7 @@ def register_run(
                 f"run name must be unused, got {name!r}, already {old.run.__qualname__}"
             )
         _RUNS[name] = MeasuredRun(
-            name, run, data, dict(roles), fashion_mnist, dict(recipes or {}), results
+            name, run, data, dict(roles), fashion_mnist, dict(recipes or {}), results, experiment
         )
         return run
 

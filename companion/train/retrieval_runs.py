@@ -56,11 +56,12 @@ class Capstone:
     fashion_mnist=True,
     recipes={"vit": CAPSTONE, "cnn": CAPSTONE},
     results="kernels_capstone_cpu.json",
+    experiment=lambda seed: experiments.open_set_retrieval(seed=seed),
 )
 def capstone(seed: int = 0, *, tiny: bool = False) -> Capstone:
     """:func:`~companion.train.experiments.open_set_retrieval` with ``seed``."""
     cpu = time.process_time()
-    budget = {"train_images": 500, "epochs": 1} if tiny else {}
+    budget = {"train_images": 500, "epochs": 1, "eval_images": 500} if tiny else {}
     scores = experiments.open_set_retrieval(seed=seed, **budget).scores
     return Capstone(**scores, train_seconds_cpu=time.process_time() - cpu)
 
@@ -111,11 +112,16 @@ def digits_triplet(seed: int = 0, *, tiny: bool = False) -> DigitsTriplet:
     fashion_mnist=True,
     recipes={"cnn": RETRIEVAL_CNN, "triplet": RETRIEVAL_TRIPLET},
     results="kernels_fashion_cpu.json",
+    experiment=lambda seed: experiments.fashion_retrieval(seed=seed),
 )
 def fashion_triplet(seed: int = 0, *, tiny: bool = False) -> dict[str, float]:
     """:func:`~companion.train.experiments.fashion_retrieval` with ``seed``: its scores by
     name, and ``train_seconds_cpu``."""
     cpu = time.process_time()
-    budget = {"train_images": 500, "gallery_images": 100, "epochs": 1} if tiny else {}
+    budget = (
+        {"train_images": 500, "gallery_images": 100, "epochs": 1, "eval_images": 500}
+        if tiny
+        else {}
+    )
     scores = experiments.fashion_retrieval(seed=seed, **budget).scores
     return {**scores, "train_seconds_cpu": time.process_time() - cpu}

@@ -19,13 +19,22 @@ from companion.data.fashion_mnist import load_fashion_mnist
 from companion.nn.cnn import SmallCNN
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import VIT_DIGITS, VIT_FASHION
-from companion.train.experiments import DIGITS_ROLES, digits_data
-from companion.train.loop import accuracy, fit
-from companion.train.recipe import seeded
+from companion.train.experiments import DIGITS_ROLES, Trained, digits_data
+from companion.train.loop import History, accuracy, fit
+from companion.train.recipe import Recipe, seeded
 from companion.train.recipes import DIGITS_VIT, FASHION, train_on_digits
 from companion.train.registry import register_run
+from companion.train.weights import load_weights, read_provenance
 
-__all__ = ["TINY_IMAGES", "ViTDigits", "ViTFashion", "fashion_data", "vit_digits", "vit_fashion"]
+__all__ = [
+    "TINY_IMAGES",
+    "ViTDigits",
+    "ViTFashion",
+    "fashion_classifiers",
+    "fashion_data",
+    "vit_digits",
+    "vit_fashion",
+]
 
 #: Training images per class in a ``tiny`` run (the tests' budget).
 TINY_IMAGES = 20
@@ -95,6 +104,74 @@ def fashion_data(seed: int = 0, *, tiny: bool = False) -> dict[str, tuple[torch.
     return {split: load_fashion_mnist(split, **limit) for split in ("train", "val", "test")}
 
 
+def _fit_scoring_val(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    recipe: Recipe,
+    seed: int,
+    val: tuple[torch.Tensor, torch.Tensor],
+) -> tuple[History, float]:
+    """``fit`` with the validation accuracy after each epoch, and the CPU seconds of the
+    training without those validation passes."""
+    cpu, evaluating = time.process_time(), []
+
+    def evaluate(m: torch.nn.Module) -> dict[str, float]:
+        start = time.process_time()
+        scores = {"val": accuracy(m, *val)}
+        evaluating.append(time.process_time() - start)
+        return scores
+
+    history = fit(model, x, y, recipe, seed=seed, evaluate=evaluate)
+    return history, time.process_time() - cpu - sum(evaluating)
+
+
+def fashion_classifiers(seed: int = 0, *, tiny: bool = False, pretrained: bool = False) -> Trained:
+    """The ViT chapter's Fashion-MNIST trainings with ``seed``: the ViT (``VIT_FASHION``) and
+    the CNN, each with ``recipes.FASHION`` on the training split, scored on val and test.
+
+    ``tiny``: one epoch on a few images (the tests' budget). ``pretrained=True`` trains
+    nothing: the networks are those the course ships (:mod:`companion.train.weights`,
+    trained by this function with seed 0 in ``benchmarks/make_weights.py``), and so are
+    the CPU seconds and histories.
+
+    Returns:
+        ``{name}_val``, ``{name}_test`` and ``{name}_seconds_cpu`` for ``vit`` and ``cnn``;
+        the models; and per epoch each one's training loss (``histories[name]``) and
+        validation accuracy (``histories[name + "_val"]``).
+
+    Raises:
+        ValueError: if ``pretrained`` with another seed than the shipped weights', or tiny.
+    """
+    if pretrained:
+        shipped = read_provenance("fashion").seed
+        if seed != shipped or tiny:
+            raise ValueError(
+                f"pretrained=True loads the weights run 'fashion' trained with seed {shipped} "
+                f"and the full recipe, got seed={seed}, tiny={tiny}"
+            )
+    data = fashion_data(seed, tiny=tiny)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = data["train"], data["val"], data["test"]
+    recipe = replace(FASHION, epochs=1, warmup_epochs=0) if tiny else FASHION
+    result = Trained()
+    result.models["vit"] = seeded(lambda: VisionTransformer(VIT_FASHION), seed)
+    result.models["cnn"] = seeded(SmallCNN, seed)
+    if pretrained:
+        provenance = load_weights("fashion", result.models)
+        result.histories = provenance.histories
+    for name, model in result.models.items():
+        if pretrained:
+            result.scores[f"{name}_seconds_cpu"] = provenance.scores[f"{name}_seconds_cpu"]
+        else:
+            history, seconds = _fit_scoring_val(model, x_train, y_train, recipe, seed, data["val"])
+            result.scores[f"{name}_seconds_cpu"] = seconds
+            result.histories[name] = history.train_loss
+            result.histories[f"{name}_val"] = history.metrics["val"]
+        result.scores[f"{name}_val"] = accuracy(model, x_val, y_val)
+        result.scores[f"{name}_test"] = accuracy(model, x_test, y_test)
+    return result
+
+
 @register_run(
     "fashion",
     data=fashion_data,
@@ -102,20 +179,9 @@ def fashion_data(seed: int = 0, *, tiny: bool = False) -> dict[str, tuple[torch.
     fashion_mnist=True,
     recipes={"vit": FASHION, "cnn": FASHION},
     results="kernels_vit_fashion_cpu.json",
+    experiment=fashion_classifiers,
 )
 def vit_fashion(seed: int = 0, *, tiny: bool = False) -> ViTFashion:
-    """The ViT chapter's Fashion-MNIST trainings with ``seed``: the ViT and the CNN, each
-    with ``recipes.FASHION`` on the training split, scored on val and test (``tiny``: one
-    epoch on a few images)."""
-    data = fashion_data(seed, tiny=tiny)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = data["train"], data["val"], data["test"]
-    recipe = replace(FASHION, epochs=1, warmup_epochs=0) if tiny else FASHION
-    out: dict[str, float] = {}
-    for name, build in [("vit", lambda: VisionTransformer(VIT_FASHION)), ("cnn", SmallCNN)]:
-        model = seeded(build, seed)
-        cpu = time.process_time()
-        fit(model, x_train, y_train, recipe, seed=seed)
-        out[f"{name}_seconds_cpu"] = time.process_time() - cpu
-        out[f"{name}_val"] = accuracy(model, x_val, y_val)
-        out[f"{name}_test"] = accuracy(model, x_test, y_test)
-    return ViTFashion(**out)
+    """:func:`fashion_classifiers` with ``seed``: its scores (``tiny``: one epoch on a few
+    images)."""
+    return ViTFashion(**fashion_classifiers(seed, tiny=tiny).scores)

@@ -31,6 +31,7 @@ __all__ = [
     "level_env",
     "one_thread_env",
     "run_in_child",
+    "run_python",
 ]
 
 #: Kernel levels, lowest first, with the name ``torch.backends.cpu`` reports for each.
@@ -121,6 +122,20 @@ def one_thread_env() -> dict[str, str]:
     """This process's environment with one thread, no progress bars and no kernel choice of
     its own (the base of every benchmark child)."""
     return {**level_env(None), "OMP_NUM_THREADS": "1", "COMPANION_PROGRESS": "0"}
+
+
+def run_python(code: str) -> str:
+    """Run ``code`` in a fresh one-thread interpreter (:func:`one_thread_env`) and return
+    what it printed, stripped: how a benchmark's parent, which never imports torch, asks
+    the package something."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=one_thread_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
 
 
 def run_in_child(command: Sequence[str], level: str) -> dict[str, object]:
