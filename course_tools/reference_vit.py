@@ -5,8 +5,8 @@ strided ``Conv2d`` patch embedding, ``nn.TransformerEncoder`` with pre-LayerNorm
 GELU, batch first), so that a torchvision state dict loads into it by renaming keys only,
 without torchvision (which does not install beside the course's CPU torch).
 
-Imported by ``tests/test_vit.py`` and ``benchmarks/bench_vit.py``; it lives here, not in
-``tests/``, so that both import it as an installed module.
+Imported by ``tests/companion/nn/test_vit_torchvision.py`` and ``benchmarks/bench_vit.py``;
+it lives here, not in ``tests/``, so that both import it as an installed module.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ from course_tools.coursework import (
     CSV_FIELDS,
     EXERCISES_SUFFIX,
     CourseworkError,
-    default_book,
     find_chapters,
     grade,
     isolation_warning,
@@ -604,21 +603,6 @@ def test_grade_without_chapter_sources_is_a_usage_error(tmp_path: Path) -> None:
     assert "no exercises notebooks (*_exercises.ipynb) found under" in stderr
 
 
-def test_duplicate_chapter_is_an_error(tmp_path: Path) -> None:
-    for part in ("a", "b"):
-        (tmp_path / part).mkdir()
-        shutil.copyfile(FIXTURE, tmp_path / part / FIXTURE.name)
-    with pytest.raises(CourseworkError, match="chapter 'toy' is defined twice"):
-        find_chapters(tmp_path)
-
-
-def test_find_chapters_skips_checkpoints_and_build(tmp_path: Path) -> None:
-    for folder in ("part", "part/.ipynb_checkpoints", "_build/jupyter_execute"):
-        (tmp_path / folder).mkdir(parents=True)
-        shutil.copyfile(FIXTURE, tmp_path / folder / FIXTURE.name)
-    assert find_chapters(tmp_path) == {"toy": tmp_path / "part" / FIXTURE.name}
-
-
 @pytest.mark.parametrize("timeout", [0, -5, 1.5, True])
 def test_grade_rejects_bad_timeout(timeout: Any, tmp_path: Path) -> None:
     with pytest.raises(CourseworkError, match="timeout must be a positive number of seconds"):
@@ -661,17 +645,6 @@ def test_unknown_sandbox_mode_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "ada").mkdir()
     with pytest.raises(CourseworkError, match="sandbox must be one of auto, bwrap, none, got"):
         grade(tmp_path, book_dir=FIXTURE_DIR, sandbox="docker")
-
-
-def test_default_book_is_found_from_the_current_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "book" / "part").mkdir(parents=True)
-    (tmp_path / "_toc.yml").write_text("root: x\n")
-    monkeypatch.chdir(tmp_path / "book" / "part")
-    assert default_book() == tmp_path / "book"
-    monkeypatch.chdir(ROOT / "tests")
-    assert default_book() == ROOT / "book"
 
 
 def test_module_runs_as_a_command() -> None:

@@ -31,15 +31,13 @@ from course_tools.coursework import (
     ANSWER_TIMED_OUT,
     DEFAULT_JOBS,
     EXERCISES_SUFFIX,
-    Shard,
     gradescope_results,
     merge,
     read_grades_csv,
     release,
 )
 from course_tools.coursework.chapters import hidden_lines
-from course_tools.coursework.cli import Progress, main
-from course_tools.coursework.protocol import Reply, Request, Stopped, TimedOut, Timing
+from course_tools.coursework.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "coursework" / f"toy{EXERCISES_SUFFIX}"
@@ -306,11 +304,6 @@ def test_shard_and_student_usage_errors(argv: list[str], expected: str, klass: C
     assert expected in stderr
 
 
-def test_shard_parse() -> None:
-    assert Shard.parse("2/5") == Shard(2, 5)
-    assert Shard(2, 5).filename == "shard-2-of-5.json"
-
-
 def _slurm() -> str:
     """sbatch, where a Slurm controller answers here (else the test is skipped)."""
     sbatch, sinfo = shutil.which("sbatch"), shutil.which("sinfo")
@@ -515,31 +508,3 @@ def test_jobs_times_memory_beyond_the_machine_is_warned(tmp_path: Path) -> None:
     )  # fmt: skip
     assert status == 0, stderr
     assert "(--jobs x --memory) is more than this machine's" in stderr
-
-
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_bar_on_a_terminal_only() -> None:
-    screen = _Terminal()
-    bar = Progress(screen, width=10)
-    for done in range(3):
-        bar(done, 2)
-    assert "\rgrading [..........] 0/2 notebooks" in screen.getvalue()
-    assert "\rgrading [#####.....] 1/2 notebooks" in screen.getvalue()
-    assert screen.getvalue().endswith("\n")
-    quiet = io.StringIO()
-    Progress(quiet)(1, 2)
-    assert quiet.getvalue() == ""
-
-
-def test_protocol_records_round_trip() -> None:
-    request = Request({"cells": []}, 5, 60, memory_mb=10, seed_dirs={"/a": "/b"})
-    assert Request.from_json(request.to_json()) == request
-    reply = Reply({"cells": []}, Stopped("crash", 3, "the kernel died"), (1, 2),
-                  (TimedOut(1, 5.0),), Timing(1.5, 2.5))  # fmt: skip
-    assert Reply.from_json(reply.to_json()) == reply
-    with pytest.raises(TypeError):
-        Reply.from_json('{"stopped": null}')

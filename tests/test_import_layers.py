@@ -106,3 +106,18 @@ def test_model_modules_load_no_plotting_no_sklearn_no_training() -> None:
     assert "sklearn" not in loaded
     assert not {name for name in loaded if name.startswith(("companion.train", "companion.data"))}
     assert not {name for name in loaded if name.startswith("companion.viz")}
+
+
+#: The checkout these tests are in (``ROOT`` above is wherever ``companion`` was imported from).
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_no_sys_path_insert_in_the_entry_points() -> None:
+    found = [
+        f"{path.relative_to(REPO)}:{number}"
+        for folder in ("tools", "benchmarks", "book/_ext", "course_tools")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if "sys.path" in line
+    ]
+    assert not found, f"import course_tools instead of editing sys.path: {found}"

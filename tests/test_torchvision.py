@@ -3,7 +3,7 @@
 torchvision does not import beside the CPU torch wheel this course pins, so these tests
 are skipped in the course's environment; they run on machines that have it (the GPU
 machine the maintainers check CUDA on has torch + torchvision). The mapping is tested
-without torchvision in tests/test_vit.py.
+without torchvision in tests/companion/nn/test_vit_torchvision.py.
 """
 
 from __future__ import annotations

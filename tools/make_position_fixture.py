@@ -4,8 +4,8 @@
 
 Runs torchvision's ``interpolate_embeddings`` on small seeded position embeddings (a
 ViT state dict with only ``encoder.pos_embedding``) and stores inputs and outputs, so
-``tests/test_position.py`` compares ``interpolate_position_embeddings`` with torchvision
-on every run, without torchvision installed. Run once; commit the JSON.
+``tests/companion/nn/test_position.py`` compares ``interpolate_position_embeddings`` with
+torchvision on every run, without torchvision installed. Run once; commit the JSON.
 """
 
 from __future__ import annotations

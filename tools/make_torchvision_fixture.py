@@ -6,7 +6,7 @@ Run once, where torchvision is installed (it is not in the course's environment)
     python tools/make_torchvision_fixture.py --check    # exits 1 if the file is stale
 
 The model is built on the meta device (no memory, no weights, no download), so only the
-key names and shapes are read. ``tests/test_vit_torchvision.py`` compares
+key names and shapes are read. ``tests/companion/nn/test_vit_torchvision.py`` compares
 ``companion.nn.vit_torchvision.torchvision_shapes(VIT_B_16)`` with this file on every run.
 """
 

@@ -3,9 +3,9 @@ cosine schedule of :func:`companion.train.loop.fit`, label smoothing, and the st
 deviations of Xavier and He initialisation.
 
 Each update is a plain function of tensors that returns new tensors (nothing is modified
-in place), in the notation of the chapter; ``tests/test_optim.py`` checks each one equal
-to ``torch.optim`` and ``torch.optim.lr_scheduler`` step after step, and the label-smoothed
-loss equal to ``F.cross_entropy(..., label_smoothing=...)``.
+in place), in the notation of the chapter; ``tests/companion/train/test_optim.py`` checks
+each one equal to ``torch.optim`` and ``torch.optim.lr_scheduler`` step after step, and the
+label-smoothed loss equal to ``F.cross_entropy(..., label_smoothing=...)``.
 """
 
 from __future__ import annotations

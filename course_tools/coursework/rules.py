@@ -6,7 +6,7 @@ by rules: :class:`Run` is what they need of one executed notebook (computed once
 :data:`DECIDE` that answers gives the cell's :class:`Outcome` (score, status, message); each
 rule of :data:`AMEND` then adds to it, in order. A rule reads its context and returns a new
 outcome: nothing here runs a kernel or changes its inputs, so each rule is tested alone
-with hand-made cells (``tests/test_coursework_rules.py``).
+with hand-made cells (``tests/course_tools/coursework/test_rules.py``).
 """
 
 from __future__ import annotations

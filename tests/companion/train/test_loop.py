@@ -1,0 +1,262 @@
+"""companion.train: the loop learns, is reproducible, reports metrics, and checks its input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from companion.train.loop import History, Recipe, accuracy, fit, predict
+
+
+def _blobs(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=gen)
+    x = torch.randn(n, 2, generator=gen) + 4.0 * y[:, None].float()
+    return x, y
+
+
+def _model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def test_fit_learns_separable_blobs() -> None:
+    x, y = _blobs()
+    model = _model()
+    history = fit(
+        model,
+        x,
+        y,
+        Recipe(epochs=15, lr=1e-2, batch_size=64),
+        loss_fn=nn.functional.cross_entropy,
+        evaluate=lambda m: {"acc": accuracy(m, x, y)},
+        progress=False,
+    )
+    assert isinstance(history, History)
+    assert history.epochs == 15
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.metrics["acc"][-1] >= 0.95
+
+
+def test_fit_is_reproducible_with_a_seed() -> None:
+    x, y = _blobs()
+    runs = []
+    for _ in range(2):
+        model = _model()
+        fit(
+            model,
+            x,
+            y,
+            Recipe(epochs=3, batch_size=64, lr=1e-3),
+            loss_fn=nn.functional.cross_entropy,
+            seed=5,
+            progress=False,
+        )
+        runs.append(predict(model, x))
+    torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
+
+
+def test_fit_applies_the_transform_with_its_generator() -> None:
+    x, y = _blobs(64)
+    seen = []
+
+    def transform(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        seen.append(len(xb))
+        return xb + 0.01 * torch.randn(xb.shape, generator=gen)
+
+    fit(
+        _model(),
+        x,
+        y,
+        Recipe(epochs=2, batch_size=16, lr=1e-3),
+        loss_fn=nn.functional.cross_entropy,
+        transform=transform,
+        progress=False,
+    )
+    assert seen == [16] * 8
+
+
+def _learning_rates(monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> list[float]:
+    """The learning rate of every optimiser step of a ``fit`` run (40 rows, batches of 10)."""
+    rates: list[float] = []
+    step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kw):
+        rates.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kw)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    x, y = _blobs(40)
+    fit(
+        _model(),
+        x,
+        y,
+        Recipe(**{"batch_size": 10, "lr": 1e-3, **kwargs}),
+        loss_fn=nn.functional.cross_entropy,
+        progress=False,
+    )
+    return rates
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        # 4 epochs of 4 steps, lr 1.0: warm-up over the first 2 epochs (8 steps), then...
+        (None, [1.0] * 16),
+        ("warmup", [(s + 1) / 8 for s in range(8)] + [1.0] * 8),  # ...constant
+        (
+            "cosine",
+            [(s + 1) / 8 for s in range(8)]
+            + [0.5 * (1 + math.cos(math.pi * t / 8)) for t in range(8)],
+        ),
+    ],
+)
+def test_learning_rate_schedules(monkeypatch, schedule, expected) -> None:
+    warmup = 0 if schedule is None else 2
+    rates = _learning_rates(monkeypatch, epochs=4, lr=1.0, schedule=schedule, warmup_epochs=warmup)
+    assert rates == pytest.approx(expected)
+
+
+def test_drop_last_skips_the_short_batch() -> None:
+    x, y = _blobs(70)
+    sizes = []
+    fit(
+        _model(),
+        x,
+        y,
+        Recipe(epochs=1, batch_size=32, drop_last=True, lr=1e-3),
+        loss_fn=lambda out, t: (sizes.append(len(t)), nn.functional.cross_entropy(out, t))[1],
+        progress=False,
+    )
+    assert sizes == [32, 32]
+
+
+def test_progress_bar_goes_to_stderr_only(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _blobs(32)
+    fit(
+        _model(),
+        x,
+        y,
+        Recipe(epochs=2, batch_size=64, lr=1e-3),
+        loss_fn=nn.functional.cross_entropy,
+        progress=True,
+    )
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "epochs" in captured.err
+
+
+def test_predict_restores_training_mode_and_batches() -> None:
+    x, _ = _blobs(10)
+    model = _model().train()
+    out = predict(model, x, batch_size=3)
+    assert out.shape == (10, 2)
+    assert model.training
+    torch.testing.assert_close(out, model(x))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"epochs": 0}, "epochs must be an int >= 1, got 0"),
+        ({"epochs": 1, "batch_size": 0}, "batch_size must be an int >= 1, got 0"),
+        ({"epochs": 1, "lr": 0.0}, "lr must be a finite number > 0, got 0.0"),
+        (
+            {"epochs": 1, "schedule": "step"},
+            "schedule must be one of 'cosine', 'warmup', None, got 'step'",
+        ),
+        ({"epochs": 2, "warmup_epochs": 2}, r"warmup_epochs must be an int in \[0, 1\], got 2"),
+        (
+            {"epochs": 1, "weight_decay": -0.1},
+            "weight_decay must be a finite number >= 0, got -0.1",
+        ),
+        (
+            {"epochs": 1, "batch_size": 64, "drop_last": True},
+            "drop_last=True with batch_size=64 > N=10 leaves no batch",
+        ),
+    ],
+)
+def test_fit_rejects_bad_settings(kwargs: dict, message: str) -> None:
+    x, y = _blobs(10)
+    with pytest.raises(ValueError, match=message):
+        fit(
+            _model(),
+            x,
+            y,
+            Recipe(**{"batch_size": 64, "lr": 1e-3, **kwargs}),
+            loss_fn=nn.functional.cross_entropy,
+            progress=False,
+        )
+
+
+def test_fit_rejects_mismatched_rows() -> None:
+    x, y = _blobs(10)
+    with pytest.raises(ValueError, match="x and y must have the same number of rows, got 10 and 9"):
+        fit(
+            _model(),
+            x,
+            y[:9],
+            Recipe(epochs=1, batch_size=64, lr=1e-3),
+            loss_fn=nn.functional.cross_entropy,
+        )
+
+
+def test_accuracy_rejects_non_tensors() -> None:
+    with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
+        accuracy(_model(), [[0.0, 0.0]], torch.zeros(1))  # type: ignore[arg-type]
+
+
+def test_predict_rejects_bad_batch_size() -> None:
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+        predict(_model(), torch.zeros(2, 2), batch_size=0)
+
+
+def test_fit_draws_its_batches_from_a_batch_sampler() -> None:
+    from companion.data.samplers import PKSampler
+
+    x, y = _blobs(64)
+    sampler = PKSampler(y, classes_per_batch=2, images_per_class=4)
+    seen: list[torch.Tensor] = []
+
+    def loss_fn(out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        seen.append(yb.clone())
+        return nn.functional.cross_entropy(out, yb)
+
+    fit(
+        _model(),
+        x,
+        y,
+        Recipe(epochs=2, batch_size=64, lr=1e-3),
+        loss_fn=loss_fn,
+        batch_sampler=sampler,
+        seed=3,
+        progress=False,
+    )
+    assert len(seen) == 2 * len(sampler)
+    g = torch.Generator().manual_seed(3)
+    expected = sampler.batches(g) + sampler.batches(g)  # fit's generator, epoch by epoch
+    for yb, idx in zip(seen, expected, strict=True):
+        assert torch.equal(yb, y[idx])
+
+
+def test_fit_batch_sampler_errors() -> None:
+
+    x, y = _blobs(64)
+    with pytest.raises(TypeError, match="batch_sampler must have batches"):
+        fit(
+            _model(),
+            x,
+            y,
+            Recipe(epochs=1, batch_size=64, lr=1e-3),
+            loss_fn=nn.functional.cross_entropy,
+            batch_sampler=[1, 2],
+        )
+
+
+def test_fit_takes_a_recipe() -> None:
+    x, y = _blobs(10)
+    with pytest.raises(TypeError, match="recipe must be a Recipe, got dict"):
+        fit(_model(), x, y, {"epochs": 1})  # type: ignore[arg-type]

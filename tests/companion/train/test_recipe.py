@@ -1,0 +1,110 @@
+"""companion.train.recipe: a Recipe validates itself, builds its loss and augmentation, and has a
+fingerprint."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+import torch
+from torch import nn
+
+from companion.data.augment import random_flip
+from companion.train.recipe import Recipe, augmentation
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"loss": "mse"}, ValueError, "loss must be one of 'cross_entropy', 'triplet', got 'mse'"),
+        ({"strategy": "easy"}, ValueError, "strategy must be one of"),
+        (
+            {"soft_margin": True},
+            ValueError,
+            "soft_margin=True needs strategy='hard' (batch-hard), got 'semihard'",
+        ),
+        ({"drop_last": 1}, TypeError, "drop_last must be a bool, got int"),
+        ({"label_smoothing": 1.0}, ValueError, "label_smoothing must be a finite number in"),
+        ({"test_shift": -1}, ValueError, "test_shift must be an int >= 0, got -1"),
+    ],
+)
+def test_recipe_rejects_bad_settings(kwargs: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        Recipe(**kwargs)
+
+
+def test_recipe_builds_its_loss_and_augmentation() -> None:
+
+    from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_loss
+
+    emb = nn.functional.normalize(torch.randn(16, 4, generator=torch.Generator().manual_seed(0)))
+    labels = torch.arange(16) % 4
+    triplet = Recipe(loss="triplet", strategy="hard", margin=0.3)
+    torch.testing.assert_close(
+        triplet.loss_fn()(emb, labels),
+        mined_triplet_loss(emb, labels, strategy="hard", margin=0.3),
+        rtol=0,
+        atol=0,
+    )
+    assert replace(triplet, soft_margin=True).loss_fn() is batch_hard_soft_margin_loss
+    assert Recipe(label_smoothing=0.1).loss_fn().label_smoothing == 0.1
+    assert Recipe().augmentation() is None
+    assert Recipe(flip=True).augmentation() is not None
+
+
+def test_recipe_fingerprint_changes_with_any_setting() -> None:
+    base = Recipe()
+    assert base.digest() == Recipe().digest()
+    assert len(base.digest()) == 12
+    assert Recipe(epochs=4).digest() != base.digest()
+    assert Recipe(margin=0.3).digest() != base.digest()
+    assert base.fields()["epochs"] == 3
+
+
+def test_augmentation() -> None:
+    assert augmentation(0, flip=False) is None
+    x = torch.rand(8, 1, 6, 6)
+    flip_only = augmentation(0, flip=True)
+    torch.testing.assert_close(
+        flip_only(x, torch.Generator().manual_seed(3)),
+        random_flip(x, torch.Generator().manual_seed(3)),
+    )
+    both = augmentation(2, flip=True)
+    assert both(x, torch.Generator().manual_seed(0)).shape == x.shape
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"epochs": 0}, ValueError, "epochs must be"),
+        ({"epochs": 2, "warmup_epochs": 2}, ValueError, "warmup_epochs must be"),
+        ({"max_shift": -1}, ValueError, "max_shift must be"),
+        ({"flip": 1}, TypeError, "flip must be a bool"),
+        ({"label_smoothing": 1.0}, ValueError, "label_smoothing must be"),
+    ],
+)
+def test_recipe_validates_itself(kwargs, error, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        Recipe(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"strategy": "hardest"}, ValueError, "strategy must be one of"),
+        ({"margin": -0.1}, ValueError, "margin must be"),
+        ({"epochs": 1, "warmup_epochs": 1}, ValueError, "warmup_epochs must be"),
+    ],
+)
+def test_triplet_recipe_validates_itself(kwargs, error, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        Recipe(loss="triplet", **kwargs)
+
+
+@pytest.mark.parametrize("field", ["max_shift", "test_shift"])
+def test_recipe_rejects_bad_shifts(field: str) -> None:
+    with pytest.raises(ValueError, match=rf"{field} must be an int >= 0, got -1"):
+        Recipe(**{field: -1})
+    with pytest.raises(TypeError, match=rf"{field} must be an int, got float"):
+        Recipe(**{field: 0.5})
