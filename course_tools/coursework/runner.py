@@ -285,7 +285,7 @@ def _signal_kernel(pid: int, signum: int) -> None:
         pass
 
 
-def run(request: Request, emit: Any) -> None:
+def execute_request(request: Request, emit: Any) -> None:
     """Execute ``request.notebook`` cell by cell and ``emit`` the :class:`Reply` once.
 
     The limits are CPU time (:class:`CellWatch`): ``request.timeout`` seconds a cell and
@@ -482,7 +482,7 @@ def main() -> int:
     os.chdir(request.workdir)
     _seed(request.seed_dirs)
     _set_limits(request)
-    run(request, emit)
+    execute_request(request, emit)
     return 0
 
 

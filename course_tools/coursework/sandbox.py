@@ -233,7 +233,7 @@ class Sandbox:
 
     # --- running ------------------------------------------------------------------------
 
-    def run(self, notebook: dict[str, Any], slot: int = 0) -> RunResult:
+    def run_notebook(self, notebook: dict[str, Any], slot: int = 0) -> RunResult:
         """Execute ``notebook`` in a fresh sandbox; never raises for what the code did."""
         limits = self.limits
         with tempfile.TemporaryDirectory(prefix="coursework-run-") as tmp:

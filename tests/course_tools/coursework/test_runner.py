@@ -147,7 +147,9 @@ def test_a_cell_within_its_cpu_time_passes_on_a_loaded_machine() -> None:
         for _ in os.sched_getaffinity(0)
     ]
     try:
-        result = Sandbox("auto", Limits(timeout=4, notebook_timeout=60)).run(dict(notebook))
+        result = Sandbox("auto", Limits(timeout=4, notebook_timeout=60)).run_notebook(
+            dict(notebook)
+        )
     finally:
         for burner in burners:
             burner.kill()
