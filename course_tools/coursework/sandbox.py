@@ -4,8 +4,9 @@ Every (student, chapter) is executed by :mod:`runner` in a fresh child process. 
 bubblewrap (``bwrap``, the sandbox Flatpak builds on) that child sees:
 
 - a private root folder holding, read-only, only the Python installation, the virtual
-  environment, the course package ``companion`` and the runner itself (``runner.py`` and
-  the records of its protocol, ``protocol.py``);
+  environment, the course package ``companion`` and the runner itself (``runner.py``, its
+  watch of the kernel, ``kernel_watch.py``, and the records of its protocol,
+  ``protocol.py``);
 - a private ``/tmp`` (its working folder and home folder), size-limited, thrown away after;
 - no network (``--unshare-net``), its own process tree (``--unshare-pid``: no other
   process is visible, and every process it started dies with it), a scrubbed environment;
@@ -57,9 +58,11 @@ SANDBOX_MODES: tuple[str, ...] = ("auto", "bwrap", "none")
 NO_SANDBOX = "none"
 RUNNER = Path(__file__).with_name("runner.py")
 PROTOCOL = Path(__file__).with_name("protocol.py")
+KERNEL_WATCH = Path(__file__).with_name("kernel_watch.py")
 #: Where things sit inside the sandbox.
 _INSIDE_RUNNER = "/sandbox/runner.py"
 _INSIDE_PROTOCOL = "/sandbox/protocol.py"
+_INSIDE_KERNEL_WATCH = "/sandbox/kernel_watch.py"
 _INSIDE_LIB = "/sandbox/lib"
 _INSIDE_SEED = "/sandbox/seed"
 _WORK = "/tmp/work"
@@ -215,6 +218,7 @@ class Sandbox:
             bind(package, f"{_INSIDE_LIB}/{package.name}")
         bind(RUNNER, _INSIDE_RUNNER)
         bind(PROTOCOL, _INSIDE_PROTOCOL)
+        bind(KERNEL_WATCH, _INSIDE_KERNEL_WATCH)
         if self.seed_dir is not None and self.seed_dir.is_dir():
             bind(self.seed_dir, _INSIDE_SEED)
         command.extend(["--clearenv", "--chdir", "/tmp"])
