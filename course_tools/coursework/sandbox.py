@@ -22,6 +22,10 @@ back through a pipe, and only the parent parses it and writes grades.
 Without bubblewrap (:data:`NO_SANDBOX`), the same child runs as an ordinary process with the
 scrubbed environment and the limits it can set alone; :func:`isolation_warning` says what
 is then not isolated.
+
+Over the ~300 lines a module may have: one concept, the child a submission runs in (what it
+sees, its environment, its command line, and the one exchange with it), kept together so
+that what is isolated can be read in one place.
 """
 
 from __future__ import annotations
