@@ -1,4 +1,9 @@
-"""What the benchmarks record about the machine they ran on (``benchmarks/*.py`` import it)."""
+"""What the course's tools know of the machine they run on.
+
+Its CPU, which the benchmarks record (:func:`describe`; ``benchmarks/*.py`` import it), and
+what the grader sizes its sandboxes by: the cores this process may use (:func:`cores`, the
+default ``--jobs``) and the physical memory (:func:`memory_mb`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,23 @@ import os
 import platform
 from pathlib import Path
 
-__all__ = ["cpu_model", "describe"]
+__all__ = ["cores", "cpu_model", "describe", "memory_mb"]
+
+
+def cores() -> int:
+    """The CPU cores this process may use (a Slurm or container allocation included)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def memory_mb() -> int | None:
+    """The machine's physical memory in MiB (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def cpu_model() -> str:

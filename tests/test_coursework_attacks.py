@@ -311,7 +311,7 @@ def test_the_environment_is_scrubbed(tmp_path: Path) -> None:
     notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SECRET_TOKEN", "instructor-only")
-        result = Sandbox("bwrap", Limits(timeout=30)).run(notebook)
+        result = Sandbox("bwrap", Limits(timeout=30)).run_notebook(notebook)
     assert result.notebook is not None, result.failure
     out = "".join(o.get("text", "") for o in result.notebook["cells"][0]["outputs"])
     assert "SECRET_TOKEN" not in out

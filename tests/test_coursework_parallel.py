@@ -36,8 +36,8 @@ from course_tools.coursework import (
     read_grades_csv,
     release,
 )
-from course_tools.coursework.chapters import hidden_lines
 from course_tools.coursework.cli import main
+from course_tools.notebooks.cells import hidden_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "coursework" / f"toy{EXERCISES_SUFFIX}"

@@ -36,7 +36,7 @@ ONLY_IN_CROSS_CUTTING_SUITES: dict[str, str] = {
     "course_tools/machine.py": "not tested: what the benchmarks record about their machine",
     "course_tools/notebooks/env.py": "KERNEL_ENV, the environment of every notebook kernel "
     "(conftest.py): tests/test_notebooks.py",
-    "course_tools/notebooks/run.py": "not tested: tools/run_notebooks.py's executor",
+    "course_tools/notebooks/execute.py": "not tested: tools/run_notebooks.py's executor",
     "course_tools/notebooks/wrong_answers.py": "tests/test_wrong_answers.py",
     "course_tools/reference_vit.py": "a test oracle, used by "
     "tests/companion/nn/test_vit_torchvision.py",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_tools.notebooks.run import execute, tag_figure_cells
+from course_tools.notebooks.execute import execute, tag_figure_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 

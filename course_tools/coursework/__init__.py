@@ -13,16 +13,19 @@ The modules, one job each: :mod:`.chapters` (find the book and its exercises),
 :mod:`.release` (nbgrader's student copies), :mod:`.submissions` (read and restore a
 submission), :mod:`.sandbox` and :mod:`.runner` (run it isolated, with limits; the records
 they exchange are in :mod:`.protocol`), :mod:`.records` (a row of grades, its status, a
-chapter), :mod:`.scoring` (the rules), :mod:`.flags` (what to review), :mod:`.feedback`
+chapter), :mod:`.scoring` and :mod:`.rules` (the
+rules), :mod:`.flags` (what to review), :mod:`.feedback`
 (the HTML feedback page), :mod:`.gradescope` (Gradescope's ``results.json`` document),
-:mod:`.grading` (collect, plan, run and score a class), :mod:`.results` (what a run
-produces: shards, merge, regrade), :mod:`.outputs` (every file a run writes or reads: the
+:mod:`.planning` (collect the submissions and plan a run), :mod:`.grading` (run and score
+them: a class, some students of it, or a shard), :mod:`.results` (what a run produces:
+shards, merge, regrade), :mod:`.outputs` (every file a run writes or reads: the
 CSV files, feedback pages, Gradescope files) and :mod:`.cli`.
 """
 
 from __future__ import annotations
 
-from .chapters import EXERCISES_SUFFIX, default_book, find_chapters
+from ..notebooks.cells import EXERCISES_SUFFIX
+from .chapters import default_book, find_chapters
 from .errors import CourseworkError, ReleaseError
 from .flags import review
 from .gradescope import gradescope_results

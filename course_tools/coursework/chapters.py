@@ -1,7 +1,6 @@
 """Find the book and its chapters' exercises notebooks.
 
-The cells' format (nbgrader's metadata and markers) is :mod:`course_tools.notebooks.cells`;
-its names used here are re-exported for the modules of this package.
+The cells' format (nbgrader's metadata and markers) is :mod:`course_tools.notebooks.cells`.
 """
 
 from __future__ import annotations
@@ -9,29 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..notebooks.cells import (
-    EXERCISES_SUFFIX,
-    HIDDEN_BEGIN,
-    HIDDEN_END,
-    Cell,
-    hidden_lines,
-    nbgrader_cells,
-    text,
-)
+from ..notebooks.cells import EXERCISES_SUFFIX
 from .errors import CourseworkError
 
-__all__ = [
-    "EXERCISES_SUFFIX",
-    "HIDDEN_BEGIN",
-    "HIDDEN_END",
-    "Cell",
-    "default_book",
-    "find_chapters",
-    "hidden_lines",
-    "nbgrader_cells",
-    "resolve_chapters",
-    "text",
-]
+__all__ = ["default_book", "find_chapters", "resolve_chapters"]
 
 
 def default_book(start: str | Path | None = None) -> Path:

@@ -25,7 +25,7 @@ from .release import release
 from .results import Results, Shard, merge
 from .sandbox import SANDBOX_MODES
 
-__all__ = ["Progress", "main"]
+__all__ = ["ProgressBar", "main"]
 
 log = logging.getLogger("course_tools.coursework")
 
@@ -122,7 +122,7 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class Progress:
+class ProgressBar:
     """A progress bar on a terminal: ``progress(done, total)``; silent if not a terminal."""
 
     def __init__(self, stream: TextIO, width: int = 30) -> None:
@@ -189,7 +189,7 @@ def _grade(args: argparse.Namespace) -> None:
     results = grade_results(
         args.submissions, book_dir=args.book, workdir=args.workdir, limits=limits,
         jobs=args.jobs, sandbox=args.sandbox, students=args.student, shard=args.shard,
-        pages=pages, progress=Progress(sys.stderr), verbose=args.verbose,
+        pages=pages, progress=ProgressBar(sys.stderr), verbose=args.verbose,
     )  # fmt: skip
     if args.shard is not None:
         path = results.save_partial(args.out / args.shard.filename, args.shard)

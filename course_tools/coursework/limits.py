@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import CourseworkError
-from .protocol import RunResult
 
-__all__ = ["Limits", "RunResult"]
+__all__ = ["Limits"]
 
 
 @dataclass(frozen=True)

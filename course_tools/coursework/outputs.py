@@ -6,6 +6,8 @@
   ``total`` (:func:`write_summary_csv`);
 - the feedback pages, ``DIR/<student>/<chapter>_feedback.html`` (:func:`write_pages`; the
   page itself is rendered by :mod:`.feedback`);
+- the executed notebooks, ``WORKDIR/graded/<student>/<chapter>_exercises.ipynb``
+  (:func:`write_graded_notebook`; ``grade --workdir`` keeps them);
 - Gradescope's ``DIR/<student>/results.json`` (:func:`write_gradescope`; the document is
   built by :mod:`.gradescope`).
 
@@ -22,6 +24,7 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
+from ..notebooks.cells import EXERCISES_SUFFIX
 from .errors import CourseworkError
 from .gradescope import gradescope_results
 from .records import CSV_FIELDS, GradeRow, Key
@@ -30,6 +33,7 @@ from .results import Results
 __all__ = [
     "read_grades_csv",
     "write",
+    "write_graded_notebook",
     "write_grades_csv",
     "write_gradescope",
     "write_pages",
@@ -130,6 +134,16 @@ def write_pages(
         path.write_text(page, encoding="utf-8")
         written.append(path)
     return written
+
+
+def write_graded_notebook(notebook: dict[str, Any], folder: str | Path, key: Key) -> Path:
+    """Write an executed notebook as ``folder/<student>/<chapter>_exercises.ipynb`` (for the
+    instructor only: its hidden tests are in it)."""
+    student, chapter = key
+    path = Path(folder) / student / f"{chapter}{EXERCISES_SUFFIX}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    return path
 
 
 def write_gradescope(

@@ -4,8 +4,9 @@ The grading process (:mod:`.sandbox`) writes one :class:`Request` to the runner'
 runner (:mod:`.runner`, inside the sandbox) answers one :class:`Reply` on its private result
 channel. The parent turns that reply, or the lack of one, into a :class:`RunResult`.
 
-This module is bound read-only into the sandbox next to ``runner.py``, which imports it as
-the top-level module ``protocol``: it must import nothing but the standard library.
+This module is bound read-only into the sandbox next to ``runner.py`` and
+``kernel_watch.py``, which import it as the top-level module ``protocol``: it must import
+nothing but the standard library.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .chapters import EXERCISES_SUFFIX, default_book, resolve_chapters
+from ..notebooks.cells import EXERCISES_SUFFIX
+from .chapters import default_book, resolve_chapters
 from .errors import CourseworkError, ReleaseError
 
 __all__ = ["release", "released_copies", "working_folder"]

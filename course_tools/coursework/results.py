@@ -1,4 +1,5 @@
-"""What a grading run produces, kept together: rows, feedback pages, run times.
+"""What a grading run produces, kept together: rows, feedback pages, run times; and which
+(student, chapter) pairs a run (a shard, a regrade) owns (:func:`select_pairs`).
 
 :class:`Results` is what :func:`.grading.grade_results` returns and what every output is
 written from (:func:`.outputs.write`). A run on a shard (``grade --shard K/N``) saves its
@@ -19,7 +20,7 @@ from typing import Any
 from .errors import CourseworkError
 from .records import ChapterInfo, GradeRow, Key, row_order
 
-__all__ = ["PARTIAL_FORMAT", "Results", "Shard", "merge"]
+__all__ = ["PARTIAL_FORMAT", "Results", "Shard", "merge", "select_pairs"]
 
 #: The ``format`` field of a partial-results file, and its version.
 PARTIAL_FORMAT, PARTIAL_VERSION = "course_tools.coursework partial results", 1
@@ -57,6 +58,24 @@ class Shard:
     @property
     def filename(self) -> str:
         return f"shard-{self.index}-of-{self.count}.json"
+
+
+def select_pairs(
+    pairs: Sequence[Key], students: Sequence[str] | None = None, shard: Shard | None = None
+) -> list[Key]:
+    """The (student, chapter) pairs one run grades, sorted: every pair of ``pairs``, those of
+    ``students``, or those of ``shard``.
+
+    For a shard the pairs are sorted by chapter, then student, and shard K of N takes those
+    at positions K, K + N, K + 2N, ...: each shard gets a share of every chapter.
+    """
+    by_chapter = sorted((chapter, student) for student, chapter in pairs)
+    if shard is not None:
+        owned = [p for i, p in enumerate(by_chapter) if i % shard.count == shard.index]
+    else:
+        wanted = set(students) if students is not None else None
+        owned = [p for p in by_chapter if wanted is None or p[1] in wanted]
+    return sorted((student, chapter) for chapter, student in owned)
 
 
 @dataclass

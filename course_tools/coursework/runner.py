@@ -1,9 +1,10 @@
 """Execute one submission inside the sandbox and print the executed notebook (standalone).
 
-This file and ``protocol.py`` are the only code of the course's tooling that runs next to
-student code. The sandbox binds both read-only and runs ``python runner.py``; it imports
-nothing from ``course_tools`` (which the sandbox does not contain), only the protocol's
-records (``protocol.py``, next to it), ``nbclient`` and ``nbformat``.
+This file, ``kernel_watch.py`` and ``protocol.py`` are the only code of the course's tooling
+that runs next to student code. The sandbox binds the three read-only and runs ``python
+runner.py``; it imports nothing from ``course_tools`` (which the sandbox does not contain),
+only its two neighbours (the kernel's clock and cell watch, :mod:`.kernel_watch`; the
+protocol's records, :mod:`.protocol`), ``nbclient`` and ``nbformat``.
 
 Protocol (:mod:`course_tools.coursework.protocol`): one ``Request`` as JSON on stdin, one
 ``Reply`` as JSON on the original stdout.
@@ -15,8 +16,13 @@ its own submission). Each cell gets ``timeout`` seconds of CPU time; the noteboo
 whole ``notebook_timeout`` seconds, after which the remaining cells are not run. CPU time,
 not the wall clock, so that a grade does not depend on what else the grading machine is
 doing; each limit has a wall-clock backstop far from what honest code reaches, for code
-that waits instead of computing (:class:`CellWatch`). The kernel's start-up counts against
-neither.
+that waits instead of computing (:class:`.kernel_watch.CellWatch`). The kernel's start-up
+counts against neither.
+
+Over the ~300 lines a module may have: one concept, the sandbox's side of a run (the
+process's set-up, the guard put into the kernel, the cell-by-cell loop and its one reply),
+kept in one script because the sandbox binds and runs it as a file; what could stand alone
+(the kernel's CPU clock, the cell watch, the stray processes) is in :mod:`.kernel_watch`.
 """
 
 from __future__ import annotations
@@ -31,18 +37,26 @@ import threading
 import time
 from typing import Any
 
-if __package__:  # imported as course_tools.coursework.runner (its tests): the same records
+if __package__:  # imported as course_tools.coursework.runner (its tests): the same modules
+    from . import kernel_watch as _kernel_watch
     from . import protocol as _protocol
 
     sys.modules.setdefault("protocol", _protocol)
+    sys.modules.setdefault("kernel_watch", _kernel_watch)
+from kernel_watch import (
+    INTERRUPT_GRACE,
+    CellWatch,
+    KernelClock,
+    guard_forks,
+    kill_all,
+    signal_kernel,
+    strays,
+)
 from protocol import (
-    CPU,
     CRASH,
     DEADLINE,
     STARTUP_SECONDS,
     STUCK,
-    WALL,
-    WALL_FACTOR,
     Reply,
     Request,
     Stopped,
@@ -53,8 +67,6 @@ from protocol import (
 
 #: When this process started (the start of the run's start-up time).
 _STARTED = time.monotonic()
-#: Seconds a timed-out cell gets to react to the interrupt before the run is given up.
-INTERRUPT_GRACE = 5.0
 
 
 #: Run in the kernel before the first cell: remembers IPython's input machinery as it is
@@ -134,33 +146,6 @@ def _private_stdout() -> Any:
     return os.fdopen(fd, "w", encoding="utf-8")
 
 
-def _strays(keep: set[int]) -> list[int]:
-    """Processes of this sandbox's own process tree (its pid namespace) not in ``keep``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in keep and int(entry) != 1:
-            found.append(int(entry))
-    return found
-
-
-def _kill(pids: list[int]) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, 9)
-        except OSError:
-            pass
-
-
-def _guard(keep: set[int], threshold: int, tripped: list[bool]) -> None:
-    """Kill every stray process as soon as there are more than ``threshold`` (a fork bomb)."""
-    while True:
-        time.sleep(0.2)
-        strays = _strays(keep)
-        if len(strays) > threshold:
-            tripped[0] = True
-            _kill(strays)
-
-
 def _size(output: dict[str, Any]) -> int:
     return len(json.dumps(output))
 
@@ -175,117 +160,7 @@ def _skip_slow_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
-class KernelClock:
-    """The CPU time, in seconds, that the kernel and the processes it started have used.
-
-    Read from ``/proc/<pid>/stat`` (user and system time of every thread, and of the
-    children it has waited for): the kernel's own, and in a pid namespace of its own
-    (:attr:`Request.own_pid_namespace`) every other process in sight but this runner's,
-    which are all the kernel's. Where ``/proc`` cannot be read (not Linux), the wall clock
-    since this clock was made stands in.
-    """
-
-    def __init__(self, kernel_pid: int, keep: set[int], own_namespace: bool) -> None:
-        self.kernel_pid, self.keep, self.own_namespace = kernel_pid, keep, own_namespace
-        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self.made = time.monotonic()
-        self.readable = _cpu_ticks(kernel_pid) is not None
-
-    def seconds(self) -> float:
-        if not self.readable:
-            return time.monotonic() - self.made
-        pids = [self.kernel_pid]
-        if self.own_namespace:
-            pids += _strays(self.keep)
-        return sum(_cpu_ticks(pid) or 0 for pid in pids) / self.ticks
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    """utime + stime + cutime + cstime of ``pid`` in clock ticks (None: not readable)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return sum(int(value) for value in fields[11:15])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-class CellWatch:
-    """Interrupts the running cell at its limits, from a thread of its own.
-
-    A cell has ``cpu`` seconds of the kernel's CPU time (:class:`KernelClock`) and, as a
-    backstop for code that waits, ``wall`` seconds of wall-clock time. At the first limit
-    it crosses the kernel is interrupted (SIGINT, as Jupyter does); a kernel that goes on
-    for :data:`INTERRUPT_GRACE` more seconds of CPU time (or ``WALL_FACTOR`` times that of
-    wall-clock time) is killed, and the run stops there.
-    """
-
-    def __init__(self, clock: KernelClock, interrupt: Any, kill: Any) -> None:
-        self.clock, self.interrupt, self.kill = clock, interrupt, kill
-        self.lock = threading.Lock()
-        self.limits: tuple[float, float] | None = None
-        self.crossed: TimedOut | None = None
-        self.killed = self.closed = False
-        self._cpu0 = self._wall0 = self._cpu_at = self._wall_at = 0.0
-        threading.Thread(target=self._watch, daemon=True).start()
-
-    def start(self, index: int, cpu: float, wall: float) -> float:
-        """Watch cell ``index`` with these limits; returns the CPU clock at its start."""
-        with self.lock:
-            self.index, self.limits = index, (cpu, wall)
-            self.crossed, self.killed = None, False
-            self._cpu0, self._wall0 = self.clock.seconds(), time.monotonic()
-            return self._cpu0
-
-    def stop(self) -> float:
-        """Stop watching; returns the CPU seconds the cell used."""
-        with self.lock:
-            self.limits = None
-            return self.clock.seconds() - self._cpu0
-
-    def close(self) -> None:
-        """End the watching thread."""
-        self.closed = True
-
-    def _watch(self) -> None:
-        while not self.closed:
-            time.sleep(0.05)
-            with self.lock:
-                if self.limits is None or self.killed:
-                    continue
-                cpu, wall = self.clock.seconds(), time.monotonic()
-                if self.crossed is None:
-                    cpu_limit, wall_limit_s = self.limits
-                    if cpu - self._cpu0 > cpu_limit:
-                        self.crossed = TimedOut(self.index, round(cpu_limit, 1), CPU)
-                    elif wall - self._wall0 > wall_limit_s:
-                        self.crossed = TimedOut(self.index, round(wall_limit_s, 1), WALL)
-                    else:
-                        continue
-                    self._cpu_at, self._wall_at = cpu, wall
-                    self.interrupt()
-                elif (
-                    cpu - self._cpu_at > INTERRUPT_GRACE
-                    or wall - self._wall_at > WALL_FACTOR * INTERRUPT_GRACE
-                ):
-                    self.killed = True
-                    self.kill()
-
-
-def _signal_kernel(pid: int, signum: int) -> None:
-    """Send ``signum`` to the kernel's process group (to the kernel alone if it shares ours,
-    as Jupyter's own interrupt does)."""
-    try:
-        group = os.getpgid(pid)
-        if group != os.getpgrp():
-            os.killpg(group, signum)
-        else:
-            os.kill(pid, signum)
-    except OSError:
-        pass
-
-
-def run(request: Request, emit: Any) -> None:
+def execute_request(request: Request, emit: Any) -> None:
     """Execute ``request.notebook`` cell by cell and ``emit`` the :class:`Reply` once.
 
     The limits are CPU time (:class:`CellWatch`): ``request.timeout`` seconds a cell and
@@ -391,11 +266,11 @@ def run(request: Request, emit: Any) -> None:
         evaluate(_INSTALL)
         if own_namespace and len(keep) == 2:
             limit = max(4, int(request.max_processes) // 4 or 32)
-            threading.Thread(target=_guard, args=(keep, limit, tripped), daemon=True).start()
+            threading.Thread(target=guard_forks, args=(keep, limit, tripped), daemon=True).start()
         watch = CellWatch(
             KernelClock(kernel_pid, keep, own_namespace),
-            lambda: _signal_kernel(kernel_pid, signal.SIGINT),
-            lambda: _signal_kernel(kernel_pid, signal.SIGKILL),
+            lambda: signal_kernel(kernel_pid, signal.SIGINT),
+            lambda: signal_kernel(kernel_pid, signal.SIGKILL),
         )
         ready = time.monotonic()
         clock["ready"] = ready - _STARTED
@@ -438,7 +313,7 @@ def run(request: Request, emit: Any) -> None:
             finally:
                 clock["cells"] += time.monotonic() - began
             if own_namespace and len(keep) == 2:
-                _kill(_strays(keep))  # what a cell starts ends with it
+                kill_all(strays(keep))  # what a cell starts ends with it
             if tripped[0]:
                 tripped[0] = False
                 cell.outputs.append(
@@ -482,7 +357,7 @@ def main() -> int:
     os.chdir(request.workdir)
     _seed(request.seed_dirs)
     _set_limits(request)
-    run(request, emit)
+    execute_request(request, emit)
     return 0
 
 

@@ -4,8 +4,9 @@ Every (student, chapter) is executed by :mod:`runner` in a fresh child process. 
 bubblewrap (``bwrap``, the sandbox Flatpak builds on) that child sees:
 
 - a private root folder holding, read-only, only the Python installation, the virtual
-  environment, the course package ``companion`` and the runner itself (``runner.py`` and
-  the records of its protocol, ``protocol.py``);
+  environment, the course package ``companion`` and the runner itself (``runner.py``, its
+  watch of the kernel, ``kernel_watch.py``, and the records of its protocol,
+  ``protocol.py``);
 - a private ``/tmp`` (its working folder and home folder), size-limited, thrown away after;
 - no network (``--unshare-net``), its own process tree (``--unshare-pid``: no other
   process is visible, and every process it started dies with it), a scrubbed environment;
@@ -21,6 +22,10 @@ back through a pipe, and only the parent parses it and writes grades.
 Without bubblewrap (:data:`NO_SANDBOX`), the same child runs as an ordinary process with the
 scrubbed environment and the limits it can set alone; :func:`isolation_warning` says what
 is then not isolated.
+
+Over the ~300 lines a module may have: one concept, the child a submission runs in (what it
+sees, its environment, its command line, and the one exchange with it), kept together so
+that what is isolated can be read in one place.
 """
 
 from __future__ import annotations
@@ -57,9 +62,11 @@ SANDBOX_MODES: tuple[str, ...] = ("auto", "bwrap", "none")
 NO_SANDBOX = "none"
 RUNNER = Path(__file__).with_name("runner.py")
 PROTOCOL = Path(__file__).with_name("protocol.py")
+KERNEL_WATCH = Path(__file__).with_name("kernel_watch.py")
 #: Where things sit inside the sandbox.
 _INSIDE_RUNNER = "/sandbox/runner.py"
 _INSIDE_PROTOCOL = "/sandbox/protocol.py"
+_INSIDE_KERNEL_WATCH = "/sandbox/kernel_watch.py"
 _INSIDE_LIB = "/sandbox/lib"
 _INSIDE_SEED = "/sandbox/seed"
 _WORK = "/tmp/work"
@@ -215,6 +222,7 @@ class Sandbox:
             bind(package, f"{_INSIDE_LIB}/{package.name}")
         bind(RUNNER, _INSIDE_RUNNER)
         bind(PROTOCOL, _INSIDE_PROTOCOL)
+        bind(KERNEL_WATCH, _INSIDE_KERNEL_WATCH)
         if self.seed_dir is not None and self.seed_dir.is_dir():
             bind(self.seed_dir, _INSIDE_SEED)
         command.extend(["--clearenv", "--chdir", "/tmp"])
@@ -233,7 +241,7 @@ class Sandbox:
 
     # --- running ------------------------------------------------------------------------
 
-    def run(self, notebook: dict[str, Any], slot: int = 0) -> RunResult:
+    def run_notebook(self, notebook: dict[str, Any], slot: int = 0) -> RunResult:
         """Execute ``notebook`` in a fresh sandbox; never raises for what the code did."""
         limits = self.limits
         with tempfile.TemporaryDirectory(prefix="coursework-run-") as tmp:

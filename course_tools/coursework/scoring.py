@@ -1,4 +1,4 @@
-"""Score an executed submission: one :class:`GradeRow` per graded cell.
+"""Score an executed submission: one :class:`.records.GradeRow` per graded cell.
 
 The rules (the instructors' page states them):
 
@@ -33,14 +33,11 @@ from ..notebooks.cells import (
     nbgrader_metadata,
 )
 from .protocol import CRASH, RunResult
-from .records import ANSWER_TIMED_OUT, CSV_FIELDS, GradeRow, Status
+from .records import GradeRow, Status
 from .rules import At, Run, outcome
 from .submissions import Prepared
 
 __all__ = [
-    "ANSWER_TIMED_OUT",
-    "CSV_FIELDS",
-    "GradeRow",
     "error_rows",
     "missing_message",
     "run_context",

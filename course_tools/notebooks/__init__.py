@@ -6,7 +6,7 @@
 - :mod:`.env`: the environment every notebook kernel runs in (nbval, the tools, the grader);
 - :mod:`.kernels`: PyTorch's CPU kernel levels, the environment that selects each, and
   which ones this CPU has;
-- :mod:`.run`: execute a notebook in place and tag its figure cells;
+- :mod:`.execute`: execute a notebook in place and tag its figure cells;
 - :mod:`.wrong_answers`: the plausible wrong answers kept beside each exercises notebook
   (``<chapter>_exercises.wrong.py``), read and turned into submissions to grade.
 
@@ -18,4 +18,4 @@ need them.
 
 from __future__ import annotations
 
-__all__ = ["cells", "env", "kernels", "run", "wrong_answers"]
+__all__ = ["cells", "env", "execute", "kernels", "wrong_answers"]
