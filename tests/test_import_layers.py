@@ -65,7 +65,9 @@ def test_every_group_has_a_layer() -> None:
     groups = {
         p.stem if p.suffix == ".py" else p.name
         for p in PACKAGE.iterdir()
-        if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or p.is_dir())
+        # modules and subpackages; a folder of data files (weights/) is neither
+        if not p.name.startswith(("_", "."))
+        and (p.suffix == ".py" or (p / "__init__.py").is_file())
     }
     assert groups == {g for layer in LAYERS for g in layer}
 

@@ -20,9 +20,15 @@ MODULES = sorted(
     if not p.stem.startswith("_")
 )
 #: The top level: the subpackages and the modules directly in ``companion/``.
+#: The package's modules and subpackages (a folder of data files, such as ``weights/``, the
+#: shipped trained weights, is neither).
 TOP_LEVEL = sorted(
-    {p.relative_to(PACKAGE).parts[0].removesuffix(".py") for p in PACKAGE.glob("*")}
-    - {"__init__", "__pycache__"}
+    {
+        p.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        for p in PACKAGE.glob("*")
+        if p.suffix == ".py" or (p / "__init__.py").is_file()
+    }
+    - {"__init__"}
 )
 
 #: Every module of ``course_tools``, dotted in full, but the sandbox's runner: a script run

@@ -1,0 +1,195 @@
+"""The trained weights shipped with the course (companion/weights/): each file is the one
+its provenance records, small, loads into the network its run builds, and scores what the
+run measured with it (re-scored here on the test split)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from companion.data import fashion_mnist
+from companion.metric.retrieval import recall_at_k
+from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN
+from companion.nn.embedding import EmbeddingNet, ViTEmbedding
+from companion.nn.vit import VisionTransformer
+from companion.nn.vit_config import VIT_FASHION
+from companion.train import experiments, registry, vit_runs, weights
+from companion.train.loop import accuracy, predict
+
+#: The runs whose networks the course ships.
+SHIPPED = ("capstone", "fashion", "fashion_triplet")
+#: How far a re-scored number may fall from the recorded one: the same networks on another
+#: CPU kernel level than the one that trained them can move a nearest neighbour or two.
+TOLERANCE = 2e-3
+
+
+def _installed() -> bool:
+    try:
+        fashion_mnist.fashion_mnist_dir()
+    except fashion_mnist.FashionMNISTNotFoundError:
+        return False
+    return True
+
+
+needs_fashion = pytest.mark.skipif(
+    not _installed() and os.environ.get("CI", "").lower() != "true",
+    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
+)
+
+
+def _networks(run: str) -> dict[str, nn.Module]:
+    """The networks ``run`` builds, untrained, by the names it saves them under."""
+    if run == "capstone":
+        return {
+            "vit": ViTEmbedding(VIT_FASHION, dim=32),
+            "cnn": EmbeddingNet(experiments.FASHION_EMBEDDING),
+        }
+    if run == "fashion":
+        return {"vit": VisionTransformer(VIT_FASHION), "cnn": SmallCNN()}
+    return {
+        "cnn": CNNFeatures(SmallCNN(CNNConfig(num_classes=10))),
+        "triplet": EmbeddingNet(experiments.FASHION_EMBEDDING),
+        "cnn_seen": CNNFeatures(SmallCNN(CNNConfig(num_classes=len(experiments.SEEN)))),
+        "triplet_seen": EmbeddingNet(experiments.FASHION_EMBEDDING),
+    }
+
+
+def test_the_shipped_runs_are_the_registered_runs_with_an_experiment() -> None:
+    names = [n for n in registry.list_runs() if registry.get_run(n).experiment is not None]
+    assert tuple(names) == SHIPPED
+
+
+@pytest.mark.parametrize("run", SHIPPED)
+def test_each_file_is_small_and_the_one_its_provenance_records(run: str) -> None:
+    made = weights.read_provenance(run)
+    assert made.run == run
+    assert made.seed == 0
+    assert made.recipes == registry.get_run(run).digests()
+    for entry in made.files.values():
+        path = weights.WEIGHTS_DIR / entry["file"]
+        assert path.stat().st_size <= weights.MAX_BYTES, f"{path.name} is over 1 MB"
+        assert weights._sha256(path) == entry["sha256"]
+    assert set(made.files) == set(_networks(run))
+    assert made.machine["torch_threads"] == 1
+
+
+@needs_fashion
+@pytest.mark.parametrize("run", SHIPPED)
+def test_the_shipped_networks_score_what_their_run_measured(run: str) -> None:
+    """Re-scored on the test split, each network scores what the run recorded."""
+    nets = _networks(run)
+    made = weights.load_weights(run, nets)
+    recorded, rescored = made.scores, {}
+    if run == "fashion":
+        x, y = fashion_mnist.load_fashion_mnist("test")
+        for name, net in nets.items():
+            rescored[f"{name}_test"] = accuracy(net, x, y)
+    elif run == "capstone":
+        x, y = fashion_mnist.load_fashion_mnist("test", classes=experiments.UNSEEN)
+        for name, net in nets.items():
+            rescored[f"{name}_test"] = recall_at_k(predict(net, x), y, k=1)
+    else:
+        x, y = fashion_mnist.load_fashion_mnist("test")
+        for name in ("cnn", "triplet"):
+            rescored[f"{name}_test_recall"] = recall_at_k(predict(nets[name], x), y, k=1)
+    for key, value in rescored.items():
+        assert abs(value - recorded[key]) <= TOLERANCE, (key, value, recorded[key])
+
+
+def test_a_changed_recipe_makes_the_shipped_weights_stale(monkeypatch) -> None:
+    run = registry.get_run("capstone")
+    changed = {**run.recipes, "vit": dataclasses.replace(run.recipes["vit"], epochs=99)}
+    monkeypatch.setitem(registry._RUNS, run.name, dataclasses.replace(run, recipes=changed))
+    with pytest.raises(registry.StaleResultError) as info:
+        weights.load_weights("capstone", _networks("capstone"))
+    message = str(info.value)
+    assert "the shipped weights of run 'capstone'" in message
+    assert "changed: vit" in message
+    assert "python benchmarks/make_weights.py --runs capstone" in message
+
+
+def test_other_bytes_than_recorded_are_refused(tmp_path: Path) -> None:
+    for path in weights.WEIGHTS_DIR.glob("capstone.*"):
+        shutil.copy(path, tmp_path / path.name)
+    target = tmp_path / "capstone.cnn.pt"
+    data = bytearray(target.read_bytes())
+    data[-10] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="must have the SHA-256 its provenance records"):
+        weights.load_weights("capstone", _networks("capstone"), folder=tmp_path)
+
+
+def test_load_weights_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"models must be the networks \['cnn', 'vit'\]"):
+        weights.load_weights("capstone", {"vit": ViTEmbedding(VIT_FASHION, dim=32)})
+    with pytest.raises(FileNotFoundError, match="make them with `python benchmarks/make_"):
+        weights.read_provenance("capstone", folder=tmp_path)
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        weights.load_weights(
+            "capstone",
+            {
+                "vit": ViTEmbedding(VIT_FASHION, dim=16),
+                "cnn": EmbeddingNet(experiments.FASHION_EMBEDDING),
+            },
+        )
+
+
+def test_save_weights_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="run must be one of"):
+        weights.save_weights("nope", 0, {"a": nn.Linear(2, 2)}, scores={}, folder=tmp_path)
+    with pytest.raises(ValueError, match="at most 1,000,000 bytes, got"):
+        weights.save_weights(
+            "capstone", 0, {"big": nn.Linear(600, 600)}, scores={}, folder=tmp_path
+        )
+    assert not list(tmp_path.glob("*.pt"))
+    with pytest.raises(TypeError, match=r"models\['a'\] must be"):
+        weights.save_weights("capstone", 0, {"a": torch.zeros(2)}, scores={}, folder=tmp_path)
+
+
+def test_save_then_load_round_trips(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    nets = _networks("capstone")
+    made = weights.save_weights(
+        "capstone",
+        0,
+        nets,
+        scores={"vit_test": 0.5},
+        histories={"vit": [1.0, 0.5]},
+        folder=tmp_path,
+    )
+    fresh = {
+        "vit": ViTEmbedding(VIT_FASHION, dim=32),
+        "cnn": EmbeddingNet(experiments.FASHION_EMBEDDING),
+    }
+    loaded = weights.load_weights("capstone", fresh, folder=tmp_path)
+    assert loaded == made
+    for name in nets:
+        for a, b in zip(
+            nets[name].state_dict().values(), fresh[name].state_dict().values(), strict=True
+        ):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: experiments.fashion_retrieval(seed=1, pretrained=True),
+        lambda: experiments.fashion_retrieval(epochs=1, pretrained=True),
+        lambda: experiments.fashion_retrieval(train_images=500, pretrained=True),
+        lambda: experiments.open_set_retrieval(seed=2, pretrained=True),
+        lambda: experiments.open_set_retrieval(
+            seen=(0, 1, 2, 3, 5), unseen=(4, 6, 7, 8, 9), pretrained=True
+        ),
+        lambda: vit_runs.fashion_classifiers(1, pretrained=True),
+        lambda: vit_runs.fashion_classifiers(0, tiny=True, pretrained=True),
+    ],
+)
+def test_pretrained_needs_the_shipped_seed_and_budget(call) -> None:
+    with pytest.raises(ValueError, match="pretrained=True loads the weights run '"):
+        call()
