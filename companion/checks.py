@@ -19,6 +19,7 @@ __all__ = [
     "check_choice",
     "check_divisible",
     "check_floating",
+    "check_given_together",
     "check_instance",
     "check_int",
     "check_labels",
@@ -238,6 +239,20 @@ def check_labels(name: str, labels: object, n: int) -> torch.Tensor:
     """
     labels = check_tensor(name, labels)
     return check_shape(name, labels, (n,), "(one label per row)")
+
+
+def check_given_together(name: str, value: object, other_name: str, other: object) -> object:
+    """Return ``value`` if it and ``other`` are both given or both ``None`` (a pair of
+    optional arguments, such as a reference set and its labels).
+
+    Raises:
+        ValueError: ``"{name} must be given with {other_name}, got None"``, or the two names
+            the other way round.
+    """
+    if (value is None) != (other is None):
+        missing, given = (name, other_name) if value is None else (other_name, name)
+        raise ValueError(f"{missing} must be given with {given}, got None")
+    return value
 
 
 def check_output(name: str, out: object, *, scalar: bool = False) -> torch.Tensor:
