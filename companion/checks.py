@@ -16,6 +16,7 @@ import torch
 
 __all__ = [
     "check_bool",
+    "check_boolean",
     "check_choice",
     "check_divisible",
     "check_floating",
@@ -62,6 +63,17 @@ def check_floating(name: str, x: object) -> torch.Tensor:
     x = check_tensor(name, x)
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def check_boolean(name: str, x: object, meaning: str) -> torch.Tensor:
+    """Return ``x`` if it is a boolean tensor; ``meaning`` says what ``True`` stands for.
+
+    Raises:
+        TypeError: ``"{name} must be a boolean tensor ({meaning}), got <dtype>"``.
+    """
+    if check_tensor(name, x).dtype != torch.bool:
+        raise TypeError(f"{name} must be a boolean tensor ({meaning}), got {x.dtype}")
     return x
 
 
@@ -323,9 +335,7 @@ def check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> torch.Size:
         TypeError: a non-tensor or non-boolean mask.
         ValueError: a mask that does not broadcast to ``scores_shape``.
     """
-    check_tensor("mask", mask)
-    if mask.dtype != torch.bool:
-        raise TypeError(f"mask must be a boolean tensor (True = may attend), got {mask.dtype}")
+    check_boolean("mask", mask, "True = may attend")
     try:
         shape = torch.broadcast_shapes(mask.shape, scores_shape)
     except RuntimeError:
