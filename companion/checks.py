@@ -16,9 +16,11 @@ import torch
 
 __all__ = [
     "check_bool",
+    "check_boolean",
     "check_choice",
     "check_divisible",
     "check_floating",
+    "check_given_together",
     "check_instance",
     "check_int",
     "check_labels",
@@ -61,6 +63,17 @@ def check_floating(name: str, x: object) -> torch.Tensor:
     x = check_tensor(name, x)
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def check_boolean(name: str, x: object, meaning: str) -> torch.Tensor:
+    """Return ``x`` if it is a boolean tensor; ``meaning`` says what ``True`` stands for.
+
+    Raises:
+        TypeError: ``"{name} must be a boolean tensor ({meaning}), got <dtype>"``.
+    """
+    if check_tensor(name, x).dtype != torch.bool:
+        raise TypeError(f"{name} must be a boolean tensor ({meaning}), got {x.dtype}")
     return x
 
 
@@ -240,6 +253,20 @@ def check_labels(name: str, labels: object, n: int) -> torch.Tensor:
     return check_shape(name, labels, (n,), "(one label per row)")
 
 
+def check_given_together(name: str, value: object, other_name: str, other: object) -> object:
+    """Return ``value`` if it and ``other`` are both given or both ``None`` (a pair of
+    optional arguments, such as a reference set and its labels).
+
+    Raises:
+        ValueError: ``"{name} must be given with {other_name}, got None"``, or the two names
+            the other way round.
+    """
+    if (value is None) != (other is None):
+        missing, given = (name, other_name) if value is None else (other_name, name)
+        raise ValueError(f"{missing} must be given with {given}, got None")
+    return value
+
+
 def check_output(name: str, out: object, *, scalar: bool = False) -> torch.Tensor:
     """Return ``out``, what the function ``name`` returned, if it is a tensor; with
     ``scalar=True``, if it is one number, returned as a 0-D tensor.
@@ -308,9 +335,7 @@ def check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> torch.Size:
         TypeError: a non-tensor or non-boolean mask.
         ValueError: a mask that does not broadcast to ``scores_shape``.
     """
-    check_tensor("mask", mask)
-    if mask.dtype != torch.bool:
-        raise TypeError(f"mask must be a boolean tensor (True = may attend), got {mask.dtype}")
+    check_boolean("mask", mask, "True = may attend")
     try:
         shape = torch.broadcast_shapes(mask.shape, scores_shape)
     except RuntimeError:

@@ -102,13 +102,25 @@ def test_metric_learning_pieces() -> None:
             x.roll(1, 0),
         )
     )
-    assert retrieval.recall_at_k(x.to(CUDA), labels.to(CUDA), 1) == retrieval.recall_at_k(
-        x, labels, 1
+    assert retrieval.recall_at_k(x.to(CUDA), labels.to(CUDA), k=1) == retrieval.recall_at_k(
+        x, labels, k=1
     )
+    # ties (a small integer grid) break by index on both devices
+    grid = torch.randint(0, 3, (40, 3), generator=torch.Generator().manual_seed(1)).float()
+    for k in (1, 5):
+        assert torch.equal(
+            retrieval.nearest_neighbors(grid.to(CUDA), k=k)[1].cpu(),
+            retrieval.nearest_neighbors(grid, k=k)[1],
+        )
+        grid_labels = torch.arange(40) % 4
+        args = (grid[:10], grid_labels[:10], grid[10:], grid_labels[10:])
+        cuda_args = tuple(t.to(CUDA) for t in args)
+        for metric in (retrieval.recall_at_k, retrieval.nearest_neighbor_accuracy):
+            assert metric(*cuda_args, k=k) == metric(*args, k=k)
 
 
 def test_verification_and_map() -> None:
-    from companion.metric import verification
+    from companion.metric import retrieval, verification
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(30, 4, generator=g, dtype=torch.float64)
@@ -127,8 +139,8 @@ def test_verification_and_map() -> None:
     assert verification.verification_accuracy(
         d.to(CUDA), same.to(CUDA), t
     ) == verification.verification_accuracy(d, same, t)
-    _close(*_both(verification.mean_average_precision, x, labels))
-    _close(*_both(verification.mean_average_precision, x[:10], labels[:10], x[10:], labels[10:]))
+    _close(*_both(retrieval.mean_average_precision, x, labels))
+    _close(*_both(retrieval.mean_average_precision, x[:10], labels[:10], x[10:], labels[10:]))
 
 
 def test_embedding_network() -> None:

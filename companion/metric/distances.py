@@ -8,6 +8,7 @@ from companion.checks import check_matrix
 
 __all__ = [
     "pairwise_distances",
+    "row_distances",
 ]
 
 
@@ -61,7 +62,7 @@ def pairwise_distances(
     return sq if squared else _safe_sqrt(sq)
 
 
-def _row_distances(a: torch.Tensor, b: torch.Tensor, *, squared: bool) -> torch.Tensor:
+def row_distances(a: torch.Tensor, b: torch.Tensor, *, squared: bool) -> torch.Tensor:
     """``‖a_i − b_i‖`` (or its square) for each row ``i``: ``(N, D), (N, D) -> (N,)``."""
     sq = ((a - b) ** 2).sum(dim=1)  # (N,)
     return sq if squared else _safe_sqrt(sq)

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from companion.checks import check_choice, check_labels, check_matrix, check_number
-from companion.metric.distances import _row_distances, pairwise_distances
-from companion.metric.miners import _check_miner_inputs, _mine, _triplet_mask
+from companion.metric.distances import pairwise_distances, row_distances
+from companion.metric.miners import check_miner_inputs, mine_from_distances, triplet_mask
 
 __all__ = [
     "batch_hard_soft_margin_loss",
@@ -72,8 +72,8 @@ def triplet_margin_loss(
         )
     check_number("margin", margin, low=0)
     check_choice("reduction", reduction, _REDUCTIONS)
-    d_ap = _row_distances(anchor, positive, squared=squared)  # (N,)
-    d_an = _row_distances(anchor, negative, squared=squared)  # (N,)
+    d_ap = row_distances(anchor, positive, squared=squared)  # (N,)
+    d_an = row_distances(anchor, negative, squared=squared)  # (N,)
     losses = F.relu(d_ap - d_an + margin)  # (N,)
     if reduction == "none":
         return losses
@@ -111,16 +111,16 @@ def mined_triplet_loss(
     Returns:
         A scalar tensor.
     """
-    labels = _check_miner_inputs(embeddings, labels, margin, strategy)
+    labels = check_miner_inputs(embeddings, labels, margin, strategy)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B), differentiable
     if strategy == "hard":
         with torch.no_grad():
-            a, p, n = _mine(dist, labels, strategy, margin)
+            a, p, n = mine_from_distances(dist, labels, strategy, margin)
         losses = F.relu(dist[a, p] - dist[a, n] + margin)  # (T,)
         return losses.sum() / max(len(losses), 1)  # 0 with a zero gradient when T = 0
     # "all" and "semihard": every triplet of the batch at once, masked (no index lists).
     with torch.no_grad():
-        mask = _triplet_mask(dist, labels, strategy, margin)  # (B, B, B)
+        mask = triplet_mask(dist, labels, strategy, margin)  # (B, B, B)
     losses = F.relu(dist[:, :, None] - dist[:, None, :] + margin)  # (B, B, B): a, p, n
     return (losses * mask).sum() / mask.sum().clamp_min(1)
 
@@ -176,6 +176,7 @@ def batch_hard_soft_margin_loss(
     labels = check_labels("labels", labels, embeddings.shape[0]).to(embeddings.device)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B), differentiable
     with torch.no_grad():
-        a, p, n = _mine(dist, labels, "hard", 0.0)  # (T,) each: one triplet per valid anchor
+        # (T,) each: one triplet per valid anchor
+        a, p, n = mine_from_distances(dist, labels, "hard", 0.0)
     losses = F.softplus(dist[a, p] - dist[a, n])  # (T,)
     return losses.sum() / max(len(losses), 1)  # 0 with a zero gradient when T = 0

@@ -9,7 +9,9 @@
                 2015)
 ==============  ==========================================================================
 
-Miners return index tensors ``(a, p, n)`` and run without gradient.
+Miners return index tensors ``(a, p, n)`` and run without gradient. The losses
+(:mod:`companion.metric.losses`) share the building blocks: :func:`check_miner_inputs`,
+:func:`mine_from_distances` on a distance matrix already computed, and :func:`triplet_mask`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from companion.metric.distances import pairwise_distances
 
 __all__ = [
     "STRATEGIES",
+    "check_miner_inputs",
     "count_triplets",
+    "mine_from_distances",
     "mine_triplets",
+    "triplet_mask",
 ]
 
 
@@ -70,9 +75,9 @@ def mine_triplets(
         ValueError: if ``embeddings`` is not 2-D, ``labels`` does not match it, the margin
             is negative or the strategy unknown.
     """
-    labels = _check_miner_inputs(embeddings, labels, margin, strategy)
+    labels = check_miner_inputs(embeddings, labels, margin, strategy)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B)
-    return _mine(dist, labels, strategy, margin)
+    return mine_from_distances(dist, labels, strategy, margin)
 
 
 @torch.no_grad()
@@ -93,17 +98,17 @@ def count_triplets(
     Returns:
         ``{strategy: (triplets, active)}`` for each of :data:`STRATEGIES`.
     """
-    labels = _check_miner_inputs(embeddings, labels, margin)
+    labels = check_miner_inputs(embeddings, labels, margin)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B), once for the three
     counts = {}
     for strategy in STRATEGIES:
-        a, p, n = _mine(dist, labels, strategy, margin)
+        a, p, n = mine_from_distances(dist, labels, strategy, margin)
         active = int((dist[a, p] - dist[a, n] + margin > 0).sum())
         counts[strategy] = (len(a), active)
     return counts
 
 
-def _check_miner_inputs(
+def check_miner_inputs(
     embeddings: torch.Tensor, labels: torch.Tensor, margin: float, strategy: str | None = None
 ) -> torch.Tensor:
     """The miners' input checks (here and in ``losses.mined_triplet_loss``): ``embeddings``
@@ -127,7 +132,7 @@ def _valid_masks(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return same & ~eye, ~same
 
 
-def _triplet_mask(
+def triplet_mask(
     dist: torch.Tensor, labels: torch.Tensor, strategy: str, margin: float
 ) -> torch.Tensor:
     """``mask[a, p, n]``, ``(B, B, B)``: the triplets "all" or "semihard" keeps."""
@@ -140,12 +145,14 @@ def _triplet_mask(
     return mask
 
 
-def _mine(
+def mine_from_distances(
     dist: torch.Tensor, labels: torch.Tensor, strategy: str, margin: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The miners on a ``(B, B)`` distance matrix and ``(B,)`` labels."""
+    """The miners on a ``(B, B)`` distance matrix and ``(B,)`` labels (checked by
+    :func:`check_miner_inputs`): ``(anchor_idx, positive_idx, negative_idx)`` as
+    :func:`mine_triplets` returns them."""
     if strategy != "hard":
-        a, p, n = _triplet_mask(dist, labels, strategy, margin).nonzero(as_tuple=True)
+        a, p, n = triplet_mask(dist, labels, strategy, margin).nonzero(as_tuple=True)
         return a, p, n
     is_positive, is_negative = _valid_masks(labels)
     dist = dist.detach()

@@ -9,7 +9,8 @@ the spread of the chapter's own numbers. Each function trains with the recipes o
   when its nearest neighbour has its class (:func:`~companion.metric.retrieval.recall_at_k`);
 - 1-NN accuracy: each test image is classified by its nearest image in a gallery of
   training images (:func:`~companion.metric.retrieval.nearest_neighbor_accuracy`);
-- verification, FaceNet's protocol (:func:`verification_protocol`): a distance threshold
+- verification, FaceNet's protocol
+  (:func:`~companion.metric.verification.verification_protocol`): a distance threshold
   chosen on validation pairs, scored once on test pairs; TAR at a fixed FAR; and mAP.
 """
 
@@ -26,15 +27,7 @@ from companion.data.digits import load_digits
 from companion.data.fashion_mnist import load_fashion_mnist
 from companion.metric.miners import STRATEGIES
 from companion.metric.retrieval import nearest_neighbor_accuracy, recall_at_k
-from companion.metric.verification import (
-    balanced_pairs,
-    best_threshold,
-    mean_average_precision,
-    pair_scores,
-    roc_curve,
-    tar_at_far,
-    verification_accuracy,
-)
+from companion.metric.verification import verification_protocol
 from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet, ViTEmbedding
 from companion.nn.vit_config import VIT_FASHION
@@ -58,7 +51,6 @@ __all__ = [
     "OPEN_SET_ROLES",
     "SEEN",
     "UNSEEN",
-    "VERIFICATION_FARS",
     "VERIFICATION_IMAGES",
     "Trained",
     "digits_data",
@@ -67,7 +59,6 @@ __all__ = [
     "fashion_retrieval_data",
     "open_set_data",
     "open_set_retrieval",
-    "verification_protocol",
 ]
 
 #: The classes the open-set runs train on (clothes).
@@ -81,8 +72,6 @@ UNSEEN: tuple[int, ...] = (5, 6, 7, 8, 9)
 FASHION_EMBEDDING = EmbeddingConfig(image_size=28, dim=32, global_pool=False)
 
 
-#: The false accept rates at which verification_protocol reads the true accept rate.
-VERIFICATION_FARS: tuple[float, ...] = (1e-3, 1e-2)
 #: Images per split in the verification pairs (all pairs of a class-balanced subset).
 VERIFICATION_IMAGES = 2_000
 
@@ -118,49 +107,6 @@ def _generator(seed: int) -> torch.Generator:
 
 def _pixels(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(1)  # (N, 1, 28, 28) -> (N, 784)
-
-
-def verification_protocol(
-    val_emb: torch.Tensor,
-    val_labels: torch.Tensor,
-    test_emb: torch.Tensor,
-    test_labels: torch.Tensor,
-    *,
-    seed: int = 0,
-) -> dict[str, float]:
-    """FaceNet's verification protocol on two sets of embeddings.
-
-    "Same class" when the distance of a pair is at most a threshold ``t``. The pairs of each
-    split are all its pairs (:func:`~companion.metric.verification.pair_scores`), cut to a
-    balanced set (:func:`~companion.metric.verification.balanced_pairs`, as LFW's): ``t``
-    is chosen on the validation pairs (:func:`~companion.metric.verification.best_threshold`)
-    and scored once on the test pairs. The true accept rate at each false accept rate of
-    :data:`VERIFICATION_FARS` is read on all the test pairs, and the mAP is leave-one-out
-    retrieval among the test embeddings.
-
-    Returns:
-        ``threshold``, ``val_accuracy``, ``test_accuracy`` (at the validation threshold),
-        ``test_best_accuracy`` (at the best threshold for the test pairs, an upper bound
-        no protocol may report), ``tar_at_far_{far:g}`` and ``map``.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    val_d, val_same = pair_scores(val_emb, val_labels)
-    keep = balanced_pairs(val_same, generator=generator)
-    threshold = best_threshold(val_d[keep], val_same[keep])
-    test_d, test_same = pair_scores(test_emb, test_labels)
-    test_keep = balanced_pairs(test_same, generator=generator)
-    d, same = test_d[test_keep], test_same[test_keep]
-    scores = {
-        "threshold": threshold,
-        "val_accuracy": verification_accuracy(val_d[keep], val_same[keep], threshold),
-        "test_accuracy": verification_accuracy(d, same, threshold),
-        "test_best_accuracy": verification_accuracy(d, same, best_threshold(d, same)),
-    }
-    far, tar, _ = roc_curve(test_d, test_same)
-    for target in VERIFICATION_FARS:
-        scores[f"tar_at_far_{target:g}"] = tar_at_far(far, tar, target)
-    scores["map"] = mean_average_precision(test_emb, test_labels)
-    return scores
 
 
 def fashion_retrieval_data(
@@ -219,10 +165,10 @@ def fashion_retrieval(
     ``gallery_images`` training images; and ``{name}_val_recall``), then on the classes
     :data:`SEEN` only (scored among the test images of :data:`UNSEEN`:
     ``{name}_unseen_recall``, and ``{name}_unseen_val_recall`` on validation).
-    Verification (:func:`verification_protocol`, on :data:`VERIFICATION_IMAGES` images of
-    the validation and of the test split; seen: all ten classes, unseen: :data:`UNSEEN`,
-    by the networks trained on :data:`SEEN`): ``{name}_verify_{key}`` and
-    ``{name}_unseen_verify_{key}``.
+    Verification (:func:`~companion.metric.verification.verification_protocol`, on
+    :data:`VERIFICATION_IMAGES` images of the validation and of the test split; seen: all
+    ten classes, unseen: :data:`UNSEEN`, by the networks trained on :data:`SEEN`):
+    ``{name}_verify_{key}`` and ``{name}_unseen_verify_{key}``.
 
     ``epochs`` replaces both recipes' epochs (no warm-up) and ``eval_images`` cuts the
     validation and test sets (:func:`fashion_retrieval_data`): a test's tiny budget, never

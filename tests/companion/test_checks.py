@@ -108,6 +108,21 @@ F32 = torch.zeros(2, 3)
             r"labels must have shape \(4,\) \(one label per row\), got \(3,\)",
         ),
         (
+            lambda: checks.check_boolean("is_same", F32, "True = same label"),
+            TypeError,
+            r"is_same must be a boolean tensor \(True = same label\), got torch.float32",
+        ),
+        (
+            lambda: checks.check_given_together("ref", None, "ref_labels", F32),
+            ValueError,
+            "ref must be given with ref_labels, got None",
+        ),
+        (
+            lambda: checks.check_given_together("ref", F32, "ref_labels", None),
+            ValueError,
+            "ref_labels must be given with ref, got None",
+        ),
+        (
             lambda: checks.check_output("f", 1.0),
             TypeError,
             "f must return a torch.Tensor, got float",
@@ -153,6 +168,10 @@ def test_good_input_passes_through() -> None:
     assert checks.check_instance("n", 3, int) == 3
     assert checks.check_bool("flag", False) is False
     assert checks.check_divisible("embed_dim", 12, "num_heads", 4) == 12
+    assert checks.check_given_together("ref", x, "ref_labels", torch.zeros(2)) is x
+    assert checks.check_given_together("ref", None, "ref_labels", None) is None
+    flags = torch.tensor([True, False])
+    assert checks.check_boolean("flags", flags, "True = kept") is flags
     assert checks.check_output("f", torch.ones(1, 1), scalar=True).shape == ()
     out = torch.zeros(3)
     assert checks.check_output("f", out) is out

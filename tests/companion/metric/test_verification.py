@@ -1,5 +1,5 @@
-"""companion.metric.verification: pairs, ROC, TAR@FAR, thresholds and retrieval mAP, against
-scikit-learn's ``roc_curve`` / ``average_precision_score`` and loops over the definitions."""
+"""companion.metric.verification: pairs, ROC, TAR@FAR, thresholds and the verification
+protocol, against scikit-learn's ``roc_curve`` and loops over the definitions."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ import math
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import average_precision_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from companion.metric.distances import pairwise_distances
+from companion.metric.retrieval import mean_average_precision
 from companion.metric.verification import (
+    VERIFICATION_FARS,
     balanced_pairs,
     best_threshold,
-    mean_average_precision,
     pair_scores,
     roc_curve,
     tar_at_far,
     verification_accuracy,
+    verification_protocol,
 )
 
 DTYPES = [torch.float32, torch.float64]
@@ -75,14 +75,6 @@ def naive_roc(d: list[float], same: list[bool]) -> list[tuple[float, float, floa
 
 def naive_accuracy(d: list[float], same: list[bool], t: float) -> float:
     return sum((x <= t) == s for x, s in zip(d, same, strict=True)) / len(d)
-
-
-def naive_average_precision(d: list[float], relevant: list[bool]) -> float:
-    """(1/R) Σ over relevant items i of precision among all items at distance ≤ d_i."""
-    hits = [x for x, r in zip(d, relevant, strict=True) if r]
-    return sum(sum(1 for h in hits if h <= x) / sum(1 for y in d if y <= x) for x in hits) / len(
-        hits
-    )
 
 
 # --- pair_scores ------------------------------------------------------------------------
@@ -229,59 +221,6 @@ def test_threshold_from_validation_scores_test_pairs():
     assert 0.0 <= verification_accuracy(d_test, same_test, t) <= 1.0
 
 
-# --- mean_average_precision -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("grid", [False, True], ids=["continuous", "ties"])
-@pytest.mark.parametrize(("n", "dim", "classes"), [(2, 1, 1), (12, 2, 3), (40, 4, 5)])
-def test_leave_one_out_map_matches_sklearn_and_a_loop(dtype, grid, n, dim, classes):
-    x, labels = make_embeddings(n, dim, classes, dtype, seed=n + dim, grid=grid)
-    dist = pairwise_distances(x)
-    sk, loop = [], []
-    for i in range(n):
-        others = [j for j in range(n) if j != i]
-        relevant = [bool(labels[j] == labels[i]) for j in others]
-        if not any(relevant):
-            continue  # no AP: left out
-        di = dist[i, others]
-        sk.append(average_precision_score(relevant, -di.numpy()))
-        loop.append(naive_average_precision(di.tolist(), relevant))
-    got = mean_average_precision(x, labels)
-    assert got == pytest.approx(float(np.mean(sk)), abs=_tol(dtype))
-    assert got == pytest.approx(float(np.mean(loop)), abs=_tol(dtype))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("grid", [False, True], ids=["continuous", "ties"])
-@pytest.mark.parametrize(("q", "g", "classes"), [(1, 3, 2), (10, 25, 4), (30, 7, 3)])
-def test_query_gallery_map_matches_sklearn(dtype, grid, q, g, classes):
-    queries, query_labels = make_embeddings(q, 3, classes, dtype, seed=q, grid=grid)
-    gallery, gallery_labels = make_embeddings(g, 3, classes, dtype, seed=100 + g, grid=grid)
-    dist = pairwise_distances(queries, gallery)
-    sk = [
-        average_precision_score((gallery_labels == query_labels[i]).numpy(), -dist[i].numpy())
-        for i in range(q)
-        if bool((gallery_labels == query_labels[i]).any())
-    ]
-    if not sk:
-        with pytest.raises(ValueError, match="at least one query"):
-            mean_average_precision(queries, query_labels, gallery, gallery_labels)
-        return
-    got = mean_average_precision(queries, query_labels, gallery, gallery_labels)
-    assert got == pytest.approx(float(np.mean(sk)), abs=_tol(dtype))
-
-
-def test_map_of_separated_classes_is_one_and_ties_lower_it():
-    x = torch.tensor([[0.0], [0.1], [5.0], [5.1]])
-    assert mean_average_precision(x, torch.tensor([0, 0, 1, 1])) == 1.0
-    # one relevant and one irrelevant item at the same distance: precision 1/2, not 1
-    tied = torch.tensor([[0.0], [1.0], [-1.0]])
-    assert mean_average_precision(
-        tied[:1], torch.tensor([0]), tied[1:], torch.tensor([0, 1])
-    ) == pytest.approx(0.5)
-
-
 # --- errors: one test per message ------------------------------------------------------
 
 D = torch.tensor([0.1, 0.2, 0.3])
@@ -363,47 +302,6 @@ def test_far_and_tar_must_match():
         tar_at_far(torch.tensor([0.0, 1.0]), torch.tensor([0.0, 0.5, 1.0]), 0.1)
 
 
-def test_gallery_needs_its_labels():
-    with pytest.raises(ValueError, match="gallery_labels must be given with gallery_emb, got None"):
-        mean_average_precision(torch.zeros(2, 2), torch.tensor([0, 1]), torch.zeros(3, 2))
-
-
-def test_gallery_labels_need_a_gallery():
-    with pytest.raises(ValueError, match="gallery_emb must be given with gallery_labels, got None"):
-        mean_average_precision(
-            torch.zeros(2, 2), torch.tensor([0, 1]), gallery_labels=torch.tensor([0])
-        )
-
-
-def test_gallery_width_must_match():
-    with pytest.raises(ValueError, match="same number of columns, got 2 and 3"):
-        mean_average_precision(
-            torch.zeros(2, 2), torch.tensor([0, 1]), torch.zeros(3, 3), torch.tensor([0, 1, 1])
-        )
-
-
-def test_gallery_labels_must_match_the_gallery():
-    with pytest.raises(ValueError, match=r"gallery_labels must have shape \(3,\)"):
-        mean_average_precision(
-            torch.zeros(2, 2), torch.tensor([0, 1]), torch.zeros(3, 2), torch.tensor([0, 1])
-        )
-
-
-def test_leave_one_out_needs_two_queries():
-    with pytest.raises(ValueError, match=r"query_emb.shape\[0\] must be an int >= 2, got 1"):
-        mean_average_precision(torch.zeros(1, 2), torch.tensor([0]))
-
-
-def test_query_emb_must_be_a_matrix():
-    with pytest.raises(ValueError, match=r"query_emb must be 2-D \(Q, D\), got shape \(2,\)"):
-        mean_average_precision(torch.zeros(2), torch.tensor([0, 1]))
-
-
-def test_some_query_must_have_a_relevant_item():
-    with pytest.raises(ValueError, match="query_labels must share a label with the gallery"):
-        mean_average_precision(torch.zeros(3, 2), torch.tensor([0, 1, 2]))
-
-
 def test_balanced_pairs_keeps_every_same_pair_and_as_many_different():
     labels = torch.arange(4).repeat_interleave(5)  # 20 images, 40 same pairs of 190
     _, is_same = pair_scores(torch.randn(20, 3), labels)
@@ -422,3 +320,38 @@ def test_balanced_pairs_errors():
         balanced_pairs(torch.tensor([[True, False]]))
     with pytest.raises(ValueError, match="at least one same and one different pair, got 2 same"):
         balanced_pairs(torch.tensor([True, True]))
+
+
+# --- verification_protocol ---------------------------------------------------------------
+
+
+def test_verification_protocol_chooses_the_threshold_on_validation():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(5).repeat_interleave(8)
+    centres = 3 * torch.randn(5, 4, generator=g)
+
+    def emb() -> torch.Tensor:
+        return centres[labels] + 0.5 * torch.randn(40, 4, generator=g)
+
+    val, test = emb(), emb()
+    scores = verification_protocol(val, labels, test, labels)
+    val_d, val_same = pair_scores(val, labels)
+    keep = balanced_pairs(val_same, generator=torch.Generator().manual_seed(0))
+    assert scores["threshold"] == best_threshold(val_d[keep], val_same[keep])
+    assert scores["test_accuracy"] <= scores["test_best_accuracy"]
+    far, tar, _ = roc_curve(*pair_scores(test, labels))
+    for target in VERIFICATION_FARS:
+        assert scores[f"tar_at_far_{target:g}"] == tar_at_far(far, tar, target)
+    assert scores["map"] == mean_average_precision(test, labels)
+
+
+def test_verification_protocol_seed_must_be_an_int():
+    x, labels = torch.randn(6, 2), torch.tensor([0, 0, 1, 1, 2, 2])
+    with pytest.raises(TypeError, match="seed must be an int, got float"):
+        verification_protocol(x, labels, x, labels, seed=0.5)
+
+
+def test_verification_protocol_needs_pairs_of_both_kinds():
+    x = torch.randn(4, 2)
+    with pytest.raises(ValueError, match="at least one same and one different pair, got 0 same"):
+        verification_protocol(x, torch.arange(4), x, torch.tensor([0, 0, 1, 1]))

@@ -58,7 +58,7 @@ def test_embedding_net_learns_with_fit_and_the_triplet_loss():
     x, y = load_digits("val")
     torch.manual_seed(0)
     net = EmbeddingNet(EmbeddingConfig(channels=(8, 16), dim=8))
-    before = recall_at_k(predict(net, x), y, 1)
+    before = recall_at_k(predict(net, x), y, k=1)
 
     def loss_fn(embeddings, labels):
         return batch_hard_triplet_loss(embeddings, labels, margin=0.2)
@@ -66,7 +66,7 @@ def test_embedding_net_learns_with_fit_and_the_triplet_loss():
     history = fit(
         net, x, y, Recipe(epochs=8, batch_size=64, lr=3e-3), loss_fn=loss_fn, progress=False
     )
-    after = recall_at_k(predict(net, x), y, 1)
+    after = recall_at_k(predict(net, x), y, k=1)
     assert history.epochs == 8
     assert history.train_loss[-1] < 0.9 * history.train_loss[0]
     assert after > before + 0.1
