@@ -96,6 +96,21 @@ def _check_pretrained(run: str, got: dict[str, object], shipped: dict[str, objec
         )
 
 
+def _retrieval_networks(classes: int, seed: int) -> dict[str, nn.Module]:
+    """The two networks :func:`fashion_retrieval` trains for ``classes`` classes, seeded."""
+    return {
+        "cnn": seeded(lambda: SmallCNN(CNNConfig(num_classes=classes)), seed),
+        "triplet": seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed),
+    }
+
+
+def _shipped(run: str, models: dict[str, nn.Module]) -> Trained:
+    """``models`` with ``run``'s shipped weights loaded, and the scores and histories the run
+    measured with them (:mod:`companion.train.weights`)."""
+    provenance = load_weights(run, models)
+    return Trained(dict(provenance.scores), models, provenance.histories)
+
+
 def _budget(recipe: Recipe, epochs: int | None) -> Recipe:
     """``recipe``, or the same for ``epochs`` epochs without warm-up (a test's budget)."""
     return recipe if epochs is None else replace(recipe, epochs=epochs, warmup_epochs=0)
@@ -150,6 +165,7 @@ def fashion_retrieval(
     epochs: int | None = None,
     eval_images: int | None = None,
     pretrained: bool = False,
+    rescore: bool = False,
 ) -> Trained:
     """The triplet chapter's Fashion-MNIST section: three representations of the products.
 
@@ -174,7 +190,9 @@ def fashion_retrieval(
     validation and test sets (:func:`fashion_retrieval_data`): a test's tiny budget, never
     a stored number. ``pretrained=True`` trains nothing: the networks are those the course
     ships (:mod:`companion.train.weights`, trained by this function with seed 0 in
-    ``benchmarks/make_weights.py``), and the histories are theirs.
+    ``benchmarks/make_weights.py``), and the histories and scores are those the run
+    measured with them (``tests/companion/train/test_weights.py`` re-scores them), unless
+    ``rescore=True`` scores them again here (about a minute of CPU).
 
     Returns:
         The scores, the models under ``"cnn"``, ``"triplet"``, ``"cnn_seen"`` and
@@ -189,6 +207,13 @@ def fashion_retrieval(
             {"seed": seed, "epochs": epochs, "train_images": train_images},
             {"train_images": 20_000},
         )
+        if not rescore:
+            models = {}
+            for suffix, classes in (("", 10), ("_seen", len(SEEN))):
+                nets = _retrieval_networks(classes, seed)
+                models["cnn" + suffix] = CNNFeatures(nets["cnn"])
+                models["triplet" + suffix] = nets["triplet"]
+            return _shipped("fashion_triplet", models)
     data = fashion_retrieval_data(
         seed=seed,
         train_images=train_images,
@@ -200,15 +225,9 @@ def fashion_retrieval(
     unseen_test, unseen_val = y_test >= len(SEEN), y_val >= len(SEEN)
     seen_train = y_train < len(SEEN)
 
-    def networks(classes: int) -> dict[str, nn.Module]:
-        return {
-            "cnn": seeded(lambda: SmallCNN(CNNConfig(num_classes=classes)), seed),
-            "triplet": seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed),
-        }
-
     result = Trained()
     for suffix, keep, classes in (("", slice(None), 10), ("_seen", seen_train, len(SEEN))):
-        nets = networks(classes)
+        nets = _retrieval_networks(classes, seed)
         x, y = x_train[keep], y_train[keep]
         for name, recipe in (("cnn", RETRIEVAL_CNN), ("triplet", RETRIEVAL_TRIPLET)):
             if not pretrained:
@@ -271,6 +290,7 @@ def open_set_retrieval(
     epochs: int | None = None,
     eval_images: int | None = None,
     pretrained: bool = False,
+    rescore: bool = False,
 ) -> Trained:
     """The capstone: a ViT embedding (:class:`~companion.nn.embedding.ViTEmbedding` of
     ``VIT_FASHION``) and the CNN embedding, trained the same way (``CAPSTONE``) on
@@ -285,8 +305,8 @@ def open_set_retrieval(
     validation and test sets (:func:`open_set_data`): a test's tiny budget.
     ``pretrained=True`` trains nothing: the networks are those the course ships
     (:mod:`companion.train.weights`, trained by this function with seed 0 in
-    ``benchmarks/make_weights.py``), and so are ``vit_loss``, ``cnn_loss`` and the
-    histories.
+    ``benchmarks/make_weights.py``), and so are the histories and the scores (re-scored by
+    ``tests/companion/train/test_weights.py``), unless ``rescore=True`` scores them here.
 
     Raises:
         ValueError: if ``seen`` and ``unseen`` share a class, or if ``pretrained`` with
@@ -312,6 +332,8 @@ def open_set_retrieval(
             },
             {"train_images": 15_000, "seen": SEEN, "unseen": UNSEEN},
         )
+        if not rescore:
+            return _shipped("capstone", _open_set_networks(seed))
     data = open_set_data(
         seed=seed, train_images=train_images, seen=seen, unseen=unseen, eval_images=eval_images
     )
@@ -320,8 +342,7 @@ def open_set_retrieval(
     result = Trained()
     result.scores["pixel_val"] = recall_at_k(_pixels(x_val), y_val, k=1)
     result.scores["pixel_test"] = recall_at_k(_pixels(x_test), y_test, k=1)
-    result.models["vit"] = seeded(lambda: ViTEmbedding(VIT_FASHION, dim=32), seed)
-    result.models["cnn"] = seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed)
+    result.models = _open_set_networks(seed)
     if pretrained:
         result.histories = load_weights("capstone", result.models).histories
     for name, net in result.models.items():
@@ -334,6 +355,14 @@ def open_set_retrieval(
         result.scores[f"{name}_seen_test"] = recall_at_k(predict(net, x_seen), y_seen, k=1)
     result.scores["pixel_seen_test"] = recall_at_k(_pixels(x_seen), y_seen, k=1)
     return result
+
+
+def _open_set_networks(seed: int) -> dict[str, nn.Module]:
+    """The two networks :func:`open_set_retrieval` trains, seeded."""
+    return {
+        "vit": seeded(lambda: ViTEmbedding(VIT_FASHION, dim=32), seed),
+        "cnn": seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed),
+    }
 
 
 def digits_triplet(seed: int = 0, *, epochs: int | None = None) -> dict[str, object]:

@@ -57,6 +57,9 @@ def execute(path: str | Path, timeout: int = 600) -> float:
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
+        # one output per stream and cell: ipykernel's timed flush can split one print into
+        # two messages on a busy machine, which would change the stored file for nothing
+        coalesce_streams=True,
     )
     client.execute()
     elapsed = time.perf_counter() - start

@@ -193,3 +193,23 @@ def test_save_then_load_round_trips(tmp_path: Path) -> None:
 def test_pretrained_needs_the_shipped_seed_and_budget(call) -> None:
     with pytest.raises(ValueError, match="pretrained=True loads the weights run '"):
         call()
+
+
+@pytest.mark.parametrize(
+    ("run", "call"),
+    [
+        ("capstone", lambda: experiments.open_set_retrieval(seed=0, pretrained=True)),
+        ("fashion_triplet", lambda: experiments.fashion_retrieval(seed=0, pretrained=True)),
+    ],
+)
+def test_pretrained_gives_the_shipped_networks_and_their_recorded_scores(run, call) -> None:
+    """Without rescore, the chapter's call loads the networks and reads the scores the run
+    recorded with them (re-scored above), touching no image."""
+    result = call()
+    made = weights.read_provenance(run)
+    assert result.scores == made.scores
+    assert result.histories == made.histories
+    for name, entry in made.files.items():
+        stored = torch.load(weights.WEIGHTS_DIR / entry["file"], weights_only=True)
+        for key, value in result.models[name].state_dict().items():
+            assert torch.equal(value, stored[key])
