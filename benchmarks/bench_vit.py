@@ -1,5 +1,4 @@
-"""Benchmark companion.nn.vit on the CPU: forward throughput against PyTorch's own encoder,
-and the digits training run of the Vision Transformer chapter.
+"""Benchmark companion.nn.vit on the CPU: forward throughput against PyTorch's own encoder.
 
     python benchmarks/bench_vit.py [--quick] [--contended] [--out benchmarks/results/vit_cpu.json]
 
@@ -11,9 +10,8 @@ path") is in play for the reference. The two are timed in alternation, and the m
 the repeats is kept, so that load on a shared machine hits both alike. Sizes: the digits
 model (``VIT_DIGITS``: 8x8, patch 4) and ViT-B/16 (224x224).
 
-Training: ``companion.train.recipes.train_on_digits`` with the chapter's recipe on the train and
-validation splits (the chapter's final model), then the test accuracy (scored once), with
-wall-clock and CPU seconds.
+The chapter's digits training is a registered run (``vit``), measured over kernel levels
+and seeds by ``bench_kernels.py`` (``benchmarks/results/kernels_cpu.json``).
 """
 
 from __future__ import annotations
@@ -28,10 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from companion.data.digits import load_digits
 from companion.nn import vit, vit_config
-from companion.train import recipes
-from companion.train.loop import accuracy
 from course_tools.machine import describe as machine
 from course_tools.reference_vit import TorchVisionTwin
 
@@ -69,29 +64,9 @@ def throughput(
     }
 
 
-def training_run(seed: int = 0) -> dict[str, float | int | str]:
-    load_digits("test")  # load (and import scikit-learn) before the clock starts
-    recipe = recipes.DIGITS_VIT
-    wall, cpu = time.perf_counter(), time.process_time()
-    model, history = recipes.train_on_digits(
-        vit_config.VIT_DIGITS, recipe, train_split="trainval", eval_split=None, seed=seed
-    )
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    x_test, y_test = load_digits("test")
-    return {
-        "config": repr(vit_config.VIT_DIGITS),
-        "recipe": repr(recipe),
-        "train_split": "trainval",
-        "epochs": history.epochs,
-        "train_seconds_wall": wall,
-        "train_seconds_cpu": cpu,
-        "test_accuracy": accuracy(model, x_test, y_test),
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, no training run")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument(
         "--contended", action="store_true", help="flag: measured on a shared, loaded machine"
     )
@@ -117,13 +92,6 @@ def main() -> int:
             f"nn.TransformerEncoder {row['torch_images_per_s']:9.1f} img/s, "
             f"ours/torch time {row['ours_time_over_torch']:.2f}x, "
             f"max |logit diff| {row['max_abs_logit_difference']:.1e}"
-        )
-    if not args.quick:
-        run = training_run()
-        result["digits_training"] = run
-        print(
-            f"digits training: {run['epochs']} epochs, {run['train_seconds_wall']:.1f} s wall, "
-            f"{run['train_seconds_cpu']:.1f} s CPU, test accuracy {run['test_accuracy']:.4f}"
         )
     result["machine"]["load_average_at_end"] = list(os.getloadavg())
     args.out.parent.mkdir(parents=True, exist_ok=True)
