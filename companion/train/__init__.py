@@ -5,8 +5,9 @@
 :mod:`.recipe`              ``Recipe``, the one shape of a run's settings ``fit`` takes
 :mod:`.recipes`             the chapters' recipes, as data (and ``train_on_digits``)
 :mod:`.registry`            the registry of measured runs (``register_run``, ``stored_rows``)
-:mod:`.experiments`         the triplet and capstone chapters' experiments (digits and
-                            Fashion-MNIST), and the images each run uses
+:mod:`.experiments`         the triplet and capstone chapters' Fashion-MNIST experiments,
+                            and the images each run uses
+:mod:`.digits_experiment`   the triplet chapter's digits experiment, and its images
 :mod:`.weights`             the trained networks the course ships, with their provenance
 :mod:`.retrieval_runs`      the triplet and capstone chapters' registered runs
 :mod:`.vit_runs`            the Vision Transformer chapter's registered runs
@@ -16,6 +17,7 @@
 """
 
 from companion.train import (
+    digits_experiment,
     experiments,
     loop,
     norm_placement,
@@ -29,6 +31,7 @@ from companion.train import (
 )
 
 __all__ = [
+    "digits_experiment",
     "experiments",
     "loop",
     "norm_placement",

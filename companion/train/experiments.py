@@ -1,4 +1,4 @@
-"""The measured runs of the triplet and capstone chapters, in one place.
+"""The Fashion-MNIST experiments of the triplet and capstone chapters.
 
 A chapter calls these functions and prints what they return; ``benchmarks/bench_kernels.py``
 calls the same functions under every CPU kernel level and seed, so the spread it stores is
@@ -17,44 +17,32 @@ the spread of the chapter's own numbers. Each function trains with the recipes o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
 
-from companion.data.augment import random_placement, shift_on_canvas
-from companion.data.digits import load_digits
 from companion.data.fashion_mnist import load_fashion_mnist
-from companion.metric.miners import STRATEGIES
 from companion.metric.retrieval import nearest_neighbor_accuracy, recall_at_k
 from companion.metric.verification import verification_protocol
 from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet, ViTEmbedding
 from companion.nn.vit_config import VIT_FASHION
 from companion.train.loop import fit, predict
-from companion.train.recipe import Recipe, seeded
+from companion.train.recipe import seeded
 from companion.train.recipes import (
     CAPSTONE,
-    DIGITS_TRIPLET,
-    DIGITS_TRIPLET_FINAL,
-    DIGITS_TRIPLET_OPEN,
-    DIGITS_TRIPLET_SHIFTED,
     RETRIEVAL_CNN,
     RETRIEVAL_TRIPLET,
 )
-from companion.train.weights import load_weights, read_provenance
+from companion.train.weights import Trained, load_trained, load_weights, read_provenance
 
 __all__ = [
-    "DIGITS_ROLES",
     "FASHION_EMBEDDING",
     "FASHION_RETRIEVAL_ROLES",
     "OPEN_SET_ROLES",
     "SEEN",
     "UNSEEN",
     "VERIFICATION_IMAGES",
-    "Trained",
-    "digits_data",
-    "digits_triplet",
     "fashion_retrieval",
     "fashion_retrieval_data",
     "open_set_data",
@@ -76,16 +64,6 @@ FASHION_EMBEDDING = EmbeddingConfig(image_size=28, dim=32, global_pool=False)
 VERIFICATION_IMAGES = 2_000
 
 
-@dataclass
-class Trained:
-    """What a run measured (``scores``, floats by name), the networks it trained, and the
-    training loss of each epoch of each network (``histories``, by network name)."""
-
-    scores: dict[str, float] = field(default_factory=dict)
-    models: dict[str, nn.Module] = field(default_factory=dict)
-    histories: dict[str, list[float]] = field(default_factory=dict)
-
-
 def _check_pretrained(run: str, got: dict[str, object], shipped: dict[str, object]) -> None:
     """``pretrained`` loads the weights the full run trained with the shipped seed, so the
     run's other arguments must be the ones they were trained with."""
@@ -102,22 +80,6 @@ def _retrieval_networks(classes: int, seed: int) -> dict[str, nn.Module]:
         "cnn": seeded(lambda: SmallCNN(CNNConfig(num_classes=classes)), seed),
         "triplet": seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed),
     }
-
-
-def _shipped(run: str, models: dict[str, nn.Module]) -> Trained:
-    """``models`` with ``run``'s shipped weights loaded, and the scores and histories the run
-    measured with them (:mod:`companion.train.weights`)."""
-    provenance = load_weights(run, models)
-    return Trained(dict(provenance.scores), models, provenance.histories)
-
-
-def _budget(recipe: Recipe, epochs: int | None) -> Recipe:
-    """``recipe``, or the same for ``epochs`` epochs without warm-up (a test's budget)."""
-    return recipe if epochs is None else replace(recipe, epochs=epochs, warmup_epochs=0)
-
-
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _pixels(x: torch.Tensor) -> torch.Tensor:
@@ -213,7 +175,7 @@ def fashion_retrieval(
                 nets = _retrieval_networks(classes, seed)
                 models["cnn" + suffix] = CNNFeatures(nets["cnn"])
                 models["triplet" + suffix] = nets["triplet"]
-            return _shipped("fashion_triplet", models)
+            return load_trained("fashion_triplet", models)
     data = fashion_retrieval_data(
         seed=seed,
         train_images=train_images,
@@ -231,7 +193,7 @@ def fashion_retrieval(
         x, y = x_train[keep], y_train[keep]
         for name, recipe in (("cnn", RETRIEVAL_CNN), ("triplet", RETRIEVAL_TRIPLET)):
             if not pretrained:
-                history = fit(nets[name], x, y, _budget(recipe, epochs), seed=seed)
+                history = fit(nets[name], x, y, recipe.shortened(epochs), seed=seed)
                 result.histories[name + suffix] = history.train_loss
         nets["cnn"] = CNNFeatures(nets["cnn"])
         for name, net in nets.items():
@@ -333,7 +295,7 @@ def open_set_retrieval(
             {"train_images": 15_000, "seen": SEEN, "unseen": UNSEEN},
         )
         if not rescore:
-            return _shipped("capstone", _open_set_networks(seed))
+            return load_trained("capstone", _open_set_networks(seed))
     data = open_set_data(
         seed=seed, train_images=train_images, seen=seen, unseen=unseen, eval_images=eval_images
     )
@@ -347,7 +309,7 @@ def open_set_retrieval(
         result.histories = load_weights("capstone", result.models).histories
     for name, net in result.models.items():
         if not pretrained:
-            history = fit(net, x_train, y_train, _budget(CAPSTONE, epochs), seed=seed)
+            history = fit(net, x_train, y_train, CAPSTONE.shortened(epochs), seed=seed)
             result.histories[name] = history.train_loss
         result.scores[f"{name}_loss"] = result.histories[name][-1]
         result.scores[f"{name}_val"] = recall_at_k(predict(net, x_val), y_val, k=1)
@@ -365,95 +327,6 @@ def _open_set_networks(seed: int) -> dict[str, nn.Module]:
     }
 
 
-def digits_triplet(seed: int = 0, *, epochs: int | None = None) -> dict[str, object]:
-    """The triplet chapter's digits trainings with ``seed`` (the chapter runs seed 0).
-
-    Each strategy of :data:`~companion.metric.miners.STRATEGIES` trains with
-    ``DIGITS_TRIPLET`` and the best validation Recall@1 (then 1-NN accuracy) is kept for
-    the final fit on train + validation (``DIGITS_TRIPLET_FINAL``), scored on test. On the
-    16x16 canvas (``DIGITS_TRIPLET_SHIFTED``, fresh random placements) the strategy is
-    chosen by shifted validation 1-NN accuracy and scored on shifted test digits against
-    pixels; trained on the classes 0-4 only (``DIGITS_TRIPLET_OPEN``), Recall@1 among the
-    shifted test digits of the classes 5-9. ``epochs`` replaces every recipe's epochs (no
-    warm-up): a test's tiny budget.
-
-    Returns:
-        The choices and scores by name (the fields of ``benchmarks/bench_kernels.py``'s
-        triplet rows).
-    """
-    x_train, y_train = load_digits("train")
-    x_val, y_val = load_digits("val")
-    x_test, y_test = load_digits("test")
-    x_trainval, y_trainval = load_digits("trainval")
-    canvas = 16
-    shifted = {
-        "train": shift_on_canvas(x_train, canvas_size=canvas, generator=_generator(1)),
-        "val": shift_on_canvas(x_val, canvas_size=canvas, generator=_generator(2)),
-        "test": shift_on_canvas(x_test, canvas_size=canvas, generator=_generator(3)),
-    }
-
-    def train(image_size: int, x, y, recipe, strategy: str, **kwargs) -> EmbeddingNet:
-        model = seeded(lambda: EmbeddingNet(EmbeddingConfig(image_size=image_size, dim=32)), seed)
-        fit(model, x, y, replace(_budget(recipe, epochs), strategy=strategy), seed=seed, **kwargs)
-        return model
-
-    select = {}
-    for strategy in STRATEGIES:
-        model = train(8, x_train, y_train, DIGITS_TRIPLET, strategy)
-        val_emb = predict(model, x_val)
-        select[strategy] = (
-            recall_at_k(val_emb, y_val, k=1),
-            nearest_neighbor_accuracy(val_emb, y_val, predict(model, x_train), y_train),
-        )
-    best = max(STRATEGIES, key=lambda s: select[s])
-    model = train(8, x_trainval, y_trainval, DIGITS_TRIPLET_FINAL, best)
-    gallery_emb, test_emb = predict(model, x_trainval), predict(model, x_test)
-
-    placement = random_placement(canvas)
-    shift_models, shift_val = {}, {}
-    for strategy in STRATEGIES:
-        net = train(canvas, x_train, y_train, DIGITS_TRIPLET_SHIFTED, strategy, transform=placement)
-        shift_models[strategy] = net
-        shift_val[strategy] = nearest_neighbor_accuracy(
-            predict(net, shifted["val"]), y_val, predict(net, shifted["train"]), y_train
-        )
-    shift_best = max(STRATEGIES, key=lambda s: shift_val[s])
-    shift_model = shift_models[shift_best]
-    shift_test_1nn = nearest_neighbor_accuracy(
-        predict(shift_model, shifted["test"]),
-        y_test,
-        predict(shift_model, shifted["train"]),
-        y_train,
-    )
-    pixel_shift_test_1nn = nearest_neighbor_accuracy(
-        _pixels(shifted["test"]), y_test, _pixels(shifted["train"]), y_train
-    )
-
-    seen, unseen = y_train < 5, y_test >= 5
-    open_model = train(
-        canvas, x_train[seen], y_train[seen], DIGITS_TRIPLET_OPEN, shift_best, transform=placement
-    )
-    return {
-        "strategy": best,
-        "select_val_recall_1nn": {s: list(v) for s, v in select.items()},
-        "test_1nn": nearest_neighbor_accuracy(test_emb, y_test, gallery_emb, y_trainval),
-        "test_recall": recall_at_k(test_emb, y_test, k=1),
-        "shift_strategy": shift_best,
-        "shift_val_1nn": shift_val,
-        "shift_test_1nn": shift_test_1nn,
-        "pixel_shift_test_1nn": pixel_shift_test_1nn,
-        "shift_gain_points": 100 * (shift_test_1nn - pixel_shift_test_1nn),
-        "unseen_recall": recall_at_k(predict(open_model, shifted["test"][unseen]), y_test[unseen]),
-        "pixel_unseen_recall": recall_at_k(_pixels(shifted["test"][unseen]), y_test[unseen]),
-    }
-
-
-def digits_data(seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The digits splits every digits run uses (the data set's fixed split, whatever the
-    run's ``seed``): ``"train"``, ``"val"``, ``"test"`` and ``"trainval"``."""
-    return {split: load_digits(split) for split in ("train", "val", "test", "trainval")}
-
-
 #: The role of each image set of :func:`fashion_retrieval_data`.
 FASHION_RETRIEVAL_ROLES = {
     "train": "train",
@@ -467,5 +340,3 @@ FASHION_RETRIEVAL_ROLES = {
 }
 #: The role of each image set of :func:`open_set_data`.
 OPEN_SET_ROLES = {"train": "train", "val": "val", "test": "test", "seen_test": "test"}
-#: The role of each image set of :func:`digits_data`.
-DIGITS_ROLES = {"train": "train", "val": "val", "test": "test", "trainval": "final"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TypeVar
 
 import torch
@@ -148,6 +148,11 @@ class Recipe:
     def fields(self) -> dict[str, object]:
         """Every setting by name (what a stored result records)."""
         return asdict(self)
+
+    def shortened(self, epochs: int | None) -> Recipe:
+        """This recipe, or (``epochs`` given) the same for ``epochs`` epochs without warm-up:
+        a test's tiny budget, never a stored number."""
+        return self if epochs is None else replace(self, epochs=epochs, warmup_epochs=0)
 
     def digest(self) -> str:
         """The first 12 hex digits of the SHA-256 of :meth:`fields` as sorted JSON: two

@@ -82,7 +82,7 @@ class MeasuredRun:
         results: the file under ``benchmarks/results/`` its rows are stored in.
         experiment: ``experiment(seed)``, the chapter's experiment behind ``run``, returning
             its scores, trained networks and histories
-            (:class:`~companion.train.experiments.Trained`), for the runs whose networks
+            (:class:`~companion.train.weights.Trained`), for the runs whose networks
             the course ships (``benchmarks/make_weights.py``, :mod:`.weights`); else None.
     """
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from companion.train import experiments
+from companion.train import digits_experiment, experiments
 from companion.train.recipes import (
     CAPSTONE,
     DIGITS_TRIPLET,
@@ -69,7 +69,7 @@ def capstone(seed: int = 0, *, tiny: bool = False) -> Capstone:
 @dataclass(frozen=True)
 class DigitsTriplet:
     """The triplet chapter's digits runs with one seed (see
-    :func:`~companion.train.experiments.digits_triplet`): the strategies chosen, the
+    :func:`~companion.train.digits_experiment.digits_triplet`): the strategies chosen, the
     selection scores, test 1-NN accuracy and Recall@1, the shifted digits' scores against
     pixels, the unseen classes' Recall@1 against pixels, and CPU seconds."""
 
@@ -89,8 +89,8 @@ class DigitsTriplet:
 
 @register_run(
     "triplet",
-    data=experiments.digits_data,
-    roles=experiments.DIGITS_ROLES,
+    data=digits_experiment.digits_data,
+    roles=digits_experiment.DIGITS_ROLES,
     recipes={
         "select": DIGITS_TRIPLET,
         "final": DIGITS_TRIPLET_FINAL,
@@ -99,9 +99,9 @@ class DigitsTriplet:
     },
 )
 def digits_triplet(seed: int = 0, *, tiny: bool = False) -> DigitsTriplet:
-    """:func:`~companion.train.experiments.digits_triplet` with ``seed``."""
+    """:func:`~companion.train.digits_experiment.digits_triplet` with ``seed``."""
     cpu = time.process_time()
-    result = experiments.digits_triplet(seed, epochs=1 if tiny else None)
+    result = digits_experiment.digits_triplet(seed, epochs=1 if tiny else None)
     return DigitsTriplet(**result, train_seconds_cpu=time.process_time() - cpu)
 
 

@@ -19,12 +19,12 @@ from companion.data.fashion_mnist import load_fashion_mnist
 from companion.nn.cnn import SmallCNN
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import VIT_DIGITS, VIT_FASHION
-from companion.train.experiments import DIGITS_ROLES, Trained, digits_data
+from companion.train.digits_experiment import DIGITS_ROLES, digits_data
 from companion.train.loop import History, accuracy, fit
 from companion.train.recipe import Recipe, seeded
 from companion.train.recipes import DIGITS_VIT, FASHION, train_on_digits
 from companion.train.registry import register_run
-from companion.train.weights import load_weights, read_provenance
+from companion.train.weights import Trained, load_weights, read_provenance
 
 __all__ = [
     "TINY_IMAGES",

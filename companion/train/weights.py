@@ -35,6 +35,8 @@ __all__ = [
     "MAX_BYTES",
     "WEIGHTS_DIR",
     "Provenance",
+    "Trained",
+    "load_trained",
     "load_weights",
     "read_provenance",
     "save_weights",
@@ -196,3 +198,20 @@ def load_weights(
         model.load_state_dict(state)
         model.eval()
     return provenance
+
+
+@dataclass
+class Trained:
+    """What a run measured (``scores``, floats by name), the networks it trained, and the
+    training loss of each epoch of each network (``histories``, by network name)."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    models: dict[str, nn.Module] = field(default_factory=dict)
+    histories: dict[str, list[float]] = field(default_factory=dict)
+
+
+def load_trained(run: str, models: dict[str, nn.Module]) -> Trained:
+    """``models`` with ``run``'s shipped weights loaded (:func:`load_weights`), and the
+    scores and histories the run measured with them."""
+    provenance = load_weights(run, models)
+    return Trained(dict(provenance.scores), models, provenance.histories)

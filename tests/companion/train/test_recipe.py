@@ -108,3 +108,14 @@ def test_recipe_rejects_bad_shifts(field: str) -> None:
         Recipe(**{field: -1})
     with pytest.raises(TypeError, match=rf"{field} must be an int, got float"):
         Recipe(**{field: 0.5})
+
+
+def test_shortened_is_the_same_recipe_for_fewer_epochs_without_warm_up() -> None:
+    from companion.train.recipes import CAPSTONE
+
+    assert CAPSTONE.shortened(None) is CAPSTONE
+    short = CAPSTONE.shortened(1)
+    assert (short.epochs, short.warmup_epochs) == (1, 0)
+    assert {k: v for k, v in short.fields().items() if k not in ("epochs", "warmup_epochs")} == {
+        k: v for k, v in CAPSTONE.fields().items() if k not in ("epochs", "warmup_epochs")
+    }
