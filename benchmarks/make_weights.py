@@ -22,6 +22,7 @@ import json
 import sys
 import time
 
+from course_tools.machine import cpu_model
 from course_tools.notebooks import kernels
 
 
@@ -36,7 +37,12 @@ def child(name: str, seed: int) -> None:
     run = registry.get_run(name)
     result = run.experiment(seed)
     provenance = weights.save_weights(
-        name, seed, result.models, scores=result.scores, histories=result.histories
+        name,
+        seed,
+        result.models,
+        scores=result.scores,
+        histories=result.histories,
+        machine={"cpu": cpu_model()},
     )
     summary = {
         "capability": torch.backends.cpu.get_cpu_capability(),

@@ -32,6 +32,9 @@ images *within* the split asked for, so a training subset never holds a validati
 image whatever the seed (nanoGPT's rule: the split is fixed once, the run seed only seeds
 the run). Both seeds are integers because they name a set of images (a result records them);
 the random draws made while training take a ``torch.Generator``.
+
+Longer than the ~300 lines a module may take: one data set, its file format, checks and
+splits, read top to bottom as one loader.
 """
 
 from __future__ import annotations

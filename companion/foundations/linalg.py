@@ -22,6 +22,9 @@ inner products and projections         :func:`project_onto`, :func:`projection_m
                                        :func:`cosine_similarity`
 eigenvalues (the picture)              :func:`transform_unit_circle`
 =====================================  ====================================================
+
+Longer than the ~300 lines a module may take: one cheat-sheet's identities, each a short
+function, in the order of the sheet.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ ViT for the digits, and what each size costs in parameters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from companion.checks import check_divisible, check_int, check_number
 
@@ -108,18 +108,8 @@ VIT_DIGITS = ViTConfig(
 
 
 #: A small ViT for Fashion-MNIST's 28x28 images, 16 patches of 7x7 pixels (chosen on the
-#: validation split).
-VIT_FASHION = ViTConfig(
-    image_size=28,
-    patch_size=7,
-    in_channels=1,
-    num_classes=10,
-    embed_dim=64,
-    depth=4,
-    num_heads=4,
-    mlp_dim=128,
-    dropout=0.0,
-)
+#: validation split); width, depth, heads and MLP those of :data:`VIT_DIGITS`.
+VIT_FASHION = replace(VIT_DIGITS, image_size=28, patch_size=7)
 
 
 def parameter_counts(config: ViTConfig) -> dict[str, int]:

@@ -12,6 +12,9 @@ the spread of the chapter's own numbers. Each function trains with the recipes o
 - verification, FaceNet's protocol
   (:func:`~companion.metric.verification.verification_protocol`): a distance threshold
   chosen on validation pairs, scored once on test pairs; TAR at a fixed FAR; and mAP.
+
+Longer than the ~300 lines a module may take: the two Fashion-MNIST experiments share their
+classes, embedding network, data roles and shipped-weights path, and read as one unit.
 """
 
 from __future__ import annotations

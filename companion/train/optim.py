@@ -6,6 +6,9 @@ Each update is a plain function of tensors that returns new tensors (nothing is 
 in place), in the notation of the chapter; ``tests/companion/train/test_optim.py`` checks
 each one equal to ``torch.optim`` and ``torch.optim.lr_scheduler`` step after step, and the
 label-smoothed loss equal to ``F.cross_entropy(..., label_smoothing=...)``.
+
+Longer than the ~300 lines a module may take: one concept, the update rules, each short
+and written out for the chapter; splitting them would scatter one page's formulas.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,16 +79,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def save_weights(
     run: str,
     seed: int,
@@ -97,9 +86,11 @@ def save_weights(
     *,
     scores: Mapping[str, float],
     histories: Mapping[str, list[float]] | None = None,
+    machine: Mapping[str, Any] | None = None,
     folder: Path = WEIGHTS_DIR,
 ) -> Provenance:
-    """Write each network's ``state_dict`` and the provenance of the set.
+    """Write each network's ``state_dict`` and the provenance of the set: ``machine`` (the
+    CPU's name, say) is recorded beside the kernel level, torch version and thread count.
 
     Raises:
         ValueError: if ``run`` is not registered, or a file would exceed :data:`MAX_BYTES`.
@@ -129,9 +120,9 @@ def save_weights(
         histories={k: [float(x) for x in v] for k, v in (histories or {}).items()},
         machine={
             "capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu": _cpu_model(),
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
+            **(machine or {}),
         },
     )
     text = json.dumps(provenance.__dict__, indent=1, sort_keys=True) + "\n"

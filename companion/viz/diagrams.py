@@ -5,6 +5,9 @@ attention, the (pre-norm) encoder block and the Vision Transformer pipeline. Eac
 draws on an ``Axes`` (a new one of a size legible at the site's width when none is given)
 and returns it; data flows upwards, as in Vaswani et al. (2017), except for the ViT
 pipeline, which reads from left to right.
+
+Longer than the ~300 lines a module may take: four figures drawn with one set of box and
+arrow helpers, which would otherwise be shared across modules for no reader's gain.
 """
 
 from __future__ import annotations

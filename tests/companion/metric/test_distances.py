@@ -4,34 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from metric_references import make_batch, naive_distance, tol
 
 from companion.metric.distances import pairwise_distances
 
 DTYPES = [torch.float32, torch.float64]
 
 
-def tol(dtype: torch.dtype) -> dict[str, float]:
-    return (
-        {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-10}
-    )
-
-
-def make_batch(
-    n: int, d: int, classes: int, dtype: torch.dtype, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=g, dtype=dtype)
-    y = torch.randint(0, classes, (n,), generator=g)
-    return x, y
-
-
 # --- naive references --------------------------------------------------------------------
-
-
-def naive_distance(u: torch.Tensor, v: torch.Tensor, squared: bool) -> float:
-    u, v = u.detach(), v.detach()
-    s = sum((a - b) ** 2 for a, b in zip(u.tolist(), v.tolist(), strict=True))
-    return s if squared else s**0.5
 
 
 # --- pairwise_distances ------------------------------------------------------------------

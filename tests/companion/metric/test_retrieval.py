@@ -9,6 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+from metric_references import make_batch, naive_distance, tol
 from sklearn.metrics import average_precision_score
 
 from companion.metric.distances import pairwise_distances
@@ -25,23 +26,8 @@ MODES = ["leave_one_out", "reference"]
 METRICS = [recall_at_k, nearest_neighbor_accuracy, mean_average_precision]
 
 
-def tol(dtype: torch.dtype) -> dict[str, float]:
-    return (
-        {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-10}
-    )
-
-
 def _tol(dtype: torch.dtype) -> float:
     return 1e-6 if dtype == torch.float32 else 1e-12
-
-
-def make_batch(
-    n: int, d: int, classes: int, dtype: torch.dtype, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=g, dtype=dtype)
-    y = torch.randint(0, classes, (n,), generator=g)
-    return x, y
 
 
 def make_embeddings(
@@ -70,12 +56,6 @@ def make_case(
 
 
 # --- naive references --------------------------------------------------------------------
-
-
-def naive_distance(u: torch.Tensor, v: torch.Tensor, squared: bool) -> float:
-    u, v = u.detach(), v.detach()
-    s = sum((a - b) ** 2 for a, b in zip(u.tolist(), v.tolist(), strict=True))
-    return s if squared else s**0.5
 
 
 def naive_ranking(
