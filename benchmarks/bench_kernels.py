@@ -20,6 +20,15 @@ re-measures some rows of an existing file and keeps the others. The runs:
   1-NN beats pixels by >= 20 points); the model trained on classes 0-4 (claim: Recall@1
   on the unseen classes 5-9 beats pixels). Its Fashion-MNIST section
   (``fashion_triplet``) and the capstone (``capstone``).
+- Triplet-loss chapter, the ablation of FaceNet's and Hermans et al.'s choices
+  (``triplet_ablation``: each row's validation Recall@1; ``triplet_ablation_final``: the
+  chosen row on train+val, test Recall@1 scored once), in
+  ``results/kernels_triplet_ablation_cpu.json``.
+- Training chapter (``warmup``): post-norm without and with warm-up (claim: with it
+  validation accuracy >= 0.7, without it <= 0.4), in ``results/kernels_warmup_cpu.json``.
+
+Each run's rows go to the file it is registered with (``--out``, as the command in
+``registry.MeasuredRun.command`` writes it).
 
 A kernel set is the instruction-set level of a CPU, emulated on this one. Two libraries
 choose kernels, independently: ATen (``ATEN_CPU_CAPABILITY``: ``default``, ``avx2``,

@@ -14,8 +14,6 @@ PACKAGES = ("companion", "course_tools")
 #: Modules without a mirrored test file, each with where it is tested instead (or that it is
 #: not). Shrink this list; do not grow it without a reason.
 ONLY_IN_CROSS_CUTTING_SUITES: dict[str, str] = {
-    "companion/train/retrieval_runs.py": "registered runs: each runs on a tiny budget, and its "
-    "images are checked, in tests/test_run_data.py",
     "companion/train/vit_runs.py": "registered runs: each runs on a tiny budget, and its images "
     "are checked, in tests/test_run_data.py",
     "course_tools/coursework/errors.py": "the exception classes only; the coursework tests match "

@@ -6,9 +6,10 @@ seed and optimiser (AdamW; by default at a constant learning rate from the first
 warm-up; or, for the control runs, after a linear warm-up).
 Xiong et al. (2020) show why post-norm needs the warm-up: at initialisation the
 gradients of its last layers are large, and a full learning rate from step one can
-throw the model into a bad region it does not leave. ``schedule="cosine"`` with
-``warmup_epochs`` runs :func:`~companion.train.loop.fit`'s warm-up + cosine schedule
-instead, the experiment of the training chapter.
+throw the model into a bad region it does not leave. The training chapter's experiment
+(:data:`POST_NORM` trained with ``recipes.POSTNORM_NO_WARMUP`` and ``recipes.POSTNORM_WARMUP``,
+:func:`~companion.train.loop.fit`'s cosine schedule without and with a warm-up) is the
+registered run ``warmup`` (:mod:`companion.train.training_runs`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from companion.nn.block import BlockConfig, TokenEncoder
 from companion.train.loop import History, accuracy, fit
 from companion.train.recipe import Recipe, seeded
 
-__all__ = ["rows_as_tokens", "train_norm_placement"]
+__all__ = ["POST_NORM", "rows_as_tokens", "train_norm_placement"]
+
+#: The training chapter's post-norm network: 6 blocks, D = 32, 4 heads (the Transformer
+#: block chapter's post-norm runs are this size too).
+POST_NORM = BlockConfig(depth=6, embed_dim=32, num_heads=4, norm_first=False)
 
 
 def rows_as_tokens(images: torch.Tensor) -> torch.Tensor:
@@ -31,23 +36,18 @@ def rows_as_tokens(images: torch.Tensor) -> torch.Tensor:
 
 
 def train_norm_placement(
-    config: BlockConfig,
-    *,
-    epochs: int = 8,
-    lr: float = 3e-3,
-    batch_size: int = 64,
-    seed: int = 0,
-    schedule: str | None = None,
-    warmup_epochs: int = 0,
+    config: BlockConfig, recipe: Recipe, *, seed: int = 0
 ) -> tuple[TokenEncoder, History]:
-    """Train ``TokenEncoder(config)`` on the digits' train split with AdamW at peak ``lr``.
+    """Train ``TokenEncoder(config)`` on the digits' train split with ``recipe``
+    (:func:`~companion.train.loop.fit`; its initialisation seeded by
+    :func:`~companion.train.recipe.seeded` with ``seed``).
 
-    ``schedule=None`` (the default) keeps ``lr`` constant from the first step, after a
-    linear warm-up from ``lr/steps`` to ``lr`` over ``warmup_epochs`` if that is above 0
-    (the control run for the warm-up explanation); ``"cosine"`` is ``fit``'s linear warm-up
-    over ``warmup_epochs`` then cosine decay (``warmup_epochs=0``: the decay alone, no
-    warm-up). After each epoch the validation accuracy is recorded as
-    ``history.metrics["val_accuracy"]``.
+    The chapters' recipes: ``schedule=None`` keeps ``lr`` constant from the first step;
+    ``"warmup"`` reaches it by a linear warm-up over ``warmup_epochs`` and then keeps it
+    (the Transformer block chapter's control runs); ``"cosine"`` is the linear warm-up then
+    cosine decay (``warmup_epochs=0``: the decay alone, no warm-up; the training chapter's
+    ``recipes.POSTNORM_NO_WARMUP`` and ``recipes.POSTNORM_WARMUP``). After each epoch the
+    validation accuracy is recorded as ``history.metrics["val_accuracy"]``.
     """
     model = seeded(lambda: TokenEncoder(config), seed)
     x_train, y_train = load_digits("train")
@@ -57,13 +57,5 @@ def train_norm_placement(
     def evaluate(m: torch.nn.Module) -> dict[str, float]:
         return {"val_accuracy": accuracy(m, x_val, y_val)}
 
-    recipe = Recipe(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        # None: the full learning rate from the first step, or after a linear warm-up
-        schedule=schedule if schedule is not None else ("warmup" if warmup_epochs else None),
-        warmup_epochs=warmup_epochs,
-    )
     history = fit(model, x_train, y_train, recipe, evaluate=evaluate, seed=seed)
     return model.eval(), history

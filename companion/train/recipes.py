@@ -31,9 +31,12 @@ __all__ = [
     "DIGITS_VIT",
     "FASHION",
     "FASHION_FULL",
+    "POSTNORM_NO_WARMUP",
+    "POSTNORM_WARMUP",
     "RETRIEVAL_CNN",
     "RETRIEVAL_TRIPLET",
     "TRIPLET",
+    "TRIPLET_ABLATION",
     "train_on_digits",
 ]
 
@@ -89,6 +92,28 @@ DIGITS_TRIPLET_FINAL = replace(DIGITS_TRIPLET, epochs=10)
 DIGITS_TRIPLET_SHIFTED = replace(DIGITS_TRIPLET, epochs=8)
 #: The same on the classes 0-4 only (half the images, so more epochs).
 DIGITS_TRIPLET_OPEN = replace(DIGITS_TRIPLET, epochs=12)
+
+#: The triplet chapter's ablation of FaceNet's and Hermans et al.'s choices: each row is
+#: ``DIGITS_TRIPLET`` (semi-hard, a hinge of margin 0.2, plain distances, 4 epochs of AdamW at
+#: 3e-3 in batches of 64) with one or two settings changed, by the name of the row
+#: (``soft``: batch-hard with the soft margin; ``squared``: squared distances;
+#: ``sphere``/``raw``: the embeddings normalised or not, a setting of the network, not of the
+#: recipe: see ``retrieval_runs.ABLATION_ROWS``).
+TRIPLET_ABLATION: dict[str, Recipe] = {
+    "semihard_plain_sphere": DIGITS_TRIPLET,
+    "semihard_squared_sphere": replace(DIGITS_TRIPLET, squared=True),
+    "semihard_plain_raw": DIGITS_TRIPLET,
+    "hard_plain_sphere": replace(DIGITS_TRIPLET, strategy="hard"),
+    "soft_plain_sphere": replace(DIGITS_TRIPLET, strategy="hard", soft_margin=True),
+    "soft_squared_sphere": replace(DIGITS_TRIPLET, strategy="hard", soft_margin=True, squared=True),
+    "soft_plain_raw": replace(DIGITS_TRIPLET, strategy="hard", soft_margin=True),
+}
+#: The training chapter's warm-up experiment (post-norm ``TokenEncoder`` on the digits,
+#: :func:`~companion.train.norm_placement.train_norm_placement`): 6 epochs of AdamW at a peak
+#: of 1e-2 in batches of 64, cosine decay from the full rate on the first step (no warm-up).
+POSTNORM_NO_WARMUP = Recipe(epochs=6, batch_size=64, lr=1e-2, schedule="cosine", warmup_epochs=0)
+#: The same with 2 epochs of linear warm-up, the experiment's only difference.
+POSTNORM_WARMUP = replace(POSTNORM_NO_WARMUP, warmup_epochs=2)
 
 
 def train_on_digits(

@@ -45,7 +45,11 @@ __all__ = [
 #: The roles of a run's images.
 ROLES: tuple[str, ...] = ("train", "val", "test", "final")
 #: The modules whose import registers the runs (imported by :func:`list_runs`).
-RUN_MODULES: tuple[str, ...] = ("companion.train.retrieval_runs", "companion.train.vit_runs")
+RUN_MODULES: tuple[str, ...] = (
+    "companion.train.retrieval_runs",
+    "companion.train.training_runs",
+    "companion.train.vit_runs",
+)
 
 #: The keys ``benchmarks/bench_kernels.py`` adds to a run's record in a stored row.
 METADATA: tuple[str, ...] = (

@@ -7,9 +7,8 @@ oneDNN (``ONEDNN_MAX_CPU_ISA``) for convolutions, so a level sets both, as a lea
 of that level would. The variables must be set before torch is imported, so every check
 here runs in a fresh interpreter; this module never imports torch.
 
-Used by ``tools/check_kernels.py`` (the notebooks under each level) and the benchmarks
-that measure the claims' spread over levels (``benchmarks/bench_kernels.py``,
-``benchmarks/bench_warmup.py``).
+Used by ``tools/check_kernels.py`` (the notebooks under each level) and the benchmark
+that measures the claims' spread over levels (``benchmarks/bench_kernels.py``).
 """
 
 from __future__ import annotations

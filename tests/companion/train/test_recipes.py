@@ -102,3 +102,36 @@ def test_train_on_digits_learns() -> None:
 def test_train_on_digits_refuses_the_test_split() -> None:
     with pytest.raises(ValueError, match=r"eval_split must not be 'test': make choices on 'val'"):
         recipes.train_on_digits(eval_split="test")
+
+
+def test_the_warm_up_arms_differ_only_in_the_warm_up() -> None:
+    """The training chapter's two arms: the recipe the old warm-up script ran (6 epochs,
+    batches of 64, AdamW at a peak of 1e-2, cosine), without and with 2 epochs of warm-up."""
+    arms = (recipes.POSTNORM_NO_WARMUP, recipes.POSTNORM_WARMUP)
+    assert [r.warmup_epochs for r in arms] == [0, 2]
+    assert replace(recipes.POSTNORM_WARMUP, warmup_epochs=0) == recipes.POSTNORM_NO_WARMUP
+    base = recipes.POSTNORM_NO_WARMUP
+    assert (base.epochs, base.batch_size, base.lr, base.schedule) == (6, 64, 1e-2, "cosine")
+    assert (base.weight_decay, base.label_smoothing, base.max_shift, base.flip) == (0, 0, 0, False)
+
+
+def test_the_triplet_ablation_varies_only_the_loss_s_settings() -> None:
+    """Each row is the chapter's DIGITS_TRIPLET with its miner, margin and distance set by
+    its name, nothing else; the sphere and raw rows share their recipe (normalising is the
+    network's)."""
+    for name, recipe in recipes.TRIPLET_ABLATION.items():
+        miner, distance, _ = name.split("_")
+        assert recipe.strategy == ("semihard" if miner == "semihard" else "hard")
+        assert recipe.soft_margin == (miner == "soft")
+        assert recipe.squared == (distance == "squared")
+        expected = replace(
+            recipes.DIGITS_TRIPLET,
+            strategy=recipe.strategy,
+            soft_margin=recipe.soft_margin,
+            squared=recipe.squared,
+        )
+        assert recipe == expected, name
+    ablation = recipes.TRIPLET_ABLATION
+    assert ablation["semihard_plain_raw"] == ablation["semihard_plain_sphere"]
+    assert ablation["soft_plain_raw"] == ablation["soft_plain_sphere"]
+    assert len({r.digest() for r in ablation.values()}) == 5
