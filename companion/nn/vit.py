@@ -1,4 +1,4 @@
-"""The Vision Transformer (ViT, Dosovitskiy et al., 2021): BERT's encoder applied to patches.
+"""The Vision Transformer (ViT, Dosovitskiy et al., 2021): a pre-norm encoder over patches.
 
 An image ``(C, H, W)`` is cut into ``N = HW / P²`` patches of ``P x P`` pixels; each patch,
 flattened to ``P²C`` numbers, is projected linearly to ``D`` dimensions. A learned
