@@ -23,7 +23,7 @@ from companion.train.recipe import Recipe, seeded
 
 __all__ = ["POST_NORM", "rows_as_tokens", "train_norm_placement"]
 
-#: The training chapter's post-norm network: 6 blocks, D = 32, 4 heads (the Transformer
+#: The training chapter's post-norm network, 6 blocks, D = 32, 4 heads (the Transformer
 #: block chapter's post-norm runs are this size too).
 POST_NORM = BlockConfig(depth=6, embed_dim=32, num_heads=4, norm_first=False)
 

@@ -93,7 +93,7 @@ DIGITS_TRIPLET_SHIFTED = replace(DIGITS_TRIPLET, epochs=8)
 #: The same on the classes 0-4 only (half the images, so more epochs).
 DIGITS_TRIPLET_OPEN = replace(DIGITS_TRIPLET, epochs=12)
 
-#: The triplet chapter's ablation of FaceNet's and Hermans et al.'s choices: each row is
+#: The triplet chapter's ablation of FaceNet's and Hermans et al.'s choices. Each row is
 #: ``DIGITS_TRIPLET`` (semi-hard, a hinge of margin 0.2, plain distances, 4 epochs of AdamW at
 #: 3e-3 in batches of 64) with one or two settings changed, by the name of the row
 #: (``soft``: batch-hard with the soft margin; ``squared``: squared distances;

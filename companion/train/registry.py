@@ -87,7 +87,8 @@ class MeasuredRun:
         experiment: ``experiment(seed)``, the chapter's experiment behind ``run``, returning
             its scores, trained networks and histories
             (:class:`~companion.train.weights.Trained`), for the runs whose networks
-            the course ships (``benchmarks/make_weights.py``, :mod:`.weights`); else None.
+            the course ships (``benchmarks/make_weights.py``,
+            :mod:`companion.train.weights`); else None.
     """
 
     name: str

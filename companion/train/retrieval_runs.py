@@ -50,6 +50,7 @@ __all__ = [
     "ABLATION_CHOSEN",
     "ABLATION_FINAL",
     "ABLATION_ROWS",
+    "ABLATION_TINY_IMAGES",
     "AblationRow",
     "Capstone",
     "DigitsTriplet",
@@ -187,10 +188,10 @@ ABLATION_ROWS: dict[str, AblationRow] = {
         ("soft_plain_raw", "batch-hard, soft margin, plain d, not normalised (Hermans et al.'s)"),
     )
 }
-#: The row the final fit trains: the one :func:`choose_ablation_row` chose from the stored
+#: The row the final fit trains, the one :func:`choose_ablation_row` chose from the stored
 #: ``triplet_ablation`` rows (the chapter checks that it still does).
 ABLATION_CHOSEN = "soft_plain_sphere"
-#: The final fit's recipe: the chosen row's, for the epochs of the chapter's final fit.
+#: The final fit's recipe, the chosen row's for the epochs of the chapter's final fit.
 ABLATION_FINAL = replace(ABLATION_ROWS[ABLATION_CHOSEN].recipe, epochs=DIGITS_TRIPLET_FINAL.epochs)
 #: Training images of a ``tiny`` ablation run (the tests' budget).
 ABLATION_TINY_IMAGES = 256

@@ -43,7 +43,7 @@ __all__ = [
 
 #: Where the shipped weights live (inside the package, so an installed course has them).
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-#: The largest weights file the course ships, in bytes (the project's rule: 1 MB).
+#: The largest weights file the course ships, in bytes (the project's rule, 1 MB).
 MAX_BYTES = 1_000_000
 
 
