@@ -5,7 +5,8 @@
 
 PyTorch picks its CPU kernels by instruction set, and float sums taken in another order
 send a training run down another path. This script runs the chapters' measured runs (the
-registry of :mod:`companion.train.registry`; ``--chapters`` names some) under each kernel
+registry of :mod:`companion.train.registry`: by default those stored in ``--out``;
+``--chapters`` names others) under each kernel
 set the CPU supports and each seed, exactly as the chapters do, and records each run's
 record, the fingerprints of the recipes it trained with, and the kernel set. ``--merge``
 re-measures some rows of an existing file and keeps the others. The runs:
@@ -26,6 +27,11 @@ re-measures some rows of an existing file and keeps the others. The runs:
   ``results/kernels_triplet_ablation_cpu.json``.
 - Training chapter (``warmup``): post-norm without and with warm-up (claim: with it
   validation accuracy >= 0.7, without it <= 0.4), in ``results/kernels_warmup_cpu.json``.
+- Vision Transformer chapter, data efficiency (``fashion_size_1000`` ... ``_60000``,
+  :mod:`companion.train.data_efficiency`): the ViT and the CNN on 1,000 to 60,000
+  Fashion-MNIST images, the largest the full recipe, in ``results/fashion_cpu.json``. Many
+  CPU minutes each (the full recipe: about 18), so measured at the best level only
+  (``--levels avx2`` on this machine).
 
 Each run's rows go to the file it is registered with (``--out``, as the command in
 ``registry.MeasuredRun.command`` writes it).
@@ -82,10 +88,12 @@ def child(name: str, seed: int) -> None:
 # ----------------------------------------------------------------------------- the parent
 
 
-def run_names() -> list[str]:
-    """The registered runs' names (read in a child: this process never imports torch)."""
+def run_names() -> dict[str, str]:
+    """Each registered run's name and the file its rows are stored in (read in a child:
+    this process never imports torch)."""
     code = (
-        "import json; from companion.train import registry; print(json.dumps(registry.list_runs()))"
+        "import json; from companion.train import registry; "
+        "print(json.dumps({n: registry.get_run(n).results for n in registry.list_runs()}))"
     )
     return json.loads(kernels.run_python(code))
 
@@ -152,7 +160,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=2, help="runs at a time (at most 2)")
-    parser.add_argument("--chapters", nargs="+", help="registered runs (default: all)")
+    parser.add_argument(
+        "--chapters", nargs="+", help="registered runs (default: those stored in --out)"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "kernels_cpu.json"
     )
@@ -177,9 +187,11 @@ def main() -> int:
     if not 1 <= args.workers <= 2:
         parser.error(f"--workers must be 1 or 2, got {args.workers}")
     names = run_names()
-    chapters = args.chapters or names
+    chapters = args.chapters or [n for n, file in names.items() if file == args.out.name]
     if unknown := sorted(set(chapters) - set(names)):
-        parser.error(f"--chapters must name registered runs {names}, got {unknown}")
+        parser.error(f"--chapters must name registered runs {sorted(names)}, got {unknown}")
+    if not chapters:
+        parser.error(f"--out: no registered run is stored in {args.out.name}; name --chapters")
 
     info = machine()
     levels = args.levels or info["capabilities"]
