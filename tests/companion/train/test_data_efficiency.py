@@ -39,7 +39,7 @@ def _epochs_by_hand(n: int, full: int, most: int) -> int:
 
 
 @pytest.mark.parametrize("n", [1_000, 1_234, 5_000, 20_000, 36_000, 60_000])
-@pytest.mark.parametrize("full, most", [(30, 50), (3, 10), (10, 10)])
+@pytest.mark.parametrize(("full", "most"), [(30, 50), (3, 10), (10, 10)])
 def test_epochs_for_matches_the_rule_by_hand(n: int, full: int, most: int) -> None:
     assert data_efficiency.epochs_for(n, full, most) == _epochs_by_hand(n, full, most)
 
