@@ -1,7 +1,8 @@
 """Training: the loop, the recipes it takes, and the chapters' measured runs.
 
 ==========================  =============================================================
-:mod:`.loop`                ``fit``, ``predict``, ``accuracy`` and the ``History`` of a run
+:mod:`.loop`                ``fit``, ``predict``, ``accuracy``, the ``History`` of a run,
+                            and the reference recipes' weight-decay groups
 :mod:`.recipe`              ``Recipe``, the one shape of a run's settings ``fit`` takes
 :mod:`.recipes`             the chapters' recipes, as data (and ``train_on_digits``)
 :mod:`.registry`            the registry of measured runs (``register_run``, ``stored_rows``)
@@ -11,12 +12,15 @@
 :mod:`.weights`             the trained networks the course ships, with their provenance
 :mod:`.retrieval_runs`      the triplet and capstone chapters' registered runs
 :mod:`.vit_runs`            the Vision Transformer chapter's registered runs
+:mod:`.data_efficiency`     the ViT chapter's runs by training-set size (registered)
+:mod:`.training_runs`       the training chapter's registered run (warm-up or not)
 :mod:`.norm_placement`      pre-norm against post-norm on the digits, with or without warm-up
 :mod:`.optim`               the update rules written out: SGD, momentum, Adam, AdamW, schedule
 ==========================  =============================================================
 """
 
 from companion.train import (
+    data_efficiency,
     digits_experiment,
     experiments,
     loop,
@@ -26,11 +30,13 @@ from companion.train import (
     recipes,
     registry,
     retrieval_runs,
+    training_runs,
     vit_runs,
     weights,
 )
 
 __all__ = [
+    "data_efficiency",
     "digits_experiment",
     "experiments",
     "loop",
@@ -40,6 +46,7 @@ __all__ = [
     "recipes",
     "registry",
     "retrieval_runs",
+    "training_runs",
     "vit_runs",
     "weights",
 ]

@@ -22,12 +22,27 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from companion.checks import check_instance, check_int, check_tensor
+from companion.checks import check_instance, check_int, check_number, check_tensor
 from companion.train.optim import warmup_cosine
 from companion.train.recipe import Recipe
 from companion.utils import progress_enabled
 
-__all__ = ["BatchSampler", "History", "Recipe", "accuracy", "fit", "predict"]
+__all__ = [
+    "NO_WEIGHT_DECAY",
+    "BatchSampler",
+    "History",
+    "Recipe",
+    "accuracy",
+    "fit",
+    "no_weight_decay",
+    "predict",
+    "weight_decay_groups",
+]
+
+#: Parameters the reference ViT recipes never decay, by name, beside every bias and every
+#: 1-D parameter (timm's ``no_weight_decay``: ``pos_embed``, ``cls_token``; here the
+#: course's names).
+NO_WEIGHT_DECAY: tuple[str, ...] = ("class_token", "position_embedding")
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 EvalFn = Callable[[nn.Module], dict[str, float]]
@@ -222,3 +237,34 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: 
     _check_pair(x, y)
     logits = predict(model, x, batch_size=batch_size)
     return (logits.argmax(dim=-1) == y.to(logits.device)).float().mean().item()
+
+
+def no_weight_decay(model: nn.Module, names: tuple[str, ...] = NO_WEIGHT_DECAY) -> list[str]:
+    """The names of ``model``'s parameters that the reference ViT recipes (the ViT paper's,
+    DeiT's, timm's ``param_groups_weight_decay``) leave undecayed: every 1-D parameter
+    (LayerNorm's scale and shift), every bias, and those named in ``names`` (the class
+    token and the position embeddings). :func:`fit` decays every parameter, as the
+    course's stored runs were trained."""
+    check_instance("model", model, nn.Module)
+    return [
+        name
+        for name, p in model.named_parameters()
+        if p.ndim <= 1 or name.endswith(".bias") or name.split(".")[-1] in names
+    ]
+
+
+def weight_decay_groups(
+    model: nn.Module, weight_decay: float, names: tuple[str, ...] = NO_WEIGHT_DECAY
+) -> list[dict[str, object]]:
+    """Two parameter groups for ``torch.optim.AdamW``: the weights decayed by
+    ``weight_decay``, and the parameters of :func:`no_weight_decay` with no decay::
+
+        torch.optim.AdamW(weight_decay_groups(model, 0.05), lr=3e-3)
+    """
+    check_number("weight_decay", weight_decay, low=0)
+    skip = set(no_weight_decay(model, names))
+    params = dict(model.named_parameters())
+    return [
+        {"params": [p for n, p in params.items() if n not in skip], "weight_decay": weight_decay},
+        {"params": [p for n, p in params.items() if n in skip], "weight_decay": 0.0},
+    ]

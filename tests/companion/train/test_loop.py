@@ -8,7 +8,18 @@ import pytest
 import torch
 from torch import nn
 
-from companion.train.loop import History, Recipe, accuracy, fit, predict
+from companion.nn.vit import VisionTransformer
+from companion.nn.vit_config import VIT_FASHION
+from companion.train.loop import (
+    NO_WEIGHT_DECAY,
+    History,
+    Recipe,
+    accuracy,
+    fit,
+    no_weight_decay,
+    predict,
+    weight_decay_groups,
+)
 
 
 def _blobs(n: int = 200, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -260,3 +271,57 @@ def test_fit_takes_a_recipe() -> None:
     x, y = _blobs(10)
     with pytest.raises(TypeError, match="recipe must be a Recipe, got dict"):
         fit(_model(), x, y, {"epochs": 1})  # type: ignore[arg-type]
+
+
+def _no_decay_by_hand(model: nn.Module) -> list[str]:
+    """timm's rule written out: 1-D parameters, biases, and the class token and position
+    embeddings."""
+    out = []
+    for name, p in model.named_parameters():
+        leaf = name.rsplit(".", 1)[-1]
+        if len(p.shape) < 2 or leaf == "bias" or leaf in ("class_token", "position_embedding"):
+            out.append(name)
+    return out
+
+
+def test_no_weight_decay_follows_the_reference_rule_on_the_vit() -> None:
+    model = VisionTransformer(VIT_FASHION)
+    names = no_weight_decay(model)
+    assert names == _no_decay_by_hand(model)
+    assert {"class_token", "position_embedding"} <= set(names)
+    assert "blocks.0.ln_1.weight" in names
+    assert "blocks.0.fc_1.bias" in names
+    assert "blocks.0.fc_1.weight" not in names
+    assert "head.weight" not in names
+    assert NO_WEIGHT_DECAY == ("class_token", "position_embedding")
+
+
+def test_weight_decay_groups_split_every_parameter_once() -> None:
+    model = VisionTransformer(VIT_FASHION)
+    decayed, kept = weight_decay_groups(model, 0.05)
+    assert decayed["weight_decay"] == 0.05
+    assert kept["weight_decay"] == 0.0
+    ids = [id(p) for p in decayed["params"] + kept["params"]]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())
+    assert len(kept["params"]) == len(no_weight_decay(model))
+
+
+def test_adamw_with_the_groups_decays_only_the_weights() -> None:
+    """One AdamW step with zero gradients: only the decayed group shrinks, by 1 - lr·λ."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = torch.optim.AdamW(weight_decay_groups(model, 0.5), lr=0.1)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    for name, p in model.named_parameters():
+        factor = 1.0 if name in no_weight_decay(model) else 1 - 0.1 * 0.5
+        torch.testing.assert_close(p.detach(), before[name] * factor)
+    assert no_weight_decay(model) == ["0.bias", "1.weight", "1.bias"]
+
+
+def test_weight_decay_groups_reject_bad_input() -> None:
+    with pytest.raises(TypeError, match="model must be a Module, got list"):
+        no_weight_decay([])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="weight_decay must be"):
+        weight_decay_groups(nn.Linear(2, 2), -0.1)
