@@ -57,13 +57,14 @@ def kill_all(pids: list[int]) -> None:
             pass
 
 
-def guard_forks(keep: set[int], threshold: int, tripped: list[bool]) -> None:
-    """Kill every stray process as soon as there are more than ``threshold`` (a fork bomb)."""
+def guard_forks(keep: set[int], threshold: int, tripped: threading.Event) -> None:
+    """Kill every stray process as soon as there are more than ``threshold`` (a fork bomb),
+    and set ``tripped``."""
     while True:
         time.sleep(0.2)
         found = strays(keep)
         if len(found) > threshold:
-            tripped[0] = True
+            tripped.set()
             kill_all(found)
 
 

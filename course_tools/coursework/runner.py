@@ -20,13 +20,15 @@ that waits instead of computing (:class:`.kernel_watch.CellWatch`). The kernel's
 counts against neither.
 
 Over the ~300 lines a module may have: one concept, the sandbox's side of a run (the
-process's set-up, the guard put into the kernel, the cell-by-cell loop and its one reply),
-kept in one script because the sandbox binds and runs it as a file; what could stand alone
-(the kernel's CPU clock, the cell watch, the stray processes) is in :mod:`.kernel_watch`.
+process's set-up, the guard put into the kernel, ``GuardedClient``'s per-cell steps, the
+cell-by-cell loop and its one reply), kept in one script because the sandbox binds and runs
+it as a file; what could stand alone (the kernel's CPU clock, the cell watch, the stray
+processes) is in :mod:`.kernel_watch`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -160,162 +162,148 @@ def _skip_slow_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
-def execute_request(request: Request, emit: Any) -> None:
-    """Execute ``request.notebook`` cell by cell and ``emit`` the :class:`Reply` once.
+def __getattr__(name: str) -> Any:
+    """``GuardedClient``, the module's one lazy name: see :func:`client_class`."""
+    if name == "GuardedClient":
+        return client_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    The limits are CPU time (:class:`CellWatch`): ``request.timeout`` seconds a cell and
-    ``request.notebook_timeout`` for all the cells together, each with its wall-clock
-    backstop (:func:`protocol.wall_limit`). They start once the kernel is ready: its
-    start-up counts against no limit of the notebook's.
+
+@functools.cache
+def client_class() -> Any:
+    """The class ``GuardedClient`` (a ``NotebookClient``), made once, on first use.
+
+    Made here, not at the module's top level, because nbformat and nbclient are imported
+    only once a run starts: after :func:`_skip_slow_imports` (which must precede them) and
+    with stdout and stderr already moved away from the kernel (:func:`_private_stdout`), as
+    the runner always did. The module's ``__getattr__`` still gives it as
+    ``runner.GuardedClient``, so tests import it like any module-level class. It closes over
+    nothing but those imports: all of a run's state is on the instance.
     """
     _skip_slow_imports()
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    nb = nbformat.from_dict(request.notebook)
-    budget = int(request.max_output_bytes) or None
-    emitted = threading.Lock()
-    cut: list[int] = []
-    timed_out: list[TimedOut] = []
-    clock = {"ready": 0.0, "cells": 0.0}
+    class GuardedClient(NotebookClient):  # type: ignore[misc]
+        """nbclient with the runner's guards, and the state of one run of ``request``.
 
-    def finish(stopped: Stopped | None) -> None:
-        if emitted.acquire(blocking=False):
-            timing = Timing(startup_s=round(clock["ready"], 3), cells_s=round(clock["cells"], 3))
-            reply = Reply(dict(nb), stopped, tuple(cut), tuple(timed_out), timing)
-            emit.write(reply.to_json())
-            emit.flush()
+        ``used`` and ``cut``: the output bytes of each cell, and the cells whose outputs
+        were cut at ``max_output_bytes``; ``timed_out``: the cells interrupted at a limit;
+        ``current``: the cell running; ``tripped``: set by the fork guard; ``startup_s``,
+        ``cells_s`` and ``cpu_s``: the start-up's and the cells' times, and the cells' CPU
+        time. :meth:`guard_kernel` once the kernel runs, then :meth:`run_guarded` per cell.
+        """
 
-    class Client(NotebookClient):
-        """nbclient with an output budget per cell."""
-
-        used: dict[int, int]
+        def __init__(self, request: Request) -> None:
+            super().__init__(
+                nbformat.from_dict(request.notebook),
+                # No time-out of nbclient's own: CellWatch interrupts, and kills a kernel
+                # that ignores the interrupt (nbclient then sees a dead kernel).
+                timeout=None,
+                startup_timeout=STARTUP_SECONDS,
+                # Outputs that follow a cell's reply are waited for well past any load's
+                # delay, so no output (an error among them) is lost on a busy machine.
+                iopub_timeout=int(wall_limit(INTERRUPT_GRACE)),
+                allow_errors=True,
+                # One output per stream and cell, however the kernel's writes were split
+                # into messages: its output thread flushes on a timer, so on a busy machine
+                # one print can arrive as two messages (seen: a feedback page that differed
+                # between two gradings of the same notebook by a split "mean of values:
+                # 5.0" / "\n").
+                coalesce_streams=True,
+                kernel_name="python3",
+                resources={"metadata": {"path": os.getcwd()}},
+                # No history database to create in each fresh home folder.
+                extra_arguments=["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"],
+                shell_timeout_interval=1,
+                # Nothing of the kernel outlives the sandbox: no graceful shutdown to wait for.
+                shutdown_kernel="immediate",
+            )
+            self.request = request
+            self.budget = int(request.max_output_bytes) or None
+            self.used: dict[int, int] = {}
+            self.cut: list[int] = []
+            self.timed_out: list[TimedOut] = []
+            self.current = -1
+            self.tripped = threading.Event()
+            self.startup_s = self.cells_s = self.cpu_s = 0.0
+            self.keep: set[int] = set()
+            self.sweep = False  # the kernel's strays are killed after each cell
+            self.watch: CellWatch | None = None
 
         def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
+            """nbclient's, within the cell's output budget: past it, the output is dropped
+            and the cell's outputs end with one note that they were cut."""
             out = super().output(outs, msg, display_id, cell_index)
+            budget = self.budget
             if budget is None or out is None or not outs or outs[-1] is not out:
                 return out
             used = self.used.get(cell_index, 0) + _size(out)
             self.used[cell_index] = used
             if used > budget:
                 outs.pop()
-                if cell_index not in cut:
-                    cut.append(cell_index)
+                if cell_index not in self.cut:
+                    self.cut.append(cell_index)
                     note = f"[output cut: this cell printed more than {budget} bytes]\n"
                     outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
                 return None
             return out
 
-    def evaluate(expression: str) -> None:
-        """Evaluate ``expression`` in the kernel as a user expression: it goes through
-        none of IPython's input transformers (a silent, empty cell carries it)."""
-        msg_id = client.kc.execute(
-            "", silent=True, store_history=False, user_expressions={"x": expression}
-        )
-        client.wait_for_reply(msg_id)
+        def evaluate(self, expression: str) -> None:
+            """Evaluate ``expression`` in the kernel as a user expression: it goes through
+            none of IPython's input transformers (a silent, empty cell carries it)."""
+            msg_id = self.kc.execute(
+                "", silent=True, store_history=False, user_expressions={"x": expression}
+            )
+            self.wait_for_reply(msg_id)
 
-    client = Client(
-        nb,
-        # No time-out of nbclient's own: CellWatch interrupts, and kills a kernel that
-        # ignores the interrupt (nbclient then sees a dead kernel).
-        timeout=None,
-        startup_timeout=STARTUP_SECONDS,
-        # Outputs that follow a cell's reply are waited for well past any load's delay,
-        # so no output (an error among them) is lost on a busy machine.
-        iopub_timeout=int(wall_limit(INTERRUPT_GRACE)),
-        allow_errors=True,
-        # One output per stream and cell, however the kernel's writes were split into
-        # messages: its output thread flushes on a timer, so on a busy machine one print
-        # can arrive as two messages (seen: a feedback page that differed between two
-        # gradings of the same notebook by a split "mean of values: 5.0" / "\n").
-        coalesce_streams=True,
-        kernel_name="python3",
-        resources={"metadata": {"path": os.getcwd()}},
-        # No history database to create in each fresh home folder.
-        extra_arguments=["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"],
-        shell_timeout_interval=1,
-        # Nothing of the kernel outlives the sandbox: no graceful shutdown to wait for.
-        shutdown_kernel="immediate",
-    )
-    client.used = {}
+        def guard_kernel(self) -> None:
+            """In the started kernel: install the guard, start the fork guard (in a pid
+            namespace of the sandbox's own) and the cell watch."""
+            request, keep = self.request, self.keep
+            keep.add(os.getpid())
+            process = getattr(getattr(self.km, "provisioner", None), "process", None)
+            pid = int(process.pid) if process is not None else -1
+            if process is not None:
+                keep.add(pid)
+            self.evaluate(_INSTALL)
+            self.sweep = bool(request.own_pid_namespace) and len(keep) == 2
+            if self.sweep:
+                limit = max(4, int(request.max_processes) // 4 or 32)
+                guard = threading.Thread(target=guard_forks, args=(keep, limit, self.tripped))
+                guard.daemon = True
+                guard.start()
+            self.watch = CellWatch(
+                KernelClock(pid, keep, bool(request.own_pid_namespace)),
+                lambda: signal_kernel(pid, signal.SIGINT),
+                lambda: signal_kernel(pid, signal.SIGKILL),
+            )
 
-    def give_up() -> None:
-        """The last resort when the kernel no longer answers: report, then exit."""
-        finish(Stopped(STUCK, current[0], "the kernel stopped answering"))
-        os._exit(0)
-
-    notebook_cpu = float(request.notebook_timeout)
-    notebook_wall = wall_limit(notebook_cpu)
-    cell_cpu = float(request.timeout)
-    watchdog = threading.Timer(
-        STARTUP_SECONDS + notebook_wall + wall_limit(INTERRUPT_GRACE) + 5, give_up
-    )
-    watchdog.daemon = True
-    current = [-1]
-    stopped: Stopped | None = None
-    own_namespace = bool(request.own_pid_namespace)
-    tripped = [False]
-    watchdog.start()
-    with client.setup_kernel():
-        keep = {os.getpid()}
-        process = getattr(getattr(client.km, "provisioner", None), "process", None)
-        kernel_pid = int(process.pid) if process is not None else -1
-        if process is not None:
-            keep.add(kernel_pid)
-        evaluate(_INSTALL)
-        if own_namespace and len(keep) == 2:
-            limit = max(4, int(request.max_processes) // 4 or 32)
-            threading.Thread(target=guard_forks, args=(keep, limit, tripped), daemon=True).start()
-        watch = CellWatch(
-            KernelClock(kernel_pid, keep, own_namespace),
-            lambda: signal_kernel(kernel_pid, signal.SIGINT),
-            lambda: signal_kernel(kernel_pid, signal.SIGKILL),
-        )
-        ready = time.monotonic()
-        clock["ready"] = ready - _STARTED
-        used_cpu = 0.0
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            cpu_left = notebook_cpu - used_cpu
-            wall_left = notebook_wall - (time.monotonic() - ready)
-            if cpu_left <= 0 or wall_left <= 0:
-                spent = "CPU time" if cpu_left <= 0 else "time, waiting included"
-                message = f"the notebook's {request.notebook_timeout:g} s of {spent} were used up"
-                stopped = Stopped(DEADLINE, index, message)
-                break
-            current[0] = index
+        def run_guarded(self, index: int, cell: Any, cpu: float, wall: float) -> Stopped | None:
+            """Run code cell ``index`` within ``cpu`` and ``wall`` seconds; a
+            :class:`Stopped` where the run ends there (the kernel died or was killed)."""
+            watch = self.watch
+            assert watch is not None, "guard_kernel() first"
+            self.current = index
             meta = cell.metadata.get("nbgrader", {})
             began = time.monotonic()
             try:
                 if (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
-                    evaluate(_RESTORE)
-                watch.start(index, min(cell_cpu, cpu_left), min(wall_limit(cell_cpu), wall_left))
+                    self.evaluate(_RESTORE)
+                watch.start(index, cpu, wall)
                 try:
-                    client.execute_cell(cell, index)
+                    self.execute_cell(cell, index)
                 finally:
-                    used_cpu += watch.stop()
+                    self.cpu_s += watch.stop()
             except DeadKernelError:
-                crossed = watch.crossed
-                if watch.killed and crossed is not None:
-                    cell.outputs = [_timeout_output(crossed)]
-                    timed_out.append(crossed)
-                    message = f"{crossed.words}, and the kernel did not stop when interrupted"
-                    if tripped[0]:
-                        message = (
-                            f"{crossed.words}: the cell started too many processes (a fork bomb?)"
-                        )
-                    stopped = Stopped(STUCK, index, message)
-                else:
-                    stopped = Stopped(CRASH, index, "the kernel died")
-                break
+                return self._dead(index, cell, watch)
             finally:
-                clock["cells"] += time.monotonic() - began
-            if own_namespace and len(keep) == 2:
-                kill_all(strays(keep))  # what a cell starts ends with it
-            if tripped[0]:
-                tripped[0] = False
+                self.cells_s += time.monotonic() - began
+            if self.sweep:
+                kill_all(strays(self.keep))  # what a cell starts ends with it
+            if self.tripped.is_set():
+                self.tripped.clear()
                 cell.outputs.append(
                     nbformat.v4.new_output(
                         "error",
@@ -329,8 +317,76 @@ def execute_request(request: Request, emit: Any) -> None:
                 cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"] + [
                     _timeout_output(watch.crossed)
                 ]
-                timed_out.append(watch.crossed)
-        watch.close()
+                self.timed_out.append(watch.crossed)
+            return None
+
+        def _dead(self, index: int, cell: Any, watch: CellWatch) -> Stopped:
+            """Why the kernel died in cell ``index``: killed at a limit, or a crash."""
+            crossed = watch.crossed
+            if not (watch.killed and crossed is not None):
+                return Stopped(CRASH, index, "the kernel died")
+            cell.outputs = [_timeout_output(crossed)]
+            self.timed_out.append(crossed)
+            message = f"{crossed.words}, and the kernel did not stop when interrupted"
+            if self.tripped.is_set():
+                message = f"{crossed.words}: the cell started too many processes (a fork bomb?)"
+            return Stopped(STUCK, index, message)
+
+        def reply(self, stopped: Stopped | None) -> Reply:
+            """The run's one :class:`Reply`, as it stands."""
+            timing = Timing(startup_s=round(self.startup_s, 3), cells_s=round(self.cells_s, 3))
+            return Reply(dict(self.nb), stopped, tuple(self.cut), tuple(self.timed_out), timing)
+
+    return GuardedClient
+
+
+def execute_request(request: Request, emit: Any) -> None:
+    """Execute ``request.notebook`` cell by cell and ``emit`` the :class:`Reply` once.
+
+    The limits are CPU time (:class:`CellWatch`): ``request.timeout`` seconds a cell and
+    ``request.notebook_timeout`` for all the cells together, each with its wall-clock
+    backstop (:func:`protocol.wall_limit`). They start once the kernel is ready: its
+    start-up counts against no limit of the notebook's.
+    """
+    client = client_class()(request)
+    emitted = threading.Lock()
+
+    def finish(stopped: Stopped | None) -> None:
+        if emitted.acquire(blocking=False):
+            emit.write(client.reply(stopped).to_json())
+            emit.flush()
+
+    def give_up() -> None:
+        """The last resort when the kernel no longer answers: report, then exit."""
+        finish(Stopped(STUCK, client.current, "the kernel stopped answering"))
+        os._exit(0)
+
+    notebook_cpu, cell_cpu = float(request.notebook_timeout), float(request.timeout)
+    notebook_wall = wall_limit(notebook_cpu)
+    last = STARTUP_SECONDS + notebook_wall + wall_limit(INTERRUPT_GRACE) + 5
+    watchdog = threading.Timer(last, give_up)
+    watchdog.daemon = True
+    stopped: Stopped | None = None
+    watchdog.start()
+    with client.setup_kernel():
+        client.guard_kernel()
+        ready = time.monotonic()
+        client.startup_s = ready - _STARTED
+        for index, cell in enumerate(client.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            cpu_left = notebook_cpu - client.cpu_s
+            wall_left = notebook_wall - (time.monotonic() - ready)
+            if cpu_left <= 0 or wall_left <= 0:
+                spent = "CPU time" if cpu_left <= 0 else "time, waiting included"
+                message = f"the notebook's {request.notebook_timeout:g} s of {spent} were used up"
+                stopped = Stopped(DEADLINE, index, message)
+                break
+            cpu, wall = min(cell_cpu, cpu_left), min(wall_limit(cell_cpu), wall_left)
+            stopped = client.run_guarded(index, cell, cpu, wall)
+            if stopped is not None:
+                break
+        client.watch.close()
     finish(stopped)
     watchdog.cancel()
 
