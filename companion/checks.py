@@ -28,6 +28,7 @@ __all__ = [
     "check_labels",
     "check_mask",
     "check_matrix",
+    "check_multiple",
     "check_ndim",
     "check_number",
     "check_output",
@@ -163,10 +164,11 @@ def check_instance(name: str, value: object, cls: type) -> object:
     """Return ``value`` if it is an instance of ``cls``.
 
     Raises:
-        TypeError: ``"{name} must be a <cls>, got <type>"``.
+        TypeError: ``"{name} must be a <cls>, got <type>"`` (``"an"`` before a vowel).
     """
     if not isinstance(value, cls):
-        raise TypeError(f"{name} must be a {cls.__name__}, got {_type_name(value)}")
+        article = "an" if cls.__name__[:1].lower() in "aeiou" else "a"
+        raise TypeError(f"{name} must be {article} {cls.__name__}, got {_type_name(value)}")
     return value
 
 
@@ -229,6 +231,19 @@ def check_divisible(name: str, value: int, by_name: str, by: int) -> int:
         raise ValueError(
             f"{name} must be divisible by {by_name}, got {name}={value} and {by_name}={by}"
         )
+    return value
+
+
+def check_multiple(name: str, value: int, of: int, why: str = "") -> int:
+    """Return ``value`` if it is a multiple of the fixed number ``of``; ``why`` says why
+    (for a multiple of another argument, see :func:`check_divisible`).
+
+    Raises:
+        ValueError: ``"{name} must be a multiple of {of} {why}, got <value>"``.
+    """
+    if value % of != 0:
+        reason = f" {why}" if why else ""
+        raise ValueError(f"{name} must be a multiple of {of}{reason}, got {value}")
     return value
 
 
