@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from companion.checks import check_divisible, check_int, check_mask, check_tensor
+from companion.checks import check_divisible, check_instance, check_int, check_mask, check_tensor
 from companion.nn.attention import _attend, _has_empty_rows
 
 __all__ = [
@@ -144,8 +144,7 @@ class MultiHeadAttention(nn.Module):
             ValueError: if it is not batch first, has ``kdim``/``vdim`` other than
                 ``embed_dim``, ``add_bias_kv`` or ``add_zero_attn``.
         """
-        if not isinstance(module, nn.MultiheadAttention):
-            raise TypeError(f"module must be an nn.MultiheadAttention, got {type(module).__name__}")
+        check_instance("module", module, nn.MultiheadAttention)
         if not module.batch_first:
             raise ValueError("module must be built with batch_first=True, got batch_first=False")
         if not module._qkv_same_embed_dim:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from companion.checks import check_int, check_ndim, check_tensor
+from companion.checks import check_instance, check_int, check_ndim, check_tensor
 from companion.nn.block import TransformerBlock
 from companion.nn.vit_config import ViTConfig
 from companion.nn.vit_torchvision import from_torchvision_state_dict, to_torchvision_state_dict
@@ -98,8 +98,7 @@ class VisionTransformer(nn.Module):
 
     def __init__(self, config: ViTConfig) -> None:
         super().__init__()
-        if not isinstance(config, ViTConfig):
-            raise TypeError(f"config must be a ViTConfig, got {type(config).__name__}")
+        check_instance("config", config, ViTConfig)
         self.config = config
         D = config.embed_dim
         self.patch_embedding = PatchEmbedding(config.patch_size, config.in_channels, D)

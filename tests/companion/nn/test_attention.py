@@ -292,7 +292,7 @@ ERRORS = [
     (
         lambda: MultiHeadAttention.from_torch(nn.Linear(2, 2)),
         TypeError,
-        "module must be an nn.MultiheadAttention, got Linear",
+        "module must be a MultiheadAttention, got Linear",
     ),
     (
         lambda: MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2)),

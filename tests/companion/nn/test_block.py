@@ -70,7 +70,7 @@ def test_token_encoder_shapes_and_gradients(norm_first):
         (
             lambda: TransformerBlock.from_torch(nn.Linear(2, 2)),
             TypeError,
-            "layer must be an nn.TransformerEncoderLayer, got Linear",
+            "layer must be a TransformerEncoderLayer, got Linear",
         ),
         (
             lambda: TransformerBlock.from_torch(nn.TransformerEncoderLayer(8, 2, 16)),
