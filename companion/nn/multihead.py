@@ -18,8 +18,16 @@ __all__ = [
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
     """``(B, L, D)`` → ``(B, H, L, D / H)``: each head gets its own slice of the features."""
-    B, L, D = x.shape
+    _B, _L, D = x.shape
     check_divisible("D", D, "num_heads", num_heads)  # D: the feature size, x.shape[-1]
+    return _split_heads(x, num_heads)
+
+
+def _split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """:func:`split_heads` without the check, for :meth:`MultiHeadAttention.forward`: its
+    input check fixes the width to ``embed_dim``, which ``__init__`` checked divides by
+    ``num_heads``, so checking again on every call would only repeat it."""
+    B, L, D = x.shape
     return x.view(B, L, num_heads, D // num_heads).transpose(1, 2)  # (B, H, L, d_k)
 
 
@@ -122,9 +130,9 @@ class MultiHeadAttention(nn.Module):
         """
         mask = _check_inputs(query, key, value, mask, self.embed_dim, self.num_heads)
         H = self.num_heads
-        q = split_heads(self.q_proj(query), H)  # (B, L_q, D) -> (B, H, L_q, d_k)
-        k = split_heads(self.k_proj(key), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
-        v = split_heads(self.v_proj(value), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
+        q = _split_heads(self.q_proj(query), H)  # (B, L_q, D) -> (B, H, L_q, d_k)
+        k = _split_heads(self.k_proj(key), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
+        v = _split_heads(self.v_proj(value), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
         if need_weights or _has_empty_rows(mask):  # explicit: weights (B, H, L_q, L_k)
             out, weights = _attend(q, k, v, mask, mask_checked=True)  # (B, H, L_q, d_k)
         else:  # PyTorch's fused kernel: the same output, no weights materialised
