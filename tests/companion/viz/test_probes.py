@@ -88,6 +88,13 @@ def test_attention_entropy_against_a_loop():
     torch.testing.assert_close(attention_entropy(torch.full((4,), 0.25)), torch.tensor(math.log(4)))
 
 
+def test_attention_entropy_refuses_rows_that_are_not_distributions():
+    with pytest.raises(ValueError, match="p must sum to 1 along its last dimension, got sums off"):
+        attention_entropy(torch.zeros(2, 3))  # a fully masked row of zeros
+    with pytest.raises(ValueError, match="p must be non-negative, got a minimum of -0.5"):
+        attention_entropy(torch.tensor([1.5, -0.5]))
+
+
 def tol(dtype: torch.dtype) -> dict[str, float]:
     return (
         {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-10}
