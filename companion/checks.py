@@ -26,6 +26,7 @@ __all__ = [
     "check_instance",
     "check_int",
     "check_labels",
+    "check_layout",
     "check_mask",
     "check_matrix",
     "check_multiple",
@@ -112,6 +113,26 @@ def check_shape(name: str, x: torch.Tensor, expected: Sequence[int], why: str = 
     if tuple(x.shape) != expected:
         reason = f" {why}" if why else ""
         raise ValueError(f"{name} must have shape {expected}{reason}, got {tuple(x.shape)}")
+    return x
+
+
+def check_layout(
+    name: str, x: torch.Tensor, layout: Sequence[int | str], why: str = ""
+) -> torch.Tensor:
+    """Return ``x`` if its shape fits ``layout``: one entry per dimension, an ``int`` for a
+    size that is fixed, a ``str`` (``"B"``, say) for one that may be anything; ``why`` says
+    where the fixed sizes come from.
+
+    Raises:
+        ValueError: ``"{name} must have shape (B, 1, 28, 28) {why}, got <shape>"``.
+    """
+    fits = x.ndim == len(layout) and all(
+        isinstance(want, str) or got == want for got, want in zip(x.shape, layout, strict=True)
+    )
+    if not fits:
+        reason = f" {why}" if why else ""
+        shown = ", ".join(map(str, layout)) + ("," if len(layout) == 1 else "")
+        raise ValueError(f"{name} must have shape ({shown}){reason}, got {tuple(x.shape)}")
     return x
 
 

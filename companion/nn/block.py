@@ -32,7 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from companion.checks import check_bool, check_divisible, check_instance, check_int, check_number
+from companion.checks import (
+    check_bool,
+    check_divisible,
+    check_instance,
+    check_int,
+    check_layout,
+    check_number,
+)
 from companion.nn.multihead import MultiHeadAttention
 
 __all__ = ["BlockConfig", "TokenEncoder", "TransformerBlock"]
@@ -212,11 +219,7 @@ class TokenEncoder(nn.Module):
 
     def forward(self, tokens: Tensor) -> Tensor:
         """``(B, L, in_dim) -> (B, num_classes)``."""
-        if tokens.ndim != 3 or tokens.shape[1:] != (self.config.num_tokens, self.config.in_dim):
-            raise ValueError(
-                f"tokens must have shape (B, {self.config.num_tokens}, {self.config.in_dim}), "
-                f"got {tuple(tokens.shape)}"
-            )
+        check_layout("tokens", tokens, ("B", self.config.num_tokens, self.config.in_dim))
         x = self.embed(tokens) + self.position  # (B, L, D)
         for block in self.blocks:
             x = block(x)

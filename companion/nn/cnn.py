@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from companion.checks import check_instance, check_int, check_multiple
+from companion.checks import check_instance, check_int, check_layout, check_multiple
 
 __all__ = ["CNNConfig", "CNNFeatures", "SmallCNN", "check_square_images", "conv_blocks"]
 
@@ -44,8 +44,7 @@ def check_square_images(x: torch.Tensor, channels: int, size: int) -> None:
     """Raise ``ValueError`` unless ``x`` is ``(B, channels, size, size)`` (the input check of
     both convolutional networks, :class:`SmallCNN` and
     :class:`~companion.nn.embedding.EmbeddingNet`)."""
-    if x.ndim != 4 or x.shape[1:] != (channels, size, size):
-        raise ValueError(f"x must have shape (B, {channels}, {size}, {size}), got {tuple(x.shape)}")
+    check_layout("x", x, ("B", channels, size, size))
 
 
 @dataclass(frozen=True)

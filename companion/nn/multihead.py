@@ -6,7 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from companion.checks import check_divisible, check_instance, check_int, check_mask, check_tensor
+from companion.checks import (
+    check_divisible,
+    check_instance,
+    check_int,
+    check_layout,
+    check_mask,
+    check_tensor,
+)
 from companion.nn.attention import _attend, _has_empty_rows
 
 __all__ = [
@@ -53,11 +60,7 @@ def _check_inputs(
     the kernel (``_attend`` and PyTorch's fused attention check nothing).
     """
     for name, t in (("query", query), ("key", key), ("value", value)):
-        check_tensor(name, t)
-        if t.ndim != 3 or t.shape[-1] != embed_dim:
-            raise ValueError(
-                f"{name} must have shape (B, L, embed_dim={embed_dim}), got {tuple(t.shape)}"
-            )
+        check_layout(name, check_tensor(name, t), ("B", "L", embed_dim), "(D = embed_dim)")
     B, L_q, _ = query.shape
     if key.shape[0] != B or value.shape[0] != B or key.shape[1] != value.shape[1]:
         raise ValueError(

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from companion.checks import check_floating
+from companion.checks import check_floating, check_layout
 from companion.foundations.prob import entropy
 
 __all__ = [
@@ -47,11 +47,7 @@ def class_token_attention(weights: torch.Tensor, grid_size: int) -> torch.Tensor
         ValueError: if the shape does not match ``grid_size``.
     """
     L = grid_size * grid_size + 1
-    if weights.ndim != 4 or tuple(weights.shape[2:]) != (L, L):
-        raise ValueError(
-            f"weights must be (B, H, {L}, {L}) for grid_size={grid_size}, "
-            f"got shape {tuple(weights.shape)}"
-        )
+    check_layout("weights", weights, ("B", "H", L, L), f"for grid_size={grid_size}")
     B = weights.shape[0]
     return weights[:, :, 0, 1:].mean(dim=1).reshape(B, grid_size, grid_size)  # (B, g, g)
 

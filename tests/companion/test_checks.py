@@ -149,6 +149,16 @@ F32 = torch.zeros(2, 3)
             r"dim must be a multiple of 4 \(rows and columns\), got 6",
         ),
         (
+            lambda: checks.check_layout("x", torch.zeros(2, 3, 8, 8), ("B", 1, 8, 8)),
+            ValueError,
+            r"x must have shape \(B, 1, 8, 8\), got \(2, 3, 8, 8\)",
+        ),
+        (
+            lambda: checks.check_layout("w", torch.zeros(2, 5), ("B", "H", 5, 5), "for L=5"),
+            ValueError,
+            r"w must have shape \(B, H, 5, 5\) for L=5, got \(2, 5\)",
+        ),
+        (
             lambda: checks.check_multiple("dim", 7, 2),
             ValueError,
             r"dim must be a multiple of 2, got 7",
@@ -180,6 +190,7 @@ def test_good_input_passes_through() -> None:
     assert checks.check_bool("flag", False) is False
     assert checks.check_divisible("embed_dim", 12, "num_heads", 4) == 12
     assert checks.check_multiple("dim", 8, 4) == 8
+    assert checks.check_layout("x", x, ("N", 3)) is x
     assert checks.check_given_together("ref", x, "ref_labels", torch.zeros(2)) is x
     assert checks.check_given_together("ref", None, "ref_labels", None) is None
     flags = torch.tensor([True, False])

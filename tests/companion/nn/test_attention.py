@@ -267,7 +267,7 @@ ERRORS = [
     (
         lambda: _MHA(_X, _X, torch.randn(2, 3, 6)),
         ValueError,
-        r"value must have shape \(B, L, embed_dim=8\), got \(2, 3, 6\)",
+        r"value must have shape \(B, L, 8\) \(D = embed_dim\), got \(2, 3, 6\)",
     ),
     (
         lambda: _MHA(_X, torch.randn(2, 4, 8), _X),

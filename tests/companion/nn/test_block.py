@@ -84,7 +84,11 @@ def test_token_encoder_shapes_and_gradients(norm_first):
             ValueError,
             "GELU activation",
         ),
-        (lambda: rows_as_tokens(torch.zeros(2, 8, 8)), ValueError, r"images must have shape"),
+        (
+            lambda: rows_as_tokens(torch.zeros(2, 8, 8)),
+            ValueError,
+            r"images must have shape \(N, 1, H, W\), got \(2, 8, 8\)",
+        ),
     ],
 )
 def test_error_messages(call, error, match):

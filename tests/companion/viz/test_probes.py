@@ -32,7 +32,9 @@ def test_class_token_attention_matches_loop(dtype: torch.dtype) -> None:
 
 
 def test_class_token_attention_error() -> None:
-    with pytest.raises(ValueError, match=r"weights must be \(B, H, 17, 17\) for grid_size=4, got"):
+    with pytest.raises(
+        ValueError, match=r"weights must have shape \(B, H, 17, 17\) for grid_size=4, got"
+    ):
         probes.class_token_attention(torch.zeros(1, 2, 10, 10), 4)
 
 
