@@ -26,8 +26,10 @@ __all__ = [
     "check_instance",
     "check_int",
     "check_labels",
+    "check_layout",
     "check_mask",
     "check_matrix",
+    "check_multiple",
     "check_ndim",
     "check_number",
     "check_output",
@@ -114,6 +116,26 @@ def check_shape(name: str, x: torch.Tensor, expected: Sequence[int], why: str = 
     return x
 
 
+def check_layout(
+    name: str, x: torch.Tensor, layout: Sequence[int | str], why: str = ""
+) -> torch.Tensor:
+    """Return ``x`` if its shape fits ``layout``: one entry per dimension, an ``int`` for a
+    size that is fixed, a ``str`` (``"B"``, say) for one that may be anything; ``why`` says
+    where the fixed sizes come from.
+
+    Raises:
+        ValueError: ``"{name} must have shape (B, 1, 28, 28) {why}, got <shape>"``.
+    """
+    fits = x.ndim == len(layout) and all(
+        isinstance(want, str) or got == want for got, want in zip(x.shape, layout, strict=True)
+    )
+    if not fits:
+        reason = f" {why}" if why else ""
+        shown = ", ".join(map(str, layout)) + ("," if len(layout) == 1 else "")
+        raise ValueError(f"{name} must have shape ({shown}){reason}, got {tuple(x.shape)}")
+    return x
+
+
 def check_same_dtype(name: str, x: torch.Tensor, ref_name: str, ref: torch.Tensor) -> torch.Tensor:
     """Return ``x`` if it has the dtype of ``ref``.
 
@@ -163,10 +185,11 @@ def check_instance(name: str, value: object, cls: type) -> object:
     """Return ``value`` if it is an instance of ``cls``.
 
     Raises:
-        TypeError: ``"{name} must be a <cls>, got <type>"``.
+        TypeError: ``"{name} must be a <cls>, got <type>"`` (``"an"`` before a vowel).
     """
     if not isinstance(value, cls):
-        raise TypeError(f"{name} must be a {cls.__name__}, got {_type_name(value)}")
+        article = "an" if cls.__name__[:1].lower() in "aeiou" else "a"
+        raise TypeError(f"{name} must be {article} {cls.__name__}, got {_type_name(value)}")
     return value
 
 
@@ -229,6 +252,19 @@ def check_divisible(name: str, value: int, by_name: str, by: int) -> int:
         raise ValueError(
             f"{name} must be divisible by {by_name}, got {name}={value} and {by_name}={by}"
         )
+    return value
+
+
+def check_multiple(name: str, value: int, of: int, why: str = "") -> int:
+    """Return ``value`` if it is a multiple of the fixed number ``of``; ``why`` says why
+    (for a multiple of another argument, see :func:`check_divisible`).
+
+    Raises:
+        ValueError: ``"{name} must be a multiple of {of} {why}, got <value>"``.
+    """
+    if value % of != 0:
+        reason = f" {why}" if why else ""
+        raise ValueError(f"{name} must be a multiple of {of}{reason}, got {value}")
     return value
 
 

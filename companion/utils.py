@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from companion.checks import check_choice, check_int
+from companion.checks import check_choice, check_instance, check_int
 
 __all__ = [
     "count_parameters",
@@ -69,8 +69,7 @@ def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
     Raises:
         TypeError: if ``module`` is not an ``nn.Module``.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_instance("module", module, nn.Module)
     params = module.parameters()  # yields each shared parameter once
     return sum(p.numel() for p in params if p.requires_grad or not trainable_only)
 

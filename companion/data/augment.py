@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.checks import check_int, check_ndim, check_tensor
+from companion.checks import check_instance, check_int, check_ndim, check_tensor
 
 __all__ = [
     "FlipAveraged",
@@ -148,8 +148,7 @@ class ShiftAveraged(nn.Module):
 
     def __init__(self, model: nn.Module, *, max_shift: int = 1) -> None:
         super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        check_instance("model", model, nn.Module)
         self.model = model
         self.max_shift = check_int("max_shift", max_shift, low=0)
 
@@ -184,8 +183,7 @@ class FlipAveraged(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        check_instance("model", model, nn.Module)
         self.model = model
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from companion.checks import check_choice, check_int
+from companion.checks import check_choice, check_int, check_multiple
 from companion.data._fashion_mnist_release import SHA256, verify_release_file
 
 __all__ = [
@@ -281,8 +281,7 @@ def load_fashion_mnist(
     """
     check_choice("split", split, SPLITS)
     check_int("val_size", val_size, low=0, high=50_000)
-    if val_size % 10 != 0:
-        raise ValueError(f"val_size must be a multiple of 10 (one share per class), got {val_size}")
+    check_multiple("val_size", val_size, 10, "(one share per class)")
     arrays = _arrays(fashion_mnist_dir(root).resolve())
     part = "test" if split == "test" else "train"
     images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
@@ -299,10 +298,7 @@ def load_fashion_mnist(
         kept = list(range(10))
     if limit is not None:
         check_int("limit", limit, low=len(kept), high=len(idx))
-        if limit % len(kept) != 0:
-            raise ValueError(
-                f"limit must be a multiple of the number of classes ({len(kept)}), got {limit}"
-            )
+        check_multiple("limit", limit, len(kept), "(the number of classes)")
         rng = np.random.default_rng(check_int("subset_seed", subset_seed, low=0) + 1)
         per_class = limit // len(kept)
         chosen = [rng.permutation(idx[labels[idx] == c])[:per_class] for c in kept]

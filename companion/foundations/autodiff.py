@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from companion.checks import (
+    check_choice,
     check_floating,
     check_number,
     check_output,
@@ -67,8 +68,7 @@ def default_eps(dtype: torch.dtype, order: int = 1) -> float:
     """
     if not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    check_choice("order", order, (1, 2))
     return float(torch.finfo(dtype).eps ** (1.0 / (order + 2)))
 
 

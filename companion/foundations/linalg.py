@@ -40,6 +40,7 @@ from companion.checks import (
     check_ndim,
     check_number,
     check_same_dtype,
+    check_same_shape,
     check_shape,
     check_vector,
 )
@@ -114,9 +115,8 @@ def coordinates_in_basis(basis: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     basis = check_matrix("basis", basis, "(m, n)")
     v = check_vector("v", v)
     check_same_dtype("v", v, "basis", basis)
-    d, k = basis.shape
-    if d != k:
-        raise ValueError(f"basis must be square (d, d) to be a basis of R^d, got ({d}, {k})")
+    d = basis.shape[0]
+    check_shape("basis", basis, (d, d), "(square, to be a basis of R^d)")
     check_shape("v", v, (d,), f"to match basis {tuple(basis.shape)}")
     rank = numerical_rank(basis)
     if rank < d:
@@ -179,10 +179,7 @@ def matmul_by_outer_products(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     A = check_matrix("A", A, "(m, n)")
     B = check_matrix("B", B, "(m, n)")
     check_same_dtype("B", B, "A", A)
-    if B.shape[0] != A.shape[1]:
-        raise ValueError(
-            f"B must have {A.shape[1]} rows to match A {tuple(A.shape)}, got {tuple(B.shape)}"
-        )
+    check_shape("B", B, (A.shape[1], B.shape[1]), f"(rows to match A {tuple(A.shape)})")
     out = torch.zeros(A.shape[0], B.shape[1], dtype=A.dtype, device=A.device)
     for col, row in zip(A.mT, B, strict=True):
         out = out + torch.outer(col, row)  # (m, n), rank one
@@ -295,10 +292,8 @@ def cosine_similarity(
     x = check_floating("x", x)
     y = check_floating("y", y)
     check_same_dtype("y", y, "x", x)
-    if x.shape != y.shape:
-        raise ValueError(f"y must have the shape of x {tuple(x.shape)}, got {tuple(y.shape)}")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
+    check_same_shape("y", y, "x", x)
+    check_number("eps", eps, low=0, low_open=True)
     x_norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp_min(eps)
     y_norm = torch.linalg.vector_norm(y, dim=dim, keepdim=True).clamp_min(eps)
     return ((x / x_norm) * (y / y_norm)).sum(dim=dim)

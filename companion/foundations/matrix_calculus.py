@@ -74,10 +74,7 @@ def grad_trace_quadratic(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     X = check_matrix("X", X, "(m, n)")
     check_same_dtype("X", X, "A", A)
     check_shape("A", A, (A.shape[0], A.shape[0]), "(square, for tr(XᵀAX))")
-    if X.shape[0] != A.shape[0]:
-        raise ValueError(
-            f"X must have {A.shape[0]} rows to match A {tuple(A.shape)}, got {tuple(X.shape)}"
-        )
+    check_shape("X", X, (A.shape[0], X.shape[1]), f"(rows to match A {tuple(A.shape)})")
     return (A + A.mT) @ X
 
 

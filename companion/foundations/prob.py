@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import torch
 
-from companion.checks import check_floating, check_number, check_same_shape
+from companion.checks import check_floating, check_ndim, check_number, check_same_shape, check_shape
 from companion.foundations.calculus import softmax
 
 __all__ = [
@@ -240,11 +240,9 @@ def mvn_log_pdf(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch
     x = check_floating("x", x)
     mean = check_floating("mean", mean)
     cov = check_floating("cov", cov)
-    if mean.ndim != 1:
-        raise ValueError(f"mean must be 1-D (d,), got shape {tuple(mean.shape)}")
+    check_ndim("mean", mean, 1, "(d,)")
     (d,) = mean.shape
-    if cov.shape != (d, d):
-        raise ValueError(f"cov must have shape ({d}, {d}) to match mean, got {tuple(cov.shape)}")
+    check_shape("cov", cov, (d, d), "to match mean")
     if x.ndim == 0 or x.shape[-1] != d:
         raise ValueError(f"x must have shape (..., {d}) to match mean, got {tuple(x.shape)}")
     if not torch.allclose(cov, cov.mT):

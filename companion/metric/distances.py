@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from companion.checks import check_matrix
+from companion.checks import check_matrix, check_shape
 
 __all__ = [
     "pairwise_distances",
@@ -48,10 +48,7 @@ def pairwise_distances(
     """
     check_matrix("x", x)
     other = x if y is None else check_matrix("y", y)
-    if other.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"x and y must have the same number of columns, got {x.shape[1]} and {other.shape[1]}"
-        )
+    check_shape("y", other, (other.shape[0], x.shape[1]), f"(columns to match x {tuple(x.shape)})")
     x_sq = (x * x).sum(dim=1)  # (N,)
     y_sq = (other * other).sum(dim=1)  # (M,)
     sq = x_sq[:, None] + y_sq[None, :] - 2.0 * (x @ other.T)  # (N, M)

@@ -19,7 +19,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from companion.checks import check_choice, check_labels, check_matrix, check_number
+from companion.checks import (
+    check_choice,
+    check_labels,
+    check_matrix,
+    check_number,
+    check_same_shape,
+)
 from companion.metric.distances import pairwise_distances, row_distances
 from companion.metric.miners import check_miner_inputs, mine_from_distances, triplet_mask
 
@@ -65,11 +71,8 @@ def triplet_margin_loss(
     """
     for name, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
         check_matrix(name, t)
-    if not anchor.shape == positive.shape == negative.shape:
-        raise ValueError(
-            "anchor, positive and negative must have the same shape, got "
-            f"{tuple(anchor.shape)}, {tuple(positive.shape)} and {tuple(negative.shape)}"
-        )
+    check_same_shape("positive", positive, "anchor", anchor)
+    check_same_shape("negative", negative, "anchor", anchor)
     check_number("margin", margin, low=0)
     check_choice("reduction", reduction, _REDUCTIONS)
     d_ap = row_distances(anchor, positive, squared=squared)  # (N,)

@@ -33,7 +33,7 @@ import math
 import torch
 from torch import Tensor
 
-from companion.checks import check_int, check_mask, check_qkv
+from companion.checks import check_int, check_layout, check_mask, check_qkv
 
 __all__ = [
     "causal_mask",
@@ -160,8 +160,7 @@ def padding_mask(lengths: Tensor, L: int) -> Tensor:
     if not isinstance(lengths, Tensor) or lengths.is_floating_point() or lengths.is_complex():
         got = lengths.dtype if isinstance(lengths, Tensor) else type(lengths).__name__
         raise TypeError(f"lengths must be an integer tensor of shape (B,), got {got}")
-    if lengths.ndim != 1:
-        raise ValueError(f"lengths must have shape (B,), got {tuple(lengths.shape)}")
+    check_layout("lengths", lengths, ("B",))
     if bool(((lengths < 0) | (lengths > L)).any()):
         raise ValueError(f"lengths must lie in [0, L={L}], got {lengths.tolist()}")
     positions = torch.arange(L, device=lengths.device)  # (L,)

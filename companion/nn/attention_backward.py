@@ -23,7 +23,7 @@ import math
 import torch
 from torch import Tensor
 
-from companion.checks import check_mask, check_qkv
+from companion.checks import check_mask, check_qkv, check_tensor
 from companion.nn.attention import scaled_dot_product_attention
 
 __all__ = ["attention_backward"]
@@ -58,8 +58,7 @@ def attention_backward(
             for a ``grad_output`` without the output's shape and dtype.
     """
     check_qkv(query, key, value)
-    if not isinstance(grad_output, Tensor):
-        raise TypeError(f"grad_output must be a torch.Tensor, got {type(grad_output).__name__}")
+    check_tensor("grad_output", grad_output)
     d_k = query.shape[-1]
     batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     if mask is not None:

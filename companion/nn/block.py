@@ -32,7 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from companion.checks import check_bool, check_divisible, check_int, check_number
+from companion.checks import (
+    check_bool,
+    check_divisible,
+    check_instance,
+    check_int,
+    check_layout,
+    check_number,
+)
 from companion.nn.multihead import MultiHeadAttention
 
 __all__ = ["BlockConfig", "TokenEncoder", "TransformerBlock"]
@@ -157,10 +164,7 @@ class TransformerBlock(nn.Module):
             TypeError: not an ``nn.TransformerEncoderLayer``.
             ValueError: not batch first, or an activation other than GELU.
         """
-        if not isinstance(layer, nn.TransformerEncoderLayer):
-            raise TypeError(
-                f"layer must be an nn.TransformerEncoderLayer, got {type(layer).__name__}"
-            )
+        check_instance("layer", layer, nn.TransformerEncoderLayer)
         if not layer.self_attn.batch_first:
             raise ValueError("layer must be built with batch_first=True, got batch_first=False")
         if layer.activation is not F.gelu and not isinstance(layer.activation, nn.GELU):
@@ -195,8 +199,7 @@ class TokenEncoder(nn.Module):
 
     def __init__(self, config: BlockConfig) -> None:
         super().__init__()
-        if not isinstance(config, BlockConfig):
-            raise TypeError(f"config must be a BlockConfig, got {type(config).__name__}")
+        check_instance("config", config, BlockConfig)
         self.config = config
         D = config.embed_dim
         self.embed = nn.Linear(config.in_dim, D)
@@ -216,11 +219,7 @@ class TokenEncoder(nn.Module):
 
     def forward(self, tokens: Tensor) -> Tensor:
         """``(B, L, in_dim) -> (B, num_classes)``."""
-        if tokens.ndim != 3 or tokens.shape[1:] != (self.config.num_tokens, self.config.in_dim):
-            raise ValueError(
-                f"tokens must have shape (B, {self.config.num_tokens}, {self.config.in_dim}), "
-                f"got {tuple(tokens.shape)}"
-            )
+        check_layout("tokens", tokens, ("B", self.config.num_tokens, self.config.in_dim))
         x = self.embed(tokens) + self.position  # (B, L, D)
         for block in self.blocks:
             x = block(x)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from companion.checks import check_int
+from companion.checks import check_instance, check_int, check_layout, check_multiple
 
 __all__ = ["CNNConfig", "CNNFeatures", "SmallCNN", "check_square_images", "conv_blocks"]
 
@@ -44,8 +44,7 @@ def check_square_images(x: torch.Tensor, channels: int, size: int) -> None:
     """Raise ``ValueError`` unless ``x`` is ``(B, channels, size, size)`` (the input check of
     both convolutional networks, :class:`SmallCNN` and
     :class:`~companion.nn.embedding.EmbeddingNet`)."""
-    if x.ndim != 4 or x.shape[1:] != (channels, size, size):
-        raise ValueError(f"x must have shape (B, {channels}, {size}, {size}), got {tuple(x.shape)}")
+    check_layout("x", x, ("B", channels, size, size))
 
 
 @dataclass(frozen=True)
@@ -68,10 +67,7 @@ class CNNConfig:
 
     def __post_init__(self) -> None:
         check_int("image_size", self.image_size, low=4)
-        if self.image_size % 4 != 0:
-            raise ValueError(
-                f"image_size must be a multiple of 4 (two 2x2 pools), got {self.image_size}"
-            )
+        check_multiple("image_size", self.image_size, 4, "(two 2x2 pools)")
         if not isinstance(self.channels, tuple) or len(self.channels) != 2:
             raise ValueError(f"channels must be a tuple of 2 ints, got {self.channels!r}")
         for channels in self.channels:
@@ -86,8 +82,7 @@ class SmallCNN(nn.Module):
     def __init__(self, config: CNNConfig | None = None) -> None:
         super().__init__()
         config = config if config is not None else CNNConfig()
-        if not isinstance(config, CNNConfig):
-            raise TypeError(f"config must be a CNNConfig, got {type(config).__name__}")
+        check_instance("config", config, CNNConfig)
         self.config = config
         self.convs = conv_blocks(config.in_channels, config.channels)
         flat = config.channels[1] * (config.image_size // 4) ** 2
@@ -118,8 +113,7 @@ class CNNFeatures(nn.Module):
 
     def __init__(self, cnn: SmallCNN) -> None:
         super().__init__()
-        if not isinstance(cnn, SmallCNN):
-            raise TypeError(f"cnn must be a SmallCNN, got {type(cnn).__name__}")
+        check_instance("cnn", cnn, SmallCNN)
         self.cnn = cnn
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

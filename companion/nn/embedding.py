@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.checks import check_bool, check_int
+from companion.checks import check_bool, check_instance, check_int, check_multiple
 from companion.nn.cnn import check_square_images, conv_blocks
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import ViTConfig
@@ -52,10 +52,7 @@ class EmbeddingConfig:
 
     def __post_init__(self) -> None:
         check_int("image_size", self.image_size, low=4)
-        if self.image_size % 4 != 0:
-            raise ValueError(
-                f"image_size must be a multiple of 4 (two 2x2 pools), got {self.image_size}"
-            )
+        check_multiple("image_size", self.image_size, 4, "(two 2x2 pools)")
         check_int("in_channels", self.in_channels, low=1)
         if not isinstance(self.channels, tuple) or len(self.channels) != 2:
             raise ValueError(f"channels must be a tuple of 2 ints, got {self.channels!r}")
@@ -76,8 +73,7 @@ class EmbeddingNet(nn.Module):
     def __init__(self, config: EmbeddingConfig | None = None) -> None:
         super().__init__()
         config = config if config is not None else EmbeddingConfig()
-        if not isinstance(config, EmbeddingConfig):
-            raise TypeError(f"config must be an EmbeddingConfig, got {type(config).__name__}")
+        check_instance("config", config, EmbeddingConfig)
         self.config = config
         c2 = config.channels[1]
         self.features = conv_blocks(config.in_channels, config.channels)  # (B, c2, S/4, S/4)
@@ -118,8 +114,7 @@ class ViTEmbedding(nn.Module):
 
     def __init__(self, config: ViTConfig, dim: int = 32) -> None:
         super().__init__()
-        if not isinstance(config, ViTConfig):
-            raise TypeError(f"config must be a ViTConfig, got {type(config).__name__}")
+        check_instance("config", config, ViTConfig)
         check_int("dim", dim, low=1)
         self.vit = VisionTransformer(replace(config, num_classes=dim))
         self.vit.head.reset_parameters()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from companion.checks import check_floating, check_number
+from companion.checks import check_floating, check_ndim, check_number
 
 __all__ = ["kernel_regression"]
 
@@ -41,10 +41,8 @@ def kernel_regression(
     """
     for name, t in (("queries", queries), ("keys", keys), ("values", values)):
         check_floating(name, t)
-    if queries.ndim != 1 or keys.ndim != 1:
-        raise ValueError(
-            f"queries and keys must be 1-D, got {tuple(queries.shape)} and {tuple(keys.shape)}"
-        )
+    check_ndim("queries", queries, 1, "(L_q,)")
+    check_ndim("keys", keys, 1, "(L_k,)")
     if values.ndim not in (1, 2) or values.shape[0] != keys.shape[0]:
         raise ValueError(
             f"values must have shape (L_k,) or (L_k, d_v) with L_k = {keys.shape[0]}, "

@@ -20,7 +20,7 @@ import math
 import torch
 from torch import Tensor
 
-from companion.checks import check_choice, check_floating, check_number
+from companion.checks import check_choice, check_floating, check_number, check_shape
 
 __all__ = ["gelu", "layer_norm"]
 
@@ -55,8 +55,7 @@ def layer_norm(
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None:
             check_floating(name, p)
-            if p.shape != (D,):
-                raise ValueError(f"{name} must have shape (D,) = ({D},), got {tuple(p.shape)}")
+            check_shape(name, p, (D,), "(D, the width of x)")
     check_number("eps", eps, low=0, low_open=True)
     mean = x.mean(dim=-1, keepdim=True)  # (..., 1): μ of each token
     centred = x - mean  # (..., D)

@@ -6,7 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from companion.checks import check_divisible, check_int, check_mask, check_tensor
+from companion.checks import (
+    check_divisible,
+    check_instance,
+    check_int,
+    check_layout,
+    check_mask,
+    check_tensor,
+)
 from companion.nn.attention import _attend, _has_empty_rows
 
 __all__ = [
@@ -18,8 +25,16 @@ __all__ = [
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
     """``(B, L, D)`` → ``(B, H, L, D / H)``: each head gets its own slice of the features."""
-    B, L, D = x.shape
+    _B, _L, D = x.shape
     check_divisible("D", D, "num_heads", num_heads)  # D: the feature size, x.shape[-1]
+    return _split_heads(x, num_heads)
+
+
+def _split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """:func:`split_heads` without the check, for :meth:`MultiHeadAttention.forward`: its
+    input check fixes the width to ``embed_dim``, which ``__init__`` checked divides by
+    ``num_heads``, so checking again on every call would only repeat it."""
+    B, L, D = x.shape
     return x.view(B, L, num_heads, D // num_heads).transpose(1, 2)  # (B, H, L, d_k)
 
 
@@ -45,11 +60,7 @@ def _check_inputs(
     the kernel (``_attend`` and PyTorch's fused attention check nothing).
     """
     for name, t in (("query", query), ("key", key), ("value", value)):
-        check_tensor(name, t)
-        if t.ndim != 3 or t.shape[-1] != embed_dim:
-            raise ValueError(
-                f"{name} must have shape (B, L, embed_dim={embed_dim}), got {tuple(t.shape)}"
-            )
+        check_layout(name, check_tensor(name, t), ("B", "L", embed_dim), "(D = embed_dim)")
     B, L_q, _ = query.shape
     if key.shape[0] != B or value.shape[0] != B or key.shape[1] != value.shape[1]:
         raise ValueError(
@@ -122,9 +133,9 @@ class MultiHeadAttention(nn.Module):
         """
         mask = _check_inputs(query, key, value, mask, self.embed_dim, self.num_heads)
         H = self.num_heads
-        q = split_heads(self.q_proj(query), H)  # (B, L_q, D) -> (B, H, L_q, d_k)
-        k = split_heads(self.k_proj(key), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
-        v = split_heads(self.v_proj(value), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
+        q = _split_heads(self.q_proj(query), H)  # (B, L_q, D) -> (B, H, L_q, d_k)
+        k = _split_heads(self.k_proj(key), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
+        v = _split_heads(self.v_proj(value), H)  # (B, L_k, D) -> (B, H, L_k, d_k)
         if need_weights or _has_empty_rows(mask):  # explicit: weights (B, H, L_q, L_k)
             out, weights = _attend(q, k, v, mask, mask_checked=True)  # (B, H, L_q, d_k)
         else:  # PyTorch's fused kernel: the same output, no weights materialised
@@ -144,8 +155,7 @@ class MultiHeadAttention(nn.Module):
             ValueError: if it is not batch first, has ``kdim``/``vdim`` other than
                 ``embed_dim``, ``add_bias_kv`` or ``add_zero_attn``.
         """
-        if not isinstance(module, nn.MultiheadAttention):
-            raise TypeError(f"module must be an nn.MultiheadAttention, got {type(module).__name__}")
+        check_instance("module", module, nn.MultiheadAttention)
         if not module.batch_first:
             raise ValueError("module must be built with batch_first=True, got batch_first=False")
         if not module._qkv_same_embed_dim:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from companion.checks import check_choice, check_floating, check_int, check_number
+from companion.checks import check_choice, check_floating, check_int, check_multiple, check_number
 
 __all__ = [
     "interpolate_position_embeddings",
@@ -68,8 +68,7 @@ def sinusoidal_position_encoding(
     """
     L = check_int("num_positions", num_positions, low=1)
     D = check_int("dim", dim, low=1)
-    if D % 2:
-        raise ValueError(f"dim must be even (sin and cos pairs), got {D}")
+    check_multiple("dim", D, 2, "(sin and cos pairs)")
     check_number("base", base, low=1, low_open=True)
     positions = torch.arange(L, dtype=torch.float64, device=device)[:, None]  # (L, 1)
     two_i = torch.arange(0, D, 2, dtype=torch.float64, device=device)  # (D/2,)
@@ -103,8 +102,7 @@ def sinusoidal_shift_matrix(
     """
     k = check_int("offset", offset)
     D = check_int("dim", dim, low=1)
-    if D % 2:
-        raise ValueError(f"dim must be even (sin and cos pairs), got {D}")
+    check_multiple("dim", D, 2, "(sin and cos pairs)")
     check_number("base", base, low=1, low_open=True)
     two_i = torch.arange(0, D, 2, dtype=torch.float64, device=device)  # (D/2,)
     angles = k * torch.exp(-math.log(base) * two_i / D)  # (D/2,): k ω_i
@@ -141,8 +139,7 @@ def sincos_2d_position_encoding(
     """
     rows, cols = _grid("grid", grid)
     D = check_int("dim", dim, low=1)
-    if D % 4:
-        raise ValueError(f"dim must be divisible by 4 (sin and cos for rows and columns), got {D}")
+    check_multiple("dim", D, 4, "(sin and cos for rows and columns)")
     row_pe = sinusoidal_position_encoding(rows, D // 2, base=base, dtype=dtype, device=device)
     col_pe = sinusoidal_position_encoding(cols, D // 2, base=base, dtype=dtype, device=device)
     row_part = row_pe[:, None, :].expand(rows, cols, D // 2)  # (rows, cols, D/2)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from companion.checks import check_int, check_ndim, check_tensor
+from companion.checks import check_instance, check_int, check_layout, check_ndim, check_tensor
 from companion.nn.block import TransformerBlock
 from companion.nn.vit_config import ViTConfig
 from companion.nn.vit_torchvision import from_torchvision_state_dict, to_torchvision_state_dict
@@ -75,10 +75,7 @@ class PatchEmbedding(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W) -> (B, N, D)``."""
-        if images.ndim != 4 or images.shape[1] != self.in_channels:
-            raise ValueError(
-                f"images must be (B, {self.in_channels}, H, W), got shape {tuple(images.shape)}"
-            )
+        check_layout("images", images, ("B", self.in_channels, "H", "W"))
         return self.proj(patchify(images, self.patch_size))  # (B, N, D)
 
 
@@ -98,8 +95,7 @@ class VisionTransformer(nn.Module):
 
     def __init__(self, config: ViTConfig) -> None:
         super().__init__()
-        if not isinstance(config, ViTConfig):
-            raise TypeError(f"config must be a ViTConfig, got {type(config).__name__}")
+        check_instance("config", config, ViTConfig)
         self.config = config
         D = config.embed_dim
         self.patch_embedding = PatchEmbedding(config.patch_size, config.in_channels, D)
@@ -132,12 +128,8 @@ class VisionTransformer(nn.Module):
 
     def _check_images(self, images: torch.Tensor) -> None:
         c = self.config
-        expected = (c.in_channels, c.image_size, c.image_size)
-        if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(
-                f"images must be (B, {c.in_channels}, {c.image_size}, {c.image_size}) "
-                f"for this config, got shape {tuple(images.shape)}"
-            )
+        layout = ("B", c.in_channels, c.image_size, c.image_size)
+        check_layout("images", images, layout, "for this config")
 
     def encode(
         self, images: torch.Tensor, *, need_weights: bool = False

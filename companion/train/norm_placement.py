@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from companion.checks import check_layout
 from companion.data.digits import load_digits
 from companion.nn.block import BlockConfig, TokenEncoder
 from companion.train.loop import History, accuracy, fit
@@ -30,8 +31,7 @@ POST_NORM = BlockConfig(depth=6, embed_dim=32, num_heads=4, norm_first=False)
 
 def rows_as_tokens(images: torch.Tensor) -> torch.Tensor:
     """``(N, 1, 8, 8)`` images → ``(N, 8, 8)`` tokens: one token per row of pixels."""
-    if images.ndim != 4 or images.shape[1] != 1:
-        raise ValueError(f"images must have shape (N, 1, H, W), got {tuple(images.shape)}")
+    check_layout("images", images, ("N", 1, "H", "W"))
     return images[:, 0]  # (N, H, W): row r is token r
 
 

@@ -14,7 +14,7 @@ import torch
 from matplotlib.axes import Axes
 from torch import Tensor
 
-from companion.checks import check_int, check_output, check_tensor
+from companion.checks import check_int, check_layout, check_output, check_tensor
 from companion.foundations.linalg import transform_unit_circle, unit_ball_boundary
 from companion.viz.style import to_numpy
 
@@ -146,8 +146,7 @@ def plot_path(
     Iterates are dots joined by lines; the start is a square, the end a cross.
     """
     check_tensor("path", path)
-    if path.ndim != 2 or path.shape[1] != 2:
-        raise ValueError(f"path must have shape (T, 2), got {tuple(path.shape)}")
+    check_layout("path", path, ("T", 2))
     p = path.detach().cpu().to(torch.float64).numpy()
     ax = ax if ax is not None else plt.gca()
     (line,) = ax.plot(p[:, 0], p[:, 1], "o-", ms=3, lw=1, label=label, color=color)

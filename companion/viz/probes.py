@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from companion.checks import check_floating
+from companion.checks import check_floating, check_layout
+from companion.foundations.prob import entropy
 
 __all__ = [
     "attention_entropy",
@@ -22,10 +23,14 @@ def attention_entropy(weights: Tensor) -> Tensor:
     """Entropy ``-Σ_j w_j log w_j`` (nats) of each row: ``(..., L_q, L_k)`` → ``(..., L_q)``.
 
     0 for a row that puts all its weight on one key, ``log L_k`` for a uniform row
-    (``0 log 0`` counts as 0).
+    (``0 log 0`` counts as 0): :func:`~companion.foundations.prob.entropy` of each row.
+
+    Raises:
+        TypeError: if ``weights`` is not a floating-point tensor.
+        ValueError: as :func:`~companion.foundations.prob.entropy`, for rows that are not
+            probability vectors (a fully masked row of zeros, say).
     """
-    check_floating("weights", weights)
-    return -torch.special.xlogy(weights, weights).sum(dim=-1)
+    return entropy(check_floating("weights", weights))
 
 
 def class_token_attention(weights: torch.Tensor, grid_size: int) -> torch.Tensor:
@@ -42,11 +47,7 @@ def class_token_attention(weights: torch.Tensor, grid_size: int) -> torch.Tensor
         ValueError: if the shape does not match ``grid_size``.
     """
     L = grid_size * grid_size + 1
-    if weights.ndim != 4 or tuple(weights.shape[2:]) != (L, L):
-        raise ValueError(
-            f"weights must be (B, H, {L}, {L}) for grid_size={grid_size}, "
-            f"got shape {tuple(weights.shape)}"
-        )
+    check_layout("weights", weights, ("B", "H", L, L), f"for grid_size={grid_size}")
     B = weights.shape[0]
     return weights[:, :, 0, 1:].mean(dim=1).reshape(B, grid_size, grid_size)  # (B, g, g)
 

@@ -56,6 +56,7 @@ F32 = torch.zeros(2, 3)
         ),
         (lambda: checks.check_bool("flag", 1), TypeError, "flag must be a bool, got int"),
         (lambda: checks.check_instance("cfg", [], dict), TypeError, "cfg must be a dict, got list"),
+        (lambda: checks.check_instance("n", "3", int), TypeError, "n must be an int, got str"),
         (lambda: checks.check_int("k", 2.0), TypeError, "k must be an int, got float"),
         (lambda: checks.check_int("k", True), TypeError, "k must be an int, got bool"),
         (lambda: checks.check_int("k", 0, low=1), ValueError, "k must be an int >= 1, got 0"),
@@ -143,6 +144,26 @@ F32 = torch.zeros(2, 3)
             "embed_dim must be divisible by num_heads, got embed_dim=10 and num_heads=4",
         ),
         (
+            lambda: checks.check_multiple("dim", 6, 4, "(rows and columns)"),
+            ValueError,
+            r"dim must be a multiple of 4 \(rows and columns\), got 6",
+        ),
+        (
+            lambda: checks.check_layout("x", torch.zeros(2, 3, 8, 8), ("B", 1, 8, 8)),
+            ValueError,
+            r"x must have shape \(B, 1, 8, 8\), got \(2, 3, 8, 8\)",
+        ),
+        (
+            lambda: checks.check_layout("w", torch.zeros(2, 5), ("B", "H", 5, 5), "for L=5"),
+            ValueError,
+            r"w must have shape \(B, H, 5, 5\) for L=5, got \(2, 5\)",
+        ),
+        (
+            lambda: checks.check_multiple("dim", 7, 2),
+            ValueError,
+            r"dim must be a multiple of 2, got 7",
+        ),
+        (
             lambda: checks.check_mask(torch.ones(2, 3), torch.Size((2, 3))),
             TypeError,
             "mask must be a boolean tensor",
@@ -168,6 +189,8 @@ def test_good_input_passes_through() -> None:
     assert checks.check_instance("n", 3, int) == 3
     assert checks.check_bool("flag", False) is False
     assert checks.check_divisible("embed_dim", 12, "num_heads", 4) == 12
+    assert checks.check_multiple("dim", 8, 4) == 8
+    assert checks.check_layout("x", x, ("N", 3)) is x
     assert checks.check_given_together("ref", x, "ref_labels", torch.zeros(2)) is x
     assert checks.check_given_together("ref", None, "ref_labels", None) is None
     flags = torch.tensor([True, False])

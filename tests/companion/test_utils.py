@@ -66,7 +66,7 @@ def test_count_parameters_counts_shared_weights_once() -> None:
 
 
 def test_count_parameters_rejects_non_module() -> None:
-    with pytest.raises(TypeError, match="module must be a torch.nn.Module, got Tensor"):
+    with pytest.raises(TypeError, match="module must be a Module, got Tensor"):
         count_parameters(torch.zeros(3))  # type: ignore[arg-type]
 
 

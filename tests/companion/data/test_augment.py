@@ -137,7 +137,7 @@ def test_shift_averaged_zero_is_the_model() -> None:
 
 
 def test_shift_averaged_errors() -> None:
-    with pytest.raises(TypeError, match=r"model must be an nn.Module, got function"):
+    with pytest.raises(TypeError, match=r"model must be a Module, got function"):
         augment.ShiftAveraged(lambda x: x)
     with pytest.raises(ValueError, match=r"max_shift must be an int >= 0, got -1"):
         augment.ShiftAveraged(nn.Identity(), max_shift=-1)
@@ -181,7 +181,7 @@ def test_flip_averaged_is_the_mean_of_the_two_views() -> None:
 
 
 def test_flip_averaged_errors() -> None:
-    with pytest.raises(TypeError, match="model must be an nn.Module, got function"):
+    with pytest.raises(TypeError, match="model must be a Module, got function"):
         FlipAveraged(lambda x: x)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("images must be 4-D (B, C, H, W)")):
         FlipAveraged(nn.Identity())(torch.zeros(2, 3))

@@ -228,12 +228,20 @@ def test_classes_and_limit_keep_a_seeded_balanced_subset(folder: Path) -> None:
     ("kwargs", "error", "message"),
     [
         ({"split": "validation"}, ValueError, "split must be one of"),
-        ({"val_size": 55}, ValueError, "val_size must be a multiple of 10"),
+        (
+            {"val_size": 55},
+            ValueError,
+            "val_size must be a multiple of 10 (one share per class), got 55",
+        ),
         ({"val_size": 200}, ValueError, "val_size must leave training images in every class"),
         ({"val_size": 5.0}, TypeError, "val_size must be an int"),
         ({"classes": []}, ValueError, "classes must name at least one label 0..9, got none"),
         ({"classes": [10]}, ValueError, "classes must be"),
-        ({"limit": 25}, ValueError, "limit must be a multiple of the number of classes (10)"),
+        (
+            {"limit": 25},
+            ValueError,
+            "limit must be a multiple of 10 (the number of classes), got 25",
+        ),
         ({"limit": 5}, ValueError, "limit must be"),
         ({"split_seed": -1}, ValueError, "split_seed must be an int >= 0, got -1"),
         ({"subset_seed": 1.0, "limit": 10}, TypeError, "subset_seed must be an int, got float"),

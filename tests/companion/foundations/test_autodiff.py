@@ -118,7 +118,7 @@ def test_default_eps():
     )
     with pytest.raises(TypeError, match="floating-point dtype"):
         autodiff.default_eps(torch.int64)
-    with pytest.raises(ValueError, match="order must be 1 or 2"):
+    with pytest.raises(ValueError, match="order must be one of 1, 2, got 3"):
         autodiff.default_eps(torch.float64, order=3)
 
 

@@ -81,7 +81,10 @@ def test_coordinates_in_basis_matches_numpy(dtype: torch.dtype, d: int) -> None:
 
 
 def test_coordinates_in_basis_errors() -> None:
-    with pytest.raises(ValueError, match=r"basis must be square \(d, d\).*got \(3, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"basis must have shape \(3, 3\) \(square, to be a basis of R\^d\), got \(3, 2\)",
+    ):
         linalg.coordinates_in_basis(torch.ones(3, 2), torch.ones(3))
     with pytest.raises(ValueError, match=r"v must have shape \(3,\) to match basis"):
         linalg.coordinates_in_basis(torch.eye(3), torch.ones(4))
@@ -135,7 +138,9 @@ def test_product_shape_errors() -> None:
         linalg.matvec_by_columns(torch.ones(2, 3), torch.ones(2))
     with pytest.raises(ValueError, match=r"x must be 1-D \(d,\), got shape \(3, 1\)"):
         linalg.matvec_by_rows(torch.ones(2, 3), torch.ones(3, 1))
-    with pytest.raises(ValueError, match=r"B must have 3 rows to match A \(2, 3\), got \(2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"B must have shape \(3, 2\) \(rows to match A \(2, 3\)\), got \(2, 2\)"
+    ):
         linalg.matmul_by_outer_products(torch.ones(2, 3), torch.ones(2, 2))
 
 
@@ -310,7 +315,7 @@ def test_cosine_similarity_of_a_zero_vector_is_zero_like_torch() -> None:
 def test_cosine_similarity_errors() -> None:
     with pytest.raises(ValueError, match=r"y must have the shape of x \(2, 3\), got \(3,\)"):
         linalg.cosine_similarity(torch.ones(2, 3), torch.ones(3))
-    with pytest.raises(ValueError, match=r"eps must be > 0, got 0"):
+    with pytest.raises(ValueError, match=r"eps must be a finite number > 0, got 0"):
         linalg.cosine_similarity(torch.ones(3), torch.ones(3), eps=0)
 
 

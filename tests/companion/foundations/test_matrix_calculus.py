@@ -79,7 +79,9 @@ def test_gradient_shape_errors() -> None:
         matrix_calculus.grad_trace_linear(torch.ones(2, 3), torch.ones(2, 3))
     with pytest.raises(ValueError, match=r"A must have shape \(3, 3\) \(square, for tr\(XᵀAX\)\)"):
         matrix_calculus.grad_trace_quadratic(torch.ones(3, 2), torch.ones(3, 2))
-    with pytest.raises(ValueError, match=r"X must have 3 rows to match A \(3, 3\), got \(2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"X must have shape \(3, 2\) \(rows to match A \(3, 3\)\), got \(2, 2\)"
+    ):
         matrix_calculus.grad_trace_quadratic(torch.eye(3), torch.ones(2, 2))
 
 

@@ -60,7 +60,10 @@ def test_pairwise_distances_errors():
         pairwise_distances(torch.zeros(3))
     with pytest.raises(ValueError, match=r"y must be 2-D \(N, D\), got shape \(1, 2, 3\)"):
         pairwise_distances(torch.zeros(3, 2), torch.zeros(1, 2, 3))
-    with pytest.raises(ValueError, match="same number of columns, got 2 and 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"y must have shape \(4, 2\) \(columns to match x \(3, 2\)\), got \(4, 3\)",
+    ):
         pairwise_distances(torch.zeros(3, 2), torch.zeros(4, 3))
     with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
         pairwise_distances([[1.0]])

@@ -74,8 +74,14 @@ def test_triplet_margin_loss_gradient_is_finite_when_anchor_equals_positive():
 
 def test_triplet_margin_loss_errors():
     x = torch.zeros(4, 3)
-    with pytest.raises(ValueError, match=r"same shape, got \(4, 3\), \(4, 3\) and \(5, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"negative must have the shape of anchor \(4, 3\), got \(5, 3\)"
+    ):
         triplet_margin_loss(x, x, torch.zeros(5, 3))
+    with pytest.raises(
+        ValueError, match=r"positive must have the shape of anchor \(4, 3\), got \(4, 2\)"
+    ):
+        triplet_margin_loss(x, torch.zeros(4, 2), x)
     with pytest.raises(ValueError, match=r"anchor must be 2-D \(N, D\), got shape \(3,\)"):
         triplet_margin_loss(torch.zeros(3), x, x)
     with pytest.raises(ValueError, match="margin must be a finite number >= 0, got -0.1"):

@@ -267,7 +267,7 @@ ERRORS = [
     (
         lambda: _MHA(_X, _X, torch.randn(2, 3, 6)),
         ValueError,
-        r"value must have shape \(B, L, embed_dim=8\), got \(2, 3, 6\)",
+        r"value must have shape \(B, L, 8\) \(D = embed_dim\), got \(2, 3, 6\)",
     ),
     (
         lambda: _MHA(_X, torch.randn(2, 4, 8), _X),
@@ -292,7 +292,7 @@ ERRORS = [
     (
         lambda: MultiHeadAttention.from_torch(nn.Linear(2, 2)),
         TypeError,
-        "module must be an nn.MultiheadAttention, got Linear",
+        "module must be a MultiheadAttention, got Linear",
     ),
     (
         lambda: MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2)),

@@ -70,7 +70,7 @@ def test_token_encoder_shapes_and_gradients(norm_first):
         (
             lambda: TransformerBlock.from_torch(nn.Linear(2, 2)),
             TypeError,
-            "layer must be an nn.TransformerEncoderLayer, got Linear",
+            "layer must be a TransformerEncoderLayer, got Linear",
         ),
         (
             lambda: TransformerBlock.from_torch(nn.TransformerEncoderLayer(8, 2, 16)),
@@ -84,7 +84,11 @@ def test_token_encoder_shapes_and_gradients(norm_first):
             ValueError,
             "GELU activation",
         ),
-        (lambda: rows_as_tokens(torch.zeros(2, 8, 8)), ValueError, r"images must have shape"),
+        (
+            lambda: rows_as_tokens(torch.zeros(2, 8, 8)),
+            ValueError,
+            r"images must have shape \(N, 1, H, W\), got \(2, 8, 8\)",
+        ),
     ],
 )
 def test_error_messages(call, error, match):

@@ -45,7 +45,11 @@ def test_small_cnn_parameter_count_by_the_formula() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"image_size": 30}, ValueError, "image_size must be a multiple of 4 (two 2x2 pools)"),
+        (
+            {"image_size": 30},
+            ValueError,
+            "image_size must be a multiple of 4 (two 2x2 pools), got 30",
+        ),
         ({"image_size": 2}, ValueError, "image_size must be"),
         ({"channels": (32,)}, ValueError, "channels must be a tuple of 2 ints, got (32,)"),
         ({"channels": (32, 0)}, ValueError, "channels must be"),

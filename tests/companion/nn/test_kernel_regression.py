@@ -63,7 +63,12 @@ def test_is_dot_product_attention_with_augmented_vectors():
         (
             lambda: kernel_regression(torch.zeros(2, 1), torch.zeros(2), torch.zeros(2)),
             ValueError,
-            "queries and keys must be 1-D",
+            r"queries must be 1-D \(L_q,\), got shape \(2, 1\)",
+        ),
+        (
+            lambda: kernel_regression(torch.zeros(2), torch.zeros(2, 1), torch.zeros(2)),
+            ValueError,
+            r"keys must be 1-D \(L_k,\), got shape \(2, 1\)",
         ),
         (
             lambda: kernel_regression(torch.zeros(2), torch.zeros(3), torch.zeros(2)),

@@ -73,12 +73,12 @@ def test_gelu_at_known_points():
         (
             lambda: layer_norm(torch.zeros(2, 3), torch.ones(4)),
             ValueError,
-            r"weight must have shape \(D,\) = \(3,\), got \(4,\)",
+            r"weight must have shape \(3,\) \(D, the width of x\), got \(4,\)",
         ),
         (
             lambda: layer_norm(torch.zeros(2, 3), None, torch.ones(2, 3)),
             ValueError,
-            r"bias must have shape \(D,\) = \(3,\), got \(2, 3\)",
+            r"bias must have shape \(3,\) \(D, the width of x\), got \(2, 3\)",
         ),
         (
             lambda: layer_norm(torch.zeros(2, 3), torch.ones(3, dtype=torch.int64)),

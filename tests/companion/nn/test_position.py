@@ -80,7 +80,9 @@ def test_shift_matrices_compose_and_start_at_the_identity():
 
 
 def test_shift_matrix_error_messages():
-    with pytest.raises(ValueError, match="dim must be even"):
+    with pytest.raises(
+        ValueError, match=r"dim must be a multiple of 2 \(sin and cos pairs\), got 5"
+    ):
         sinusoidal_shift_matrix(1, 5)
     with pytest.raises(TypeError, match="offset must be an int"):
         sinusoidal_shift_matrix(1.5, 4)
@@ -158,13 +160,21 @@ def test_interpolation_equals_torchvision_directly():
             ValueError,
             "num_positions must be an int >= 1",
         ),
-        (lambda: sinusoidal_position_encoding(4, 7), ValueError, "dim must be even"),
+        (
+            lambda: sinusoidal_position_encoding(4, 7),
+            ValueError,
+            r"dim must be a multiple of 2 \(sin and cos pairs\), got 7",
+        ),
         (
             lambda: sinusoidal_position_encoding(4, 8, base=1),
             ValueError,
             "base must be a finite number > 1",
         ),
-        (lambda: sincos_2d_position_encoding(3, 6), ValueError, "dim must be divisible by 4"),
+        (
+            lambda: sincos_2d_position_encoding(3, 6),
+            ValueError,
+            r"dim must be a multiple of 4 \(sin and cos for rows and columns\), got 6",
+        ),
         (lambda: sincos_2d_position_encoding([3, 3], 8), TypeError, "grid must be an int or a"),
         (lambda: sincos_2d_position_encoding((3, 0), 8), ValueError, r"grid\[1\] must be a"),
         (

@@ -71,7 +71,7 @@ def test_patch_embedding_equals_strided_conv(dtype: torch.dtype, C: int, P: int,
 def test_patch_embedding_channels_error() -> None:
     embed = vit.PatchEmbedding(2, 3, 8)
     with pytest.raises(
-        ValueError, match=r"images must be \(B, 3, H, W\), got shape \(1, 1, 8, 8\)"
+        ValueError, match=r"images must have shape \(B, 3, H, W\), got \(1, 1, 8, 8\)"
     ):
         embed(torch.zeros(1, 1, 8, 8))
 
@@ -112,10 +112,13 @@ def test_forward_shapes_and_encode() -> None:
     [
         (
             (2, 3, 16, 16),
-            r"images must be \(B, 3, 8, 8\) for this config, got shape \(2, 3, 16, 16\)",
+            r"images must have shape \(B, 3, 8, 8\) for this config, got \(2, 3, 16, 16\)",
         ),
-        ((2, 1, 8, 8), r"images must be \(B, 3, 8, 8\) for this config, got shape \(2, 1, 8, 8\)"),
-        ((3, 8, 8), r"images must be \(B, 3, 8, 8\) for this config, got shape \(3, 8, 8\)"),
+        (
+            (2, 1, 8, 8),
+            r"images must have shape \(B, 3, 8, 8\) for this config, got \(2, 1, 8, 8\)",
+        ),
+        ((3, 8, 8), r"images must have shape \(B, 3, 8, 8\) for this config, got \(3, 8, 8\)"),
     ],
 )
 def test_forward_rejects_wrong_images(shape: tuple[int, ...], message: str) -> None:

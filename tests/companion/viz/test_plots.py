@@ -70,7 +70,7 @@ def test_plot_contours_and_path():
         plots.plot_contours(f, xlim=(-2, 2), ylim=(-1, 1), resolution=1, ax=ax)
     with pytest.raises(ValueError, match=r"f must map \(N, 2\) points to \(N,\) values"):
         plots.plot_contours(lambda p: p, xlim=(-2, 2), ylim=(-1, 1), resolution=5, ax=ax)
-    with pytest.raises(ValueError, match=r"path must have shape \(T, 2\)"):
+    with pytest.raises(ValueError, match=r"path must have shape \(T, 2\), got \(3, 3\)"):
         plots.plot_path(torch.zeros(3, 3), ax=ax)
     with pytest.raises(TypeError, match=r"path must be a torch\.Tensor"):
         plots.plot_path([[0.0, 0.0]], ax=ax)

@@ -32,7 +32,9 @@ def test_class_token_attention_matches_loop(dtype: torch.dtype) -> None:
 
 
 def test_class_token_attention_error() -> None:
-    with pytest.raises(ValueError, match=r"weights must be \(B, H, 17, 17\) for grid_size=4, got"):
+    with pytest.raises(
+        ValueError, match=r"weights must have shape \(B, H, 17, 17\) for grid_size=4, got"
+    ):
         probes.class_token_attention(torch.zeros(1, 2, 10, 10), 4)
 
 
@@ -86,6 +88,13 @@ def test_attention_entropy_against_a_loop():
     torch.testing.assert_close(attention_entropy(w), loop.to(w.dtype))
     assert attention_entropy(torch.tensor([1.0, 0.0, 0.0])) == 0
     torch.testing.assert_close(attention_entropy(torch.full((4,), 0.25)), torch.tensor(math.log(4)))
+
+
+def test_attention_entropy_refuses_rows_that_are_not_distributions():
+    with pytest.raises(ValueError, match="p must sum to 1 along its last dimension, got sums off"):
+        attention_entropy(torch.zeros(2, 3))  # a fully masked row of zeros
+    with pytest.raises(ValueError, match="p must be non-negative, got a minimum of -0.5"):
+        attention_entropy(torch.tensor([1.5, -0.5]))
 
 
 def tol(dtype: torch.dtype) -> dict[str, float]:
