@@ -14,6 +14,7 @@ before it.
 :mod:`.vit_torchvision`     torchvision's state-dict keys and the renaming
 :mod:`.attention_backward`  the gradients of attention, by the derived formulas
 :mod:`.memory_efficient`    the same output block by block, and a backward that recomputes
+:mod:`.attention_checks`    attention's input contract (``check_qkv``, ``check_mask``)
 :mod:`.kernel_regression`   Nadaraya–Watson regression, attention's ancestor
 :mod:`.layers`              ``layer_norm`` and ``gelu``
 :mod:`.position`            sinusoidal, 2-D sin-cos and interpolated position embeddings
@@ -25,6 +26,7 @@ before it.
 from companion.nn import (
     attention,
     attention_backward,
+    attention_checks,
     block,
     cnn,
     embedding,
@@ -47,6 +49,7 @@ __all__ = [  # noqa: RUF022 (in the table's order: the chain first)
     "vit_torchvision",
     "attention_backward",
     "memory_efficient",
+    "attention_checks",
     "kernel_regression",
     "layers",
     "position",

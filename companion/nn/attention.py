@@ -33,7 +33,8 @@ import math
 import torch
 from torch import Tensor
 
-from companion.checks import check_int, check_layout, check_mask, check_qkv
+from companion.checks import check_int, check_layout
+from companion.nn.attention_checks import check_mask, check_qkv
 
 __all__ = [
     "causal_mask",

@@ -23,8 +23,9 @@ import math
 import torch
 from torch import Tensor
 
-from companion.checks import check_mask, check_qkv, check_tensor
+from companion.checks import check_tensor
 from companion.nn.attention import scaled_dot_product_attention
+from companion.nn.attention_checks import check_mask, check_qkv
 
 __all__ = ["attention_backward"]
 

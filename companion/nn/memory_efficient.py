@@ -35,7 +35,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from companion.checks import check_floating, check_int, check_mask, check_ndim, check_qkv
+from companion.checks import check_floating, check_int, check_ndim
+from companion.nn.attention_checks import check_mask, check_qkv
 
 __all__ = ["memory_efficient_attention", "online_softmax_steps"]
 

@@ -11,10 +11,10 @@ from companion.checks import (
     check_instance,
     check_int,
     check_layout,
-    check_mask,
     check_tensor,
 )
 from companion.nn.attention import _attend, _has_empty_rows
+from companion.nn.attention_checks import check_mask
 
 __all__ = [
     "MultiHeadAttention",
