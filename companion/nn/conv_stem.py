@@ -21,8 +21,8 @@ stride ``s`` and padding ``p`` (:func:`conv_output_size`):
      7 → floor(( 7 + 2 - 2) / 2) + 1 =  3 + 1 = 4
 
 The last step's padding is used on the top and left only: on the padded 9x9 grid the four
-2x2 windows start at 0, 2, 4, 6, so the first row and column of each window sequence holds
-zeros and the ninth padded row and column is never read.
+2x2 windows start at rows (and columns) 0, 2, 4, 6, so the first window row and column read
+the zero padding and the ninth padded row and column is never read.
 
 The convolutions before a BatchNorm have no bias (the BatchNorm's shift takes its place),
 as in Xiao et al. :class:`ConvStemViT` is :class:`~companion.nn.vit.VisionTransformer`
@@ -112,8 +112,8 @@ class ConvStem(nn.Module):
 
     Args:
         in_channels: ``C``.
-        channels: ``(c₁, c₂)``, the widths of the two 3x3 convolutions.
         embed_dim: ``D``, the width of the tokens.
+        channels: ``(c₁, c₂)``, the widths of the two 3x3 convolutions.
     """
 
     def __init__(
