@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from companion.nn import distill
+from companion.nn.cnn import SmallCNN
 from companion.nn.distill import (
     DistilledViT,
     distillation_loss_fn,
@@ -21,6 +22,8 @@ from companion.nn.distill import (
 )
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import VIT_DIGITS, VIT_FASHION, parameter_count
+from companion.train.loop import fit, predict
+from companion.train.recipe import Recipe
 
 TOL = {torch.float32: {"rtol": 1e-5, "atol": 1e-6}, torch.float64: {"rtol": 1e-12, "atol": 1e-12}}
 
@@ -177,6 +180,27 @@ def test_one_batch_backward_reaches_every_parameter() -> None:
     for name, p in model.named_parameters():
         assert p.grad is not None, name
         assert p.grad.abs().sum() > 0, name
+
+
+def test_trains_with_fit_on_precomputed_teacher_labels() -> None:
+    """The module docstring's recipe: teacher logits once, targets (B, 2), the pair of heads
+    in training mode; fit's evaluate and predict see the averaged logits."""
+    torch.manual_seed(0)
+    images, labels = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    teacher_logits = predict(SmallCNN(), images)
+    model = DistilledViT(VIT_FASHION)
+    history = fit(
+        model,
+        images,
+        distillation_targets(labels, teacher_logits),
+        Recipe(epochs=1, batch_size=8),
+        loss_fn=distillation_loss_fn(),
+        evaluate=lambda m: {"shape_ok": float(m(images).shape == (16, 10))},
+        progress=False,
+    )
+    assert math.isfinite(history.train_loss[0])
+    assert history.metrics["shape_ok"] == [1.0]
+    assert predict(model, images).shape == (16, 10)
 
 
 def test_follows_the_input_device_and_dtype() -> None:
