@@ -1,5 +1,5 @@
-"""Neural networks: attention, the Transformer block, the Vision Transformer and the
-embedding network.
+"""Neural networks: attention, the Transformer block, the Vision Transformer, the
+embedding network, and two kinds of help for the ViT (a convolutional stem, distillation).
 
 Model code only: nothing here imports data, training or plotting code (a test checks it).
 The first four rows are a chain, in the chapters' order: each module builds on the one
@@ -20,6 +20,8 @@ before it.
 :mod:`.position`            sinusoidal, 2-D sin-cos and interpolated position embeddings
 :mod:`.cnn`                 ``SmallCNN``, the convolutional baseline, and its features
 :mod:`.embedding`           ``EmbeddingNet`` and ``ViTEmbedding``, the ``f`` of the triplet loss
+:mod:`.conv_stem`           ``ConvStemViT``: the ViT with a convolutional stem (Xiao et al.)
+:mod:`.distill`             ``DistilledViT`` and DeiT's hard-label distillation loss
 ==========================  ==============================================================
 """
 
@@ -29,6 +31,8 @@ from companion.nn import (
     attention_checks,
     block,
     cnn,
+    conv_stem,
+    distill,
     embedding,
     kernel_regression,
     layers,
@@ -55,4 +59,6 @@ __all__ = [  # noqa: RUF022 (in the table's order: the chain first)
     "position",
     "cnn",
     "embedding",
+    "conv_stem",
+    "distill",
 ]
