@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from companion.checks import check_int, check_ndim, check_tensor
+from companion.checks import check_int, check_layout, check_ndim, check_tensor
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import ViTConfig, parameter_counts
 
@@ -148,11 +148,8 @@ class ConvStem(nn.Module):
             ValueError: if ``images`` is not ``(B, C, H, W)`` with this stem's ``C``.
         """
         check_ndim("images", check_tensor("images", images), 4, "(B, C, H, W)")
-        B, C, _H, _W = images.shape  # batch, channels, height, width
-        if C != self.in_channels:
-            raise ValueError(
-                f"images must be (B, {self.in_channels}, H, W), got shape {tuple(images.shape)}"
-            )
+        check_layout("images", images, ("B", self.in_channels, "H", "W"))
+        B, _C, _H, _W = images.shape  # batch, channels, height, width
         h = self.convs(images)  # (B, c2, H/4, W/4), sides rounded up
         h = self.proj(h)  # (B, D, G, G)
         D = h.shape[1]

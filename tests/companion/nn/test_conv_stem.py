@@ -169,7 +169,7 @@ def test_rejects_wrong_image_size() -> None:
     model = ConvStemViT(VIT_FASHION)
     with pytest.raises(
         ValueError,
-        match=r"images must be \(B, 1, 28, 28\) for this config, got shape \(2, 1, 32, 32\)",
+        match=r"images must have shape \(B, 1, 28, 28\) for this config, got \(2, 1, 32, 32\)",
     ):
         model(torch.zeros(2, 1, 32, 32))
 
@@ -178,14 +178,14 @@ def test_rejects_wrong_channels() -> None:
     model = ConvStemViT(VIT_FASHION)
     with pytest.raises(
         ValueError,
-        match=r"images must be \(B, 1, 28, 28\) for this config, got shape \(2, 3, 28, 28\)",
+        match=r"images must have shape \(B, 1, 28, 28\) for this config, got \(2, 3, 28, 28\)",
     ):
         model(torch.zeros(2, 3, 28, 28))
 
 
 def test_stem_rejects_wrong_channels() -> None:
     with pytest.raises(
-        ValueError, match=r"images must be \(B, 1, H, W\), got shape \(2, 3, 28, 28\)"
+        ValueError, match=r"images must have shape \(B, 1, H, W\), got \(2, 3, 28, 28\)"
     ):
         ConvStem(1, 64)(torch.zeros(2, 3, 28, 28))
 

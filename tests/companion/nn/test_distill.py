@@ -223,7 +223,7 @@ def test_follows_the_input_device_and_dtype() -> None:
 def test_rejects_wrong_image_size() -> None:
     with pytest.raises(
         ValueError,
-        match=r"images must be \(B, 1, 28, 28\) for this config, got shape \(2, 1, 32, 32\)",
+        match=r"images must have shape \(B, 1, 28, 28\) for this config, got \(2, 1, 32, 32\)",
     ):
         DistilledViT(VIT_FASHION)(torch.zeros(2, 1, 32, 32))
 
@@ -231,7 +231,7 @@ def test_rejects_wrong_image_size() -> None:
 def test_rejects_wrong_channels() -> None:
     with pytest.raises(
         ValueError,
-        match=r"images must be \(B, 1, 28, 28\) for this config, got shape \(2, 3, 28, 28\)",
+        match=r"images must have shape \(B, 1, 28, 28\) for this config, got \(2, 3, 28, 28\)",
     ):
         DistilledViT(VIT_FASHION)(torch.zeros(2, 3, 28, 28))
 
