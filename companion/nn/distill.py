@@ -104,31 +104,16 @@ class DistilledViT(VisionTransformer):
     def _check_images(self, images: torch.Tensor) -> None:
         super()._check_images(check_tensor("images", images))
 
-    def encode(
-        self, images: torch.Tensor, *, need_weights: bool = False
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The encoder's output tokens ``(B, N + 2, D)`` after the final LayerNorm, and (with
-        ``need_weights``) each block's attention weights ``(B, H, N + 2, N + 2)``.
-
-        Raises:
-            TypeError: if ``images`` is not a tensor.
-            ValueError: if ``images`` is not ``(B, C, H, W)`` for the config.
-        """
-        self._check_images(images)
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """The encoder's input ``(B, N + 2, D)``: the class token, the distillation token,
+        then the patch tokens, plus the position embeddings (after dropout); so
+        :meth:`encode` gives ``(B, N + 2, D)`` tokens and ``(B, H, N + 2, N + 2)`` weights."""
         B = images.shape[0]
         x = self.patch_embedding(images)  # (B, N, D)
         cls = self.class_token.expand(B, -1, -1)  # (B, 1, D)
         dist = self.dist_token.expand(B, -1, -1)  # (B, 1, D)
         x = torch.cat([cls, dist, x], dim=1) + self.position_embedding  # (B, N + 2, D)
-        x = self.dropout(x)
-        all_weights = []
-        for block in self.blocks:
-            if need_weights:
-                x, weights = block.forward_with_weights(x)
-                all_weights.append(weights)
-            else:
-                x = block(x)
-        return self.norm(x), all_weights
+        return self.dropout(x)
 
     def forward_heads(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, C, H, W) -> (logits_cls, logits_dist)``, each ``(B, K)``, in either mode."""

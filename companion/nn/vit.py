@@ -131,6 +131,15 @@ class VisionTransformer(nn.Module):
         layout = ("B", c.in_channels, c.image_size, c.image_size)
         check_layout("images", images, layout, "for this config")
 
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """The encoder's input ``(B, N + 1, D)``: the class token, then the patch tokens,
+        plus the position embeddings (after dropout). Unchecked: :meth:`encode` checks."""
+        B = images.shape[0]
+        x = self.patch_embedding(images)  # (B, N, D)
+        cls = self.class_token.expand(B, -1, -1)  # (B, 1, D)
+        x = torch.cat([cls, x], dim=1) + self.position_embedding  # (B, N + 1, D)
+        return self.dropout(x)
+
     def encode(
         self, images: torch.Tensor, *, need_weights: bool = False
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -145,11 +154,7 @@ class VisionTransformer(nn.Module):
             ``(B, H, N + 1, N + 1)`` (empty unless ``need_weights``).
         """
         self._check_images(images)
-        B = images.shape[0]
-        x = self.patch_embedding(images)  # (B, N, D)
-        cls = self.class_token.expand(B, -1, -1)  # (B, 1, D)
-        x = torch.cat([cls, x], dim=1) + self.position_embedding  # (B, N + 1, D)
-        x = self.dropout(x)
+        x = self.embed(images)  # (B, N + 1, D)
         all_weights = []
         for block in self.blocks:
             if need_weights:
