@@ -1,7 +1,7 @@
 """Attention's input contract: ``query``, ``key`` and ``value`` that fit together, and a
 boolean mask that broadcasts to the scores.
 
-Every attention of :mod:`companion.nn` (:mod:`.attention`, :mod:`.multihead`,
+Every attention of ``companion.nn`` (:mod:`.attention`, :mod:`.multihead`,
 :mod:`.memory_efficient`, :mod:`.attention_backward`) checks its inputs here, so each
 message has one wording; the generic checks are :mod:`companion.checks`'.
 """

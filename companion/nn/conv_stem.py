@@ -5,7 +5,7 @@ The ViT's patch embedding is one large-stride convolution: a ``P x P`` kernel wi
 ``P``. Xiao et al. replace it by a few 3x3 stride-2 convolutions, each followed by
 BatchNorm and ReLU, and a last convolution to the width ``D``; the Transformer is left as it
 is. On Fashion-MNIST's 28x28 images, with the course's sizes, the stem keeps the 16 tokens of
-:data:`~companion.nn.vit_config.VIT_FASHION`:
+:data:`~companion.nn.vit_config.VIT_FASHION`::
 
     conv 3x3, stride 2, padding 1 → BN → ReLU      (B, 1, 28, 28)  → (B, c₁, 14, 14)
     conv 3x3, stride 2, padding 1 → BN → ReLU      (B, c₁, 14, 14) → (B, c₂, 7, 7)
@@ -13,7 +13,7 @@ is. On Fashion-MNIST's 28x28 images, with the course's sizes, the stem keeps the
     flatten the grid row by row                     (B, D, 4, 4)    → (B, 16, D)
 
 Each side follows the convolution's output-size formula, for input side ``H``, kernel ``k``,
-stride ``s`` and padding ``p`` (:func:`conv_output_size`):
+stride ``s`` and padding ``p`` (:func:`conv_output_size`)::
 
     H_out = floor((H + 2p - k) / s) + 1
     28 → floor((28 + 2 - 3) / 2) + 1 = 13 + 1 = 14
@@ -164,8 +164,9 @@ class ConvStemViT(VisionTransformer):
     ``config.grid_size`` cells a side (4 for :data:`~companion.nn.vit_config.VIT_FASHION`).
     The ViT is built first and the stem after it, so for a given seed every other weight
     (class token, position embeddings, blocks, head) equals that of the plain
-    ``VisionTransformer(config)``; only the stem differs. :meth:`encode`, the attention
-    weights and the head are the ViT's. :meth:`from_torchvision` and
+    ``VisionTransformer(config)``; only the stem differs.
+    :meth:`~companion.nn.vit.VisionTransformer.encode`, the attention weights and the head
+    are the ViT's. :meth:`from_torchvision` and
     :meth:`to_torchvision` do not apply (torchvision's ViT has no such stem).
 
     Args:

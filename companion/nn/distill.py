@@ -72,8 +72,9 @@ class DistilledViT(VisionTransformer):
 
     ``forward(images)`` gives ``(logits_cls, logits_dist)``, each ``(B, K)``, in training
     mode and their average ``(B, K)`` in eval mode; :meth:`forward_heads` gives the pair in
-    either mode. :meth:`encode` returns ``N + 2`` tokens (class token at 0, distillation
-    token at 1, the patches row by row) and attention weights ``(B, H, N + 2, N + 2)``.
+    either mode. :meth:`~companion.nn.vit.VisionTransformer.encode` returns ``N + 2``
+    tokens (class token at 0, distillation token at 1, the patches row by row) and
+    attention weights ``(B, H, N + 2, N + 2)``.
 
     Initialisation: the ViT is built first, so for a given seed the patch embedding, the
     blocks, the class token, the class head and the position embeddings of the class token
@@ -107,7 +108,8 @@ class DistilledViT(VisionTransformer):
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """The encoder's input ``(B, N + 2, D)``: the class token, the distillation token,
         then the patch tokens, plus the position embeddings (after dropout); so
-        :meth:`encode` gives ``(B, N + 2, D)`` tokens and ``(B, H, N + 2, N + 2)`` weights."""
+        :meth:`~companion.nn.vit.VisionTransformer.encode` gives ``(B, N + 2, D)`` tokens
+        and ``(B, H, N + 2, N + 2)`` weights."""
         B = images.shape[0]
         x = self.patch_embedding(images)  # (B, N, D)
         cls = self.class_token.expand(B, -1, -1)  # (B, 1, D)
