@@ -160,7 +160,7 @@ def _register(n: int) -> None:
     def run(seed: int = 0, *, tiny: bool = False) -> DataEfficiency:
         return train_by_size(n, seed, tiny=tiny)
 
-    run.__qualname__ = data.__qualname__ = f"{run_name(n)}"
+    run.__qualname__ = data.__qualname__ = run_name(n)
     run.__doc__ = f":func:`train_by_size` on {n:,} images with ``seed``."
     register_run(
         run_name(n),
