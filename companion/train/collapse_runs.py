@@ -26,7 +26,9 @@ common vector). Stored in ``benchmarks/results/kernels_triplet_collapse_cpu.json
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import torch
@@ -47,6 +49,7 @@ __all__ = [
     "COLLAPSE_SETTINGS",
     "CollapseSetting",
     "collapse_data",
+    "grid_summary",
     "raw_outputs",
     "train_setting",
     "triplet_collapse",
@@ -251,3 +254,23 @@ def triplet_collapse(seed: int = 0, *, tiny: bool = False) -> dict[str, float]:
         out.update({f"{name}:{measure}": scores[measure] for measure in COLLAPSE_MEASURES})
     out["train_seconds_cpu"] = time.process_time() - cpu
     return out
+
+
+def grid_summary(rows: Iterable[Mapping[str, object]]) -> dict[str, dict[str, tuple[float, ...]]]:
+    """Each setting's measures over stored ``triplet_collapse`` rows (every seed and kernel
+    level): ``summary[setting][measure] = (mean, min, max)``, settings in the order of
+    :data:`COLLAPSE_SETTINGS`, measures in that of :data:`COLLAPSE_MEASURES`.
+
+    Raises:
+        ValueError: if ``rows`` is empty.
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows must hold triplet_collapse rows, got none")
+    summary: dict[str, dict[str, tuple[float, ...]]] = {}
+    for name in COLLAPSE_SETTINGS:
+        summary[name] = {}
+        for measure in COLLAPSE_MEASURES:
+            values = [float(r[f"{name}:{measure}"]) for r in rows]
+            summary[name][measure] = (statistics.fmean(values), min(values), max(values))
+    return summary

@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from companion.data.digits import load_digits
 from companion.nn.embedding import EmbeddingConfig, EmbeddingNet
 from companion.train import collapse_runs, registry
-from companion.train.collapse_runs import COLLAPSE_SETTINGS, raw_outputs, train_setting
+from companion.train.collapse_runs import (
+    COLLAPSE_MEASURES,
+    COLLAPSE_SETTINGS,
+    grid_summary,
+    raw_outputs,
+    train_setting,
+)
 from companion.train.recipes import DIGITS_TRIPLET_SHIFTED
 
 
@@ -70,3 +77,19 @@ def test_a_warm_start_trains_two_phases():
     net, metrics = train_setting(setting, x, y, 0, evaluate=lambda m: {"one": 1.0}, epochs=1)
     assert [m["one"] for m in metrics] == [[1.0], [1.0]]
     assert net.config.image_size == collapse_runs.CANVAS
+
+
+def test_grid_summary_gives_mean_min_and_max():
+    rows = [
+        {f"{n}:{m}": value for n in COLLAPSE_SETTINGS for m in COLLAPSE_MEASURES}
+        for value in (0.1, 0.4, 0.7)
+    ]
+    summary = grid_summary(rows)
+    assert list(summary) == list(COLLAPSE_SETTINGS)
+    for measures in summary.values():
+        assert list(measures) == list(COLLAPSE_MEASURES)
+        for mean, low, high in measures.values():
+            assert mean == pytest.approx(0.4)
+            assert (low, high) == (0.1, 0.7)
+    with pytest.raises(ValueError, match="rows must hold triplet_collapse rows, got none"):
+        grid_summary([])
