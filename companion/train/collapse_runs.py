@@ -9,7 +9,8 @@ beside 3e-3, and 1e-4), a linear warm-up of 2 epochs, a warm start (2 epochs of 
 before the 8 of batch-hard, so that batch-hard starts from features that already order the
 triplets), and ``P x K`` batches (``P = 8`` classes, ``K`` in {2, 4, 8} images each: an epoch
 is ``N // (P K)`` batches, so ``K = 2`` takes four times the steps of ``K = 8``, and
-``pk_2_short`` trains it for the same number of steps), with Hermans et al.'s soft margin and
+``pk_2_short`` trains it for the steps of ``K = 8``, ``pk_8_long`` trains ``K = 8`` for those
+of ``K = 2``), with Hermans et al.'s soft margin and
 raw outputs, and batch-all on the same batches as a control.
 
 The registered run ``triplet_collapse`` trains every setting with one seed and returns, per
@@ -115,6 +116,9 @@ COLLAPSE_SETTINGS: dict[str, CollapseSetting] = {
     ),
     "pk_2_short": CollapseSetting(
         "8 x 2, 2 epochs (the steps of 8 x 8)", replace(_HARD, epochs=2), images_per_class=2
+    ),
+    "pk_8_long": CollapseSetting(
+        "8 x 8, 32 epochs (the steps of 8 x 2)", replace(_HARD, epochs=32), images_per_class=8
     ),
     "pk_8_all": CollapseSetting(
         "8 x 8, batch-all (control)",

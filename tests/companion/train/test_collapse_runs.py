@@ -48,7 +48,8 @@ def test_each_setting_changes_what_its_name_says():
         assert r.soft_margin == ("soft" in name), name
         assert setting.normalize == ("raw" not in name), name
         assert r.strategy == ("all" if name.endswith("_all") else "hard"), name
-        assert r.epochs == (2 if name.endswith("_short") else base.epochs), name
+        epochs = {"short": 2, "long": 32}.get(name.rsplit("_", 1)[-1], base.epochs)
+        assert r.epochs == epochs, name
 
 
 def test_the_run_records_every_recipe():
