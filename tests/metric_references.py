@@ -7,7 +7,7 @@ import itertools
 
 import torch
 
-__all__ = ["make_batch", "naive_distance", "naive_triplets", "tol"]
+__all__ = ["make_batch", "naive_distance", "naive_map_at_r", "naive_triplets", "tol"]
 
 
 def tol(dtype: torch.dtype) -> dict[str, float]:
@@ -49,3 +49,26 @@ def naive_triplets(x, y, strategy, margin, squared):
             if strategy == "all" or d[a][p] < d[a][k] < d[a][p] + margin:
                 out.append((a, p, k))
     return out, d
+
+
+def naive_map_at_r(query, query_labels, reference=None, reference_labels=None) -> float | None:
+    """MAP@R by loops (Musgrave et al. 2020, §3.2): each query ranks its candidates by
+    distance, ties by index (leave-one-out without a reference, its own row left out),
+    ``R`` = candidates of its label, ``AP@R = (1/R) Σ_{i<=R} P(i) rel(i)``; queries with
+    ``R = 0`` left out, ``None`` when all are."""
+    rows = query if reference is None else reference
+    labels = query_labels if reference is None else reference_labels
+    aps = []
+    for i in range(len(query)):
+        candidates = [j for j in range(len(rows)) if reference is not None or j != i]
+        ranked = sorted((naive_distance(query[i], rows[j], False), j) for j in candidates)
+        rel = [int(labels[j]) == int(query_labels[i]) for _, j in ranked]
+        r = sum(rel)
+        if r == 0:
+            continue
+        hits, total = 0, 0.0
+        for position, relevant in enumerate(rel[:r], start=1):
+            hits += relevant
+            total += hits / position if relevant else 0.0
+        aps.append(total / r)
+    return sum(aps) / len(aps) if aps else None

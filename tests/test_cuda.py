@@ -143,6 +143,27 @@ def test_verification_and_map() -> None:
     _close(*_both(retrieval.mean_average_precision, x[:10], labels[:10], x[10:], labels[10:]))
 
 
+def test_map_at_r_and_pca_projection() -> None:
+    from companion.metric import map_at_r, projection
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 4, generator=g, dtype=torch.float64)
+    labels = torch.arange(30) % 3
+    _close(*_both(map_at_r.map_at_r, x, labels))
+    _close(*_both(map_at_r.map_at_r, x[:10], labels[:10], x[10:], labels[10:]))
+    # ties (a small integer grid) break by index on both devices: equal, not close
+    grid = torch.randint(0, 3, (40, 3), generator=torch.Generator().manual_seed(1)).float()
+    grid_labels = torch.arange(40) % 4
+    assert map_at_r.map_at_r(grid.to(CUDA), grid_labels.to(CUDA)) == map_at_r.map_at_r(
+        grid, grid_labels
+    )
+    cpu, gpu = _both(lambda f: projection.fit_pca(f, 3), x)
+    assert gpu.components.device.type == "cuda"
+    _close(cpu.mean, gpu.mean)
+    _close(cpu.components, gpu.components)  # the same signs on both devices
+    _close(cpu.project(x, normalize=True), gpu.project(x.to(CUDA), normalize=True))
+
+
 def test_embedding_network() -> None:
     from companion.nn import embedding
 

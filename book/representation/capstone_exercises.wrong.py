@@ -87,3 +87,63 @@ def average_precision(distances, relevant):
     hits = relevant[distances.argsort(descending=True)].double()
     ranks = torch.arange(1, len(hits) + 1, dtype=torch.float64)
     return ((hits.cumsum(0) / ranks) * hits).sum().item() / hits.sum().item()
+
+
+# %% ex7-answer [visible]: the validation classes drawn from the test classes
+def split_classes(classes, n_val, n_test, seed):
+    classes = list(classes)
+    order = torch.randperm(len(classes), generator=torch.Generator().manual_seed(seed)).tolist()
+    test = sorted(classes[i] for i in order[:n_test])
+    train = sorted(classes[i] for i in order[n_test:])
+    return tuple(train), tuple(test[:n_val]), tuple(test)
+
+
+# %% ex7-answer [visible]: training on the validation classes too (only the test held out)
+def split_classes(classes, n_val, n_test, seed):
+    classes = list(classes)
+    order = torch.randperm(len(classes), generator=torch.Generator().manual_seed(seed)).tolist()
+    test = sorted(classes[i] for i in order[:n_test])
+    val = sorted(classes[i] for i in order[n_test : n_test + n_val])
+    train = sorted(classes[i] for i in order[n_test:])
+    return tuple(train), tuple(val), tuple(test)
+
+
+# %% ex7-answer [visible]: not seeded (the global random state draws the split)
+def split_classes(classes, n_val, n_test, seed):
+    classes = list(classes)
+    order = torch.randperm(len(classes)).tolist()
+    test = sorted(classes[i] for i in order[:n_test])
+    val = sorted(classes[i] for i in order[n_test : n_test + n_val])
+    train = sorted(classes[i] for i in order[n_test + n_val :])
+    return tuple(train), tuple(val), tuple(test)
+
+
+# %% ex7-answer [visible]: seeds the global generator, resetting everyone else's randomness
+def split_classes(classes, n_val, n_test, seed):
+    classes = list(classes)
+    torch.manual_seed(seed)
+    order = torch.randperm(len(classes)).tolist()
+    test = sorted(classes[i] for i in order[:n_test])
+    val = sorted(classes[i] for i in order[n_test : n_test + n_val])
+    train = sorted(classes[i] for i in order[n_test + n_val :])
+    return tuple(train), tuple(val), tuple(test)
+
+
+# %% ex7-answer [visible]: the same split whatever the seed (the last classes are the test)
+def split_classes(classes, n_val, n_test, seed):
+    classes = sorted(classes)
+    rest = len(classes) - n_test
+    return (
+        tuple(classes[: rest - n_val]),
+        tuple(classes[rest - n_val : rest]),
+        tuple(classes[rest:]),
+    )
+
+
+# %% ex7-answer: only the test classes drawn at random; validation takes the first ones left
+def split_classes(classes, n_val, n_test, seed):
+    classes = list(classes)
+    order = torch.randperm(len(classes), generator=torch.Generator().manual_seed(seed)).tolist()
+    test = sorted(classes[i] for i in order[:n_test])
+    rest = sorted(c for c in classes if c not in test)
+    return tuple(rest[n_val:]), tuple(rest[:n_val]), tuple(test)

@@ -1,4 +1,5 @@
-"""Metric learning: distances, miners, losses, retrieval and verification, each a small module.
+"""Metric learning: distances, miners, losses, retrieval, MAP@R, verification and a PCA
+baseline, each a small module.
 
 ======================  =====================================================================
 :mod:`.distances`       ``pairwise_distances`` (``row_distances`` for the losses)
@@ -10,12 +11,32 @@
                         ``mean_average_precision``: each ``metric(query, query_labels,
                         reference=None, reference_labels=None)``, leave-one-out without a
                         reference
+:mod:`.map_at_r`        ``map_at_r`` (Musgrave et al.'s MAP@R), with the same signature and
+                        neighbour order as ``recall_at_k``
 :mod:`.verification`    ``pair_scores``, ``balanced_pairs``, ``roc_curve``, ``tar_at_far``,
                         ``best_threshold``, ``verification_accuracy`` and
                         ``verification_protocol`` (FaceNet-style)
+:mod:`.projection`      ``fit_pca``, ``PCAProjection``: a classifier's features projected to
+                        an embedding's dimension (and normalised), a fair baseline
 ======================  =====================================================================
 """
 
-from companion.metric import distances, losses, miners, retrieval, verification
+from companion.metric import (
+    distances,
+    losses,
+    map_at_r,
+    miners,
+    projection,
+    retrieval,
+    verification,
+)
 
-__all__ = ["distances", "losses", "miners", "retrieval", "verification"]
+__all__ = [
+    "distances",
+    "losses",
+    "map_at_r",
+    "miners",
+    "projection",
+    "retrieval",
+    "verification",
+]
