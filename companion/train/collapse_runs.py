@@ -93,7 +93,7 @@ _HARD = replace(DIGITS_TRIPLET_SHIFTED, strategy="hard")
 _WARM = replace(DIGITS_TRIPLET_SHIFTED, strategy="all", epochs=2)
 _WARM_SLOW = replace(_WARM, lr=3e-4)
 
-#: The grid's settings, by name: one knob at a time from the chapter's batch-hard run, then
+#: The grid's settings by name, one knob at a time from the chapter's batch-hard run, then
 #: the combinations most likely to rescue it.
 COLLAPSE_SETTINGS: dict[str, CollapseSetting] = {
     "chapter": CollapseSetting("the chapter's (lr 3e-3)", _HARD),
