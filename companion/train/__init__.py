@@ -12,6 +12,8 @@
 :mod:`.weights`             the trained networks the course ships, with their provenance
 :mod:`.retrieval_runs`      the triplet and capstone chapters' registered runs
 :mod:`.vit_runs`            the Vision Transformer chapter's registered runs
+:mod:`.open_set`            the capstone's open-set protocol: class splits, conditions
+:mod:`.open_set_runs`       the capstone's registered runs
 :mod:`.data_efficiency`     the ViT chapter's runs by training-set size (registered)
 :mod:`.training_runs`       the training chapter's registered run (warm-up or not)
 :mod:`.norm_placement`      pre-norm against post-norm on the digits, with or without warm-up
@@ -25,6 +27,8 @@ from companion.train import (
     experiments,
     loop,
     norm_placement,
+    open_set,
+    open_set_runs,
     optim,
     recipe,
     recipes,
@@ -41,6 +45,8 @@ __all__ = [
     "experiments",
     "loop",
     "norm_placement",
+    "open_set",
+    "open_set_runs",
     "optim",
     "recipe",
     "recipes",

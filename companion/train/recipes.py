@@ -31,6 +31,8 @@ __all__ = [
     "DIGITS_VIT",
     "FASHION",
     "FASHION_FULL",
+    "OPEN_SET_CLASSIFIER",
+    "OPEN_SET_TRIPLET",
     "POSTNORM_NO_WARMUP",
     "POSTNORM_WARMUP",
     "RETRIEVAL_CNN",
@@ -82,6 +84,14 @@ TRIPLET = Recipe(
 RETRIEVAL_TRIPLET = TRIPLET
 #: The capstone, the ViT and the CNN embedding trained the same way on the seen classes.
 CAPSTONE = replace(TRIPLET, warmup_epochs=1, weight_decay=0.05)
+#: The capstone's open-set protocol, the classifier: cross-entropy without label smoothing
+#: (which hurts the transfer of penultimate features, Kornblith et al. 2021), 5 epochs of
+#: AdamW (1 of warm-up, then cosine); the epoch kept is chosen on the validation classes.
+OPEN_SET_CLASSIFIER = Recipe(epochs=5, batch_size=128, lr=3e-3, warmup_epochs=1, weight_decay=0.05)
+#: The same network with the semi-hard triplet loss, with the same budget and optimiser.
+OPEN_SET_TRIPLET = replace(
+    OPEN_SET_CLASSIFIER, lr=2e-3, drop_last=True, loss="triplet", strategy="semihard", margin=0.2
+)
 #: The triplet chapter's digits, each mining strategy for 4 epochs on the training split
 #: (``strategy`` set by the chapter; batches of 64, AdamW at 3e-3, no augmentation).
 DIGITS_TRIPLET = replace(TRIPLET, epochs=4, batch_size=64, lr=3e-3, flip=False)

@@ -47,6 +47,7 @@ ROLES: tuple[str, ...] = ("train", "val", "test", "final")
 #: The modules whose import registers the runs (imported by :func:`list_runs`).
 RUN_MODULES: tuple[str, ...] = (
     "companion.train.data_efficiency",
+    "companion.train.open_set_runs",
     "companion.train.retrieval_runs",
     "companion.train.training_runs",
     "companion.train.vit_runs",
