@@ -14,6 +14,7 @@
 :mod:`.vit_runs`            the Vision Transformer chapter's registered runs
 :mod:`.open_set`            the capstone's open-set protocol: class splits, conditions
 :mod:`.open_set_runs`       the capstone's registered runs
+:mod:`.open_set_vit`        the capstone's ViT under the same protocol (registered)
 :mod:`.data_efficiency`     the ViT chapter's runs by training-set size (registered)
 :mod:`.training_runs`       the training chapter's registered run (warm-up or not)
 :mod:`.norm_placement`      pre-norm against post-norm on the digits, with or without warm-up
@@ -29,6 +30,7 @@ from companion.train import (
     norm_placement,
     open_set,
     open_set_runs,
+    open_set_vit,
     optim,
     recipe,
     recipes,
@@ -47,6 +49,7 @@ __all__ = [
     "norm_placement",
     "open_set",
     "open_set_runs",
+    "open_set_vit",
     "optim",
     "recipe",
     "recipes",

@@ -64,6 +64,8 @@ __all__ = [
     "open_set_data",
     "open_set_protocol",
     "random_class_split",
+    "show_images",
+    "train_keeping_best",
 ]
 
 #: Training images per train class.
@@ -187,9 +189,10 @@ def open_set_data(
     }
 
 
-def _show(x: torch.Tensor, condition: Condition, which: str) -> torch.Tensor:
-    """The scored images of set ``which`` under ``condition``: each placed once, at the
-    same place and size for every seed and split."""
+def show_images(x: torch.Tensor, condition: Condition, which: str) -> torch.Tensor:
+    """The scored images of set ``which`` (``"val"``, ``"test"`` or ``"seen"``) under
+    ``condition``: each placed once, at the same place and size for every seed and
+    split."""
     if not condition.moves:
         return x
     generator = torch.Generator().manual_seed(_PLACEMENT_SEEDS[which])
@@ -198,8 +201,8 @@ def _show(x: torch.Tensor, condition: Condition, which: str) -> torch.Tensor:
     )
 
 
-def _train_keeping_best(
-    net: ProductNet,
+def train_keeping_best(
+    net: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     recipe: Recipe,
@@ -208,9 +211,10 @@ def _train_keeping_best(
     transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None,
     seed: int,
 ) -> tuple[list[float], int]:
-    """Train ``net``, score the validation classes' MAP@R after each epoch, and leave the
-    weights of the best epoch (the first of a tie) in ``net``. Returns the validation
-    curve and the chosen epoch (1-based)."""
+    """Train ``net`` with ``recipe`` (and ``transform``), score the validation classes'
+    MAP@R of ``represent(images)`` after each epoch, and leave the weights of the best epoch
+    (the first of a tie) in ``net``: the one choice the protocol makes, on validation
+    classes. Returns the validation curve and the chosen epoch (1-based)."""
     best: dict[str, object] = {"score": -1.0}
 
     def evaluate(model: nn.Module) -> dict[str, float]:
@@ -248,7 +252,9 @@ def open_set_protocol(
         split, seed=seed, images_per_class=images_per_class, eval_images=eval_images
     )
     x, y = data["train"]
-    shown = {which: _show(data[which][0], condition, which) for which in ("val", "test", "seen")}
+    shown = {
+        which: show_images(data[which][0], condition, which) for which in ("val", "test", "seen")
+    }
     labels = {which: data[which][1] for which in ("val", "test", "seen")}
     transform = (
         random_canvas(condition.canvas_size, scales=condition.scales) if condition.moves else None
@@ -276,7 +282,7 @@ def open_set_protocol(
         ("cnn", classifier, index[y], OPEN_SET_CLASSIFIER, lambda v: F.normalize(features(v))),
         ("triplet", triplet, y, OPEN_SET_TRIPLET, lambda v: predict(triplet, v)),
     ):
-        curve, epoch = _train_keeping_best(
+        curve, epoch = train_keeping_best(
             net, x, target, recipe.shortened(epochs), represent, val, transform, seed
         )
         out[f"{name}_epoch"], out[f"{name}_val_curve"] = epoch, curve

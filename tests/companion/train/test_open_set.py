@@ -130,3 +130,17 @@ def test_protocol_on_a_tiny_budget(condition: str) -> None:
     # The classifier's validation score is that of its normalised features, at the kept epoch.
     assert scores["cnn_norm_val_map_r"] == pytest.approx(max(scores["cnn_val_curve"]), abs=1e-6)
     assert scores["triplet_val_map_r"] == pytest.approx(max(scores["triplet_val_curve"]), abs=1e-6)
+
+
+@needs_fashion
+def test_the_vit_protocol_on_a_tiny_budget() -> None:
+    from companion.train.open_set_vit import VIT_REPRESENTATIONS, open_set_vit_protocol
+
+    scores = open_set_vit_protocol(CLASS_SPLITS[0], images_per_class=60, epochs=2, eval_images=60)
+    for rep in VIT_REPRESENTATIONS:
+        for which in ("test", "seen", "val"):
+            assert 0.0 <= scores[f"{rep}_{which}_r1"] <= 1.0
+    for net in ("vit", "vit_triplet"):
+        curve = scores[f"{net}_val_curve"]
+        assert scores[f"{net}_epoch"] == curve.index(max(curve)) + 1
+    assert scores["vit_val_map_r"] == pytest.approx(max(scores["vit_val_curve"]), abs=1e-6)
