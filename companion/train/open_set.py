@@ -288,21 +288,22 @@ def open_set_protocol(
         out[f"{name}_epoch"], out[f"{name}_val_curve"] = epoch, curve
     train_shown = _show_training(x, condition, seed)
     pca = fit_pca(features(train_shown), 32)
-    represent = {
-        "pixels": lambda v: v.flatten(1),  # (N, S·S)
-        "cnn": features,
-        "cnn_norm": lambda v: F.normalize(features(v)),
-        "cnn_pca": lambda v: pca.project(features(v), normalize=True),  # (N, 32)
-        "cnn_conv": conv(classifier),
-        "triplet": lambda v: predict(triplet, v),  # (N, 32)
-        "triplet_conv": conv(triplet),
-        "init_conv": conv(init),
-    }
-    for rep in REPRESENTATIONS:
-        for which in ("test", "seen", "val"):
-            z = represent[rep](shown[which])
-            out[f"{rep}_{which}_r1"] = recall_at_k(z, labels[which], k=1)
-            out[f"{rep}_{which}_map_r"] = map_at_r(z, labels[which])
+    for which in ("test", "seen", "val"):
+        v = shown[which]
+        h = features(v)  # (N, 128), computed once for the three classifier rows
+        z_by_rep = {
+            "pixels": v.flatten(1),  # (N, S·S)
+            "init_conv": conv(init)(v),  # (N, 64)
+            "cnn": h,
+            "cnn_norm": F.normalize(h),
+            "cnn_pca": pca.project(h, normalize=True),  # (N, 32)
+            "cnn_conv": conv(classifier)(v),  # (N, 64)
+            "triplet": predict(triplet, v),  # (N, 32)
+            "triplet_conv": conv(triplet)(v),  # (N, 64)
+        }
+        for rep in REPRESENTATIONS:
+            out[f"{rep}_{which}_r1"] = recall_at_k(z_by_rep[rep], labels[which], k=1)
+            out[f"{rep}_{which}_map_r"] = map_at_r(z_by_rep[rep], labels[which])
     return out
 
 
