@@ -50,8 +50,16 @@ from companion.train.open_set import (
 from companion.train.recipe import seeded
 from companion.train.recipes import OPEN_SET_VIT, OPEN_SET_VIT_TRIPLET
 from companion.train.registry import register_run
+from companion.train.weights import Trained, load_trained, read_provenance
 
-__all__ = ["VIT_REPRESENTATIONS", "ClassToken", "open_set_vit", "open_set_vit_protocol"]
+__all__ = [
+    "VIT_REPRESENTATIONS",
+    "ClassToken",
+    "capstone_vits",
+    "open_set_vit",
+    "open_set_vit_protocol",
+    "score_vits",
+]
 
 #: The representations :func:`open_set_vit_protocol` scores.
 VIT_REPRESENTATIONS: tuple[str, ...] = ("vit", "vit_pca", "vit_triplet")
@@ -70,32 +78,61 @@ class ClassToken(nn.Module):
         return tokens[:, 0]  # (B, D)
 
 
-def open_set_vit_protocol(
-    split: ClassSplit,
+def _networks(split: ClassSplit, seed: int) -> dict[str, nn.Module]:
+    """The ViT classifier of ``split``'s train classes and the ViT embedding, seeded."""
+    config = replace(VIT_FASHION, num_classes=len(split.train))
+    return {
+        "vit": seeded(lambda: VisionTransformer(config), seed),
+        "vit_triplet": seeded(lambda: ViTEmbedding(VIT_FASHION, dim=32), seed),
+    }
+
+
+def capstone_vits(
+    split: ClassSplit = CLASS_SPLITS[0],
     *,
     seed: int = 0,
     images_per_class: int = IMAGES_PER_CLASS,
     epochs: int | None = None,
     eval_images: int | None = None,
-) -> dict[str, float | list[float]]:
+    pretrained: bool = False,
+) -> Trained:
     """Train the ViT classifier, then the warm-started ViT embedding, on ``split``'s train
     classes (aligned products), each keeping its best validation epoch, and score
     :data:`VIT_REPRESENTATIONS` on the ``test``, ``seen`` and ``val`` images.
 
+    ``pretrained=True`` trains nothing: the networks are those the course ships for the
+    clothes split (:mod:`companion.train.weights`, made by this function with seed 0 in
+    ``benchmarks/make_weights.py --runs open_set_vit``), with the scores and validation
+    curves measured when they were made (``tests/companion/train/test_weights.py``
+    re-scores them).
+
     Returns:
-        ``{rep}_{set}_r1`` and ``{rep}_{set}_map_r``; ``{net}_epoch`` and
-        ``{net}_val_curve`` for ``net`` in ``vit``, ``vit_triplet``. ``epochs`` and
-        ``eval_images`` are a test's tiny budget.
+        The scores (``{rep}_{set}_r1``, ``{rep}_{set}_map_r``, and ``{net}_epoch``, the
+        epoch kept), the models under ``"vit"`` and ``"vit_triplet"``, and each one's
+        validation MAP@R per epoch under ``histories``. ``epochs`` and ``eval_images``
+        are a test's tiny budget.
+
+    Raises:
+        ValueError: if ``pretrained`` with another split, seed or budget than the shipped
+            weights'.
     """
+    if pretrained:
+        shipped = {"split": CLASS_SPLITS[0], "seed": read_provenance("open_set_vit").seed}
+        got = {"split": split, "seed": seed}
+        if got != shipped or epochs is not None or images_per_class != IMAGES_PER_CLASS:
+            raise ValueError(
+                f"pretrained=True loads the networks trained with {shipped} and the full "
+                f"budget, got {got}, epochs={epochs}, images_per_class={images_per_class}"
+            )
+        return load_trained("open_set_vit", _networks(split, seed))
     data = open_set_data(
         split, seed=seed, images_per_class=images_per_class, eval_images=eval_images
     )
     (x, y), val = data["train"], data["val"]
     index = torch.full((10,), -1, dtype=torch.long)
     index[list(split.train)] = torch.arange(len(split.train))  # class -> classifier output
-    config = replace(VIT_FASHION, num_classes=len(split.train))
-    vit = seeded(lambda: VisionTransformer(config), seed)
-    out: dict[str, float | list[float]] = {}
+    result = Trained(models=_networks(split, seed))
+    vit, embedding = result.models["vit"], result.models["vit_triplet"]
 
     def token(images: torch.Tensor) -> torch.Tensor:
         return F.normalize(predict(ClassToken(vit), images))  # (N, 64)
@@ -103,8 +140,7 @@ def open_set_vit_protocol(
     curve, epoch = train_keeping_best(
         vit, x, index[y], OPEN_SET_VIT.shortened(epochs), token, val, None, seed
     )
-    out["vit_epoch"], out["vit_val_curve"] = epoch, curve
-    embedding = seeded(lambda: ViTEmbedding(VIT_FASHION, dim=32), seed)
+    result.scores["vit_epoch"], result.histories["vit"] = epoch, curve
     body = {k: v for k, v in vit.state_dict().items() if not k.startswith("head.")}
     embedding.vit.load_state_dict(body, strict=False)  # the warm start: all but the head
     curve, epoch = train_keeping_best(
@@ -117,19 +153,54 @@ def open_set_vit_protocol(
         None,
         seed,
     )
-    out["vit_triplet_epoch"], out["vit_triplet_val_curve"] = epoch, curve
-    pca = fit_pca(predict(ClassToken(vit), x), 32)
+    result.scores["vit_triplet_epoch"], result.histories["vit_triplet"] = epoch, curve
+    result.scores.update(score_vits(result.models, x, data))
+    return result
+
+
+def score_vits(
+    models: dict[str, nn.Module],
+    x_train: torch.Tensor,
+    data: dict[str, tuple[torch.Tensor, torch.Tensor]],
+) -> dict[str, float]:
+    """``{rep}_{set}_r1`` and ``{rep}_{set}_map_r`` of :data:`VIT_REPRESENTATIONS` for the
+    trained ``models`` (``"vit"``, ``"vit_triplet"``) on the ``test``, ``seen`` and
+    ``val`` images of ``data``; the PCA is fit on the features of ``x_train``."""
+    features = ClassToken(models["vit"])
+    pca = fit_pca(predict(features, x_train), 32)
     represent = {
-        "vit": token,
-        "vit_pca": lambda v: pca.project(predict(ClassToken(vit), v), normalize=True),
-        "vit_triplet": lambda v: predict(embedding, v),  # (N, 32)
+        "vit": lambda v: F.normalize(predict(features, v)),  # (N, 64)
+        "vit_pca": lambda v: pca.project(predict(features, v), normalize=True),  # (N, 32)
+        "vit_triplet": lambda v: predict(models["vit_triplet"], v),  # (N, 32)
     }
+    out = {}
     for rep in VIT_REPRESENTATIONS:
         for which in ("test", "seen", "val"):
             z = represent[rep](data[which][0])
             out[f"{rep}_{which}_r1"] = recall_at_k(z, data[which][1], k=1)
             out[f"{rep}_{which}_map_r"] = map_at_r(z, data[which][1])
     return out
+
+
+def open_set_vit_protocol(
+    split: ClassSplit,
+    *,
+    seed: int = 0,
+    images_per_class: int = IMAGES_PER_CLASS,
+    epochs: int | None = None,
+    eval_images: int | None = None,
+) -> dict[str, float | list[float]]:
+    """:func:`capstone_vits` on ``split`` as one dict: its scores, and each network's
+    validation curve as ``{net}_val_curve``."""
+    result = capstone_vits(
+        split,
+        seed=seed,
+        images_per_class=images_per_class,
+        epochs=epochs,
+        eval_images=eval_images,
+    )
+    curves = {f"{net}_val_curve": curve for net, curve in result.histories.items()}
+    return {**result.scores, **curves}
 
 
 _TINY = {"images_per_class": 60, "epochs": 1, "eval_images": 60}
@@ -142,6 +213,7 @@ _TINY = {"images_per_class": 60, "epochs": 1, "eval_images": 60}
     fashion_mnist=True,
     recipes={"vit": OPEN_SET_VIT, "vit_triplet": OPEN_SET_VIT_TRIPLET},
     results="kernels_open_set_cpu.json",
+    experiment=lambda seed: capstone_vits(seed=seed),
 )
 def open_set_vit(seed: int = 0, *, tiny: bool = False) -> dict[str, float | list[float]]:
     """:func:`open_set_vit_protocol` with ``seed`` on every class split (aligned products):
