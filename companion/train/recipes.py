@@ -23,7 +23,6 @@ from companion.train.loop import History, accuracy, fit
 from companion.train.recipe import Recipe, seeded
 
 __all__ = [
-    "CAPSTONE",
     "DIGITS_TRIPLET",
     "DIGITS_TRIPLET_FINAL",
     "DIGITS_TRIPLET_OPEN",
@@ -84,8 +83,6 @@ TRIPLET = Recipe(
 )
 #: The triplet chapter's Fashion-MNIST section, the triplet-trained embedding.
 RETRIEVAL_TRIPLET = TRIPLET
-#: The capstone, the ViT and the CNN embedding trained the same way on the seen classes.
-CAPSTONE = replace(TRIPLET, warmup_epochs=1, weight_decay=0.05)
 #: The capstone's open-set protocol, the classifier: cross-entropy without label smoothing
 #: (which hurts the transfer of penultimate features, Kornblith et al. 2021), 5 epochs of
 #: AdamW (1 of warm-up, then cosine); the epoch kept is chosen on the validation classes.
