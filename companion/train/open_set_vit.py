@@ -121,8 +121,9 @@ def capstone_vits(
         got = {"split": split, "seed": seed}
         if got != shipped or epochs is not None or images_per_class != IMAGES_PER_CLASS:
             raise ValueError(
-                f"pretrained=True loads the networks trained with {shipped} and the full "
-                f"budget, got {got}, epochs={epochs}, images_per_class={images_per_class}"
+                f"pretrained=True loads the weights run 'open_set_vit' trained with "
+                f"{shipped} and the full budget, got {got}, epochs={epochs}, "
+                f"images_per_class={images_per_class}"
             )
         return load_trained("open_set_vit", _networks(split, seed))
     data = open_set_data(

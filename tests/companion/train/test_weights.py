@@ -19,11 +19,11 @@ from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN
 from companion.nn.embedding import EmbeddingNet
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import VIT_FASHION
-from companion.train import experiments, registry, vit_runs, weights
+from companion.train import experiments, open_set, open_set_vit, registry, vit_runs, weights
 from companion.train.loop import accuracy, predict
 
 #: The runs whose networks the course ships.
-SHIPPED = ("fashion", "fashion_triplet")
+SHIPPED = ("fashion", "fashion_triplet", "open_set_vit")
 #: How far a re-scored number may fall from the recorded one: the same networks on another
 #: CPU kernel level than the one that trained them can move a nearest neighbour or two.
 TOLERANCE = 2e-3
@@ -47,6 +47,8 @@ def _networks(run: str) -> dict[str, nn.Module]:
     """The networks ``run`` builds, untrained, by the names it saves them under."""
     if run == "fashion":
         return {"vit": VisionTransformer(VIT_FASHION), "cnn": SmallCNN()}
+    if run == "open_set_vit":
+        return open_set_vit._networks(open_set.CLASS_SPLITS[0], 0)
     return {
         "cnn": CNNFeatures(SmallCNN(CNNConfig(num_classes=10))),
         "triplet": EmbeddingNet(experiments.FASHION_EMBEDDING),
@@ -85,6 +87,10 @@ def test_the_shipped_networks_score_what_their_run_measured(run: str) -> None:
         x, y = fashion_mnist.load_fashion_mnist("test")
         for name, net in nets.items():
             rescored[f"{name}_test"] = accuracy(net, x, y)
+    elif run == "open_set_vit":
+        split = open_set.CLASS_SPLITS[0]
+        data = open_set.open_set_data(split, seed=made.seed)
+        rescored = open_set_vit.score_vits(nets, data["train"][0], data)
     else:
         x, y = fashion_mnist.load_fashion_mnist("test")
         for name in ("cnn", "triplet"):
@@ -167,6 +173,9 @@ def test_save_then_load_round_trips(tmp_path: Path) -> None:
         lambda: experiments.fashion_retrieval(train_images=500, pretrained=True),
         lambda: vit_runs.fashion_classifiers(1, pretrained=True),
         lambda: vit_runs.fashion_classifiers(0, tiny=True, pretrained=True),
+        lambda: open_set_vit.capstone_vits(seed=1, pretrained=True),
+        lambda: open_set_vit.capstone_vits(open_set.CLASS_SPLITS[1], pretrained=True),
+        lambda: open_set_vit.capstone_vits(epochs=1, pretrained=True),
     ],
 )
 def test_pretrained_needs_the_shipped_seed_and_budget(call) -> None:
@@ -178,6 +187,7 @@ def test_pretrained_needs_the_shipped_seed_and_budget(call) -> None:
     ("run", "call"),
     [
         ("fashion_triplet", lambda: experiments.fashion_retrieval(seed=0, pretrained=True)),
+        ("open_set_vit", lambda: open_set_vit.capstone_vits(pretrained=True)),
     ],
 )
 def test_pretrained_gives_the_shipped_networks_and_their_recorded_scores(run, call) -> None:
