@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from companion.checks import check_int
+from companion.checks import check_choice, check_int
 from companion.train.open_set import (
     CLASS_SPLITS,
     CONDITIONS,
@@ -37,9 +37,11 @@ __all__ = [
     "COVERAGE_IMAGES_PER_CLASS",
     "COVERAGE_SIZES",
     "OPEN_SET_TINY",
+    "chosen_on_validation",
     "coverage_splits",
     "open_set",
     "open_set_coverage",
+    "split_mean",
 ]
 
 #: A ``tiny`` run's budget (the tests'): training images per class, epochs, scored images.
@@ -133,3 +135,32 @@ def open_set_coverage(seed: int = 0, *, tiny: bool = False) -> dict[str, float |
                 out[f"{split.name}_{key}"] = value
     out["train_seconds_cpu"] = time.process_time() - cpu
     return out
+
+
+def split_mean(row: dict[str, object], condition: str, key: str) -> float:
+    """``key`` (e.g. ``"triplet_test_r1"``) averaged over :data:`CLASS_SPLITS` in one stored
+    ``open_set`` row, under ``condition``."""
+    check_choice("condition", condition, tuple(CONDITIONS))
+    values = [float(row[f"{split.name}_{condition}_{key}"]) for split in CLASS_SPLITS]
+    return sum(values) / len(values)
+
+
+def chosen_on_validation(
+    rows: list[dict[str, object]], condition: str, candidates: tuple[str, ...]
+) -> str:
+    """The representation among ``candidates`` with the highest validation-class Recall@1,
+    averaged over the splits and ``rows``: the protocol's way to pick "the best learned
+    embedding" without looking at a test class (a tie goes to the first candidate).
+
+    Raises:
+        ValueError: if ``rows`` or ``candidates`` is empty.
+    """
+    if not rows:
+        raise ValueError("rows must hold open_set rows, got none")
+    if not candidates:
+        raise ValueError("candidates must name at least one representation, got none")
+
+    def score(rep: str) -> float:
+        return sum(split_mean(r, condition, f"{rep}_val_r1") for r in rows) / len(rows)
+
+    return max(candidates, key=score)  # max keeps the first of a tie
