@@ -20,7 +20,7 @@ re-measures some rows of an existing file and keeps the others. The runs:
   shifted-digits model, its strategy chosen on the shifted validation digits (claim: test
   1-NN beats pixels by >= 20 points); the model trained on classes 0-4 (claim: Recall@1
   on the unseen classes 5-9 beats pixels). Its Fashion-MNIST section
-  (``fashion_triplet``) and the capstone (``capstone``).
+  (``fashion_triplet``).
 - Triplet-loss chapter, the ablation of FaceNet's and Hermans et al.'s choices
   (``triplet_ablation``: each row's validation Recall@1; ``triplet_ablation_final``: the
   chosen row on train+val, test Recall@1 scored once), in

@@ -1,18 +1,19 @@
 """Train the networks the course ships, and record where they came from.
 
-    python benchmarks/make_weights.py [--runs fashion_triplet capstone fashion]
+    python benchmarks/make_weights.py [--runs fashion_triplet fashion]
                                       [--level avx2] [--seed 0]
 
 A chapter whose networks take minutes to train on one core (the triplet chapter's
-Fashion-MNIST section, the capstone, the ViT chapter's Fashion-MNIST classifiers) loads
-them from ``companion/weights/`` instead of training while the page executes. This script
+Fashion-MNIST section, the ViT chapter's Fashion-MNIST classifiers) loads them from
+``companion/weights/`` instead of training while the page executes. This script
 makes those files: for each registered run with an ``experiment``
 (:mod:`companion.train.registry`), it runs the experiment with ``--seed`` in a fresh
 interpreter at kernel ``--level``, one thread, exactly as ``bench_kernels.py`` runs it,
 and writes each network's ``state_dict`` and the provenance of the set
 (:func:`companion.train.weights.save_weights`: recipes' digests, kernel level, CPU, torch,
 each file's SHA-256, the scores and histories measured with them).
-``tests/test_weights.py`` loads every shipped file and re-scores it against that record.
+``tests/companion/train/test_weights.py`` loads every shipped file and re-scores it against
+that record.
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@
 :mod:`.digits`          scikit-learn's bundled 8x8 digits as seeded, stratified splits
 :mod:`.fashion_mnist`   Fashion-MNIST's 28x28 clothes, read from its IDX files, no network
 :mod:`.augment`         shifts, mirrors and placements (``fit``'s ``transform``)
+:mod:`.canvas`          products shrunk and placed at random on a larger canvas
 :mod:`.samplers`        class-balanced ``P x K`` batches for metric learning
 ======================  =================================================================
 """
 
-from companion.data import augment, digits, fashion_mnist, samplers
+from companion.data import augment, canvas, digits, fashion_mnist, samplers
 
-__all__ = ["augment", "digits", "fashion_mnist", "samplers"]
+__all__ = ["augment", "canvas", "digits", "fashion_mnist", "samplers"]

@@ -22,6 +22,7 @@ before it.
 :mod:`.embedding`           ``EmbeddingNet`` and ``ViTEmbedding``, the ``f`` of the triplet loss
 :mod:`.conv_stem`           ``ConvStemViT``: the ViT with a convolutional stem (Xiao et al.)
 :mod:`.distill`             ``DistilledViT`` and DeiT's hard-label distillation loss
+:mod:`.product_net`         ``ProductNet``: the capstone's network, a classifier or an embedding
 ==========================  ==============================================================
 """
 
@@ -39,6 +40,7 @@ from companion.nn import (
     memory_efficient,
     multihead,
     position,
+    product_net,
     vit,
     vit_config,
     vit_torchvision,
@@ -47,6 +49,7 @@ from companion.nn import (
 __all__ = [  # noqa: RUF022 (in the table's order: the chain first)
     "attention",
     "multihead",
+    "product_net",
     "block",
     "vit",
     "vit_config",

@@ -6,12 +6,14 @@
 :mod:`.recipe`              ``Recipe``, the one shape of a run's settings ``fit`` takes
 :mod:`.recipes`             the chapters' recipes, as data (and ``train_on_digits``)
 :mod:`.registry`            the registry of measured runs (``register_run``, ``stored_rows``)
-:mod:`.experiments`         the triplet and capstone chapters' Fashion-MNIST experiments,
-                            and the images each run uses
+:mod:`.experiments`         the triplet chapter's Fashion-MNIST experiment, and its images
 :mod:`.digits_experiment`   the triplet chapter's digits experiment, and its images
 :mod:`.weights`             the trained networks the course ships, with their provenance
-:mod:`.retrieval_runs`      the triplet and capstone chapters' registered runs
+:mod:`.retrieval_runs`      the triplet chapter's registered runs
 :mod:`.vit_runs`            the Vision Transformer chapter's registered runs
+:mod:`.open_set`            the capstone's open-set protocol: class splits, conditions
+:mod:`.open_set_runs`       the capstone's registered runs
+:mod:`.open_set_vit`        the capstone's ViT under the same protocol (registered)
 :mod:`.data_efficiency`     the ViT chapter's runs by training-set size (registered)
 :mod:`.training_runs`       the training chapter's registered run (warm-up or not)
 :mod:`.norm_placement`      pre-norm against post-norm on the digits, with or without warm-up
@@ -25,6 +27,9 @@ from companion.train import (
     experiments,
     loop,
     norm_placement,
+    open_set,
+    open_set_runs,
+    open_set_vit,
     optim,
     recipe,
     recipes,
@@ -41,6 +46,9 @@ __all__ = [
     "experiments",
     "loop",
     "norm_placement",
+    "open_set",
+    "open_set_runs",
+    "open_set_vit",
     "optim",
     "recipe",
     "recipes",

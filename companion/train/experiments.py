@@ -1,9 +1,10 @@
-"""The Fashion-MNIST experiments of the triplet and capstone chapters.
+"""The Fashion-MNIST experiment of the triplet chapter.
 
-A chapter calls these functions and prints what they return; ``benchmarks/bench_kernels.py``
-calls the same functions under every CPU kernel level and seed, so the spread it stores is
-the spread of the chapter's own numbers. Each function trains with the recipes of
-:mod:`companion.train.recipes` and scores retrieval with :mod:`companion.metric.retrieval`:
+The chapter calls :func:`fashion_retrieval` and prints what it returns;
+``benchmarks/bench_kernels.py`` calls the same function under every CPU kernel level and
+seed, so the spread it stores is the spread of the chapter's own numbers. It trains with the
+recipes of :mod:`companion.train.recipes` and scores retrieval with
+:mod:`companion.metric.retrieval`:
 
 - Recall@1: each image of a split is a query among the other images of that split, a hit
   when its nearest neighbour has its class (:func:`~companion.metric.retrieval.recall_at_k`);
@@ -12,14 +13,9 @@ the spread of the chapter's own numbers. Each function trains with the recipes o
 - verification, FaceNet's protocol
   (:func:`~companion.metric.verification.verification_protocol`): a distance threshold
   chosen on validation pairs, scored once on test pairs; TAR at a fixed FAR; and mAP.
-
-Longer than the ~300 lines a module may take: the two Fashion-MNIST experiments share their
-classes, embedding network, data roles and shipped-weights path, and read as one unit.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,36 +26,28 @@ from companion.metric.projection import fit_pca
 from companion.metric.retrieval import nearest_neighbor_accuracy, recall_at_k
 from companion.metric.verification import verification_protocol
 from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN
-from companion.nn.embedding import EmbeddingConfig, EmbeddingNet, ViTEmbedding
-from companion.nn.vit_config import VIT_FASHION
+from companion.nn.embedding import EmbeddingConfig, EmbeddingNet
 from companion.train.loop import fit, predict
 from companion.train.recipe import seeded
-from companion.train.recipes import (
-    CAPSTONE,
-    RETRIEVAL_CNN,
-    RETRIEVAL_TRIPLET,
-)
+from companion.train.recipes import RETRIEVAL_CNN, RETRIEVAL_TRIPLET
 from companion.train.weights import Trained, load_trained, load_weights, read_provenance
 
 __all__ = [
     "FASHION_EMBEDDING",
     "FASHION_REPRESENTATIONS",
     "FASHION_RETRIEVAL_ROLES",
-    "OPEN_SET_ROLES",
     "SEEN",
     "UNSEEN",
     "VERIFICATION_IMAGES",
     "fashion_retrieval",
     "fashion_retrieval_data",
-    "open_set_data",
-    "open_set_retrieval",
 ]
 
-#: The classes the open-set runs train on (clothes).
+#: The classes the seen-class networks of :func:`fashion_retrieval` train on (clothes).
 SEEN: tuple[int, ...] = (0, 1, 2, 3, 4)
-#: The classes the open-set runs are scored on (never trained on).
+#: The classes they are scored on (never trained on).
 UNSEEN: tuple[int, ...] = (5, 6, 7, 8, 9)
-#: The embedding network of both chapters on 28x28 images, whose last feature map is
+#: The chapter's embedding network on 28x28 images, whose last feature map is
 #: flattened, not averaged (``global_pool=False``), since on Fashion-MNIST where a part of
 #: the image sits matters (0.84 validation Recall@1 against 0.74 with the average, chosen
 #: on the validation split).
@@ -244,111 +232,6 @@ def fashion_retrieval(
     return result
 
 
-def open_set_data(
-    *,
-    seed: int = 0,
-    train_images: int = 15_000,
-    seen: Sequence[int] = SEEN,
-    unseen: Sequence[int] = UNSEEN,
-    eval_images: int | None = None,
-) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The images :func:`open_set_retrieval` uses: ``"train"`` (``train_images`` training
-    images of the classes ``seen``, chosen by ``seed``), ``"val"`` and ``"test"`` (all the
-    validation and test images of ``unseen``) and ``"seen_test"``; ``eval_images`` (a
-    test's tiny budget) cuts the last three to that many class-balanced images."""
-    limit = {} if eval_images is None else {"limit": eval_images}
-    return {
-        "train": load_fashion_mnist("train", classes=seen, limit=train_images, subset_seed=seed),
-        "val": load_fashion_mnist("val", classes=unseen, **limit),
-        "test": load_fashion_mnist("test", classes=unseen, **limit),
-        "seen_test": load_fashion_mnist("test", classes=seen, **limit),
-    }
-
-
-def open_set_retrieval(
-    *,
-    seed: int = 0,
-    train_images: int = 15_000,
-    seen: Sequence[int] = SEEN,
-    unseen: Sequence[int] = UNSEEN,
-    epochs: int | None = None,
-    eval_images: int | None = None,
-    pretrained: bool = False,
-    rescore: bool = False,
-) -> Trained:
-    """The capstone: a ViT embedding (:class:`~companion.nn.embedding.ViTEmbedding` of
-    ``VIT_FASHION``) and the CNN embedding, trained the same way (``CAPSTONE``) on
-    ``train_images`` images of the classes ``seen`` (default :data:`SEEN`), scored by
-    Recall@1 among the validation and the test images of the classes ``unseen`` (default
-    :data:`UNSEEN`; ``train_images`` must be a multiple of ``len(seen)``): ``vit_val``,
-    ``vit_test``, ``cnn_val``, ``cnn_test``, ``pixel_val``, ``pixel_test``; and among the
-    test images of the seen classes: ``vit_seen_test``, ``cnn_seen_test``,
-    ``pixel_seen_test``.
-
-    ``epochs`` replaces the recipe's epochs (no warm-up) and ``eval_images`` cuts the
-    validation and test sets (:func:`open_set_data`): a test's tiny budget.
-    ``pretrained=True`` trains nothing: the networks are those the course ships
-    (:mod:`companion.train.weights`, trained by this function with seed 0 in
-    ``benchmarks/make_weights.py``), and so are the histories and the scores (re-scored by
-    ``tests/companion/train/test_weights.py``), unless ``rescore=True`` scores them here.
-
-    Raises:
-        ValueError: if ``seen`` and ``unseen`` share a class, or if ``pretrained`` with
-            another seed, budget or classes than the shipped weights'.
-
-    Returns:
-        The scores, the models under ``"vit"`` and ``"cnn"``, and each model's training
-        loss per epoch.
-    """
-    if set(seen) & set(unseen):
-        raise ValueError(
-            f"seen and unseen must not share a class, got {sorted(set(seen) & set(unseen))} in both"
-        )
-    if pretrained:
-        _check_pretrained(
-            "capstone",
-            {
-                "seed": seed,
-                "epochs": epochs,
-                "train_images": train_images,
-                "seen": tuple(seen),
-                "unseen": tuple(unseen),
-            },
-            {"train_images": 15_000, "seen": SEEN, "unseen": UNSEEN},
-        )
-        if not rescore:
-            return load_trained("capstone", _open_set_networks(seed))
-    data = open_set_data(
-        seed=seed, train_images=train_images, seen=seen, unseen=unseen, eval_images=eval_images
-    )
-    (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
-    (x_test, y_test), (x_seen, y_seen) = data["test"], data["seen_test"]
-    result = Trained()
-    result.scores["pixel_val"] = recall_at_k(_pixels(x_val), y_val, k=1)
-    result.scores["pixel_test"] = recall_at_k(_pixels(x_test), y_test, k=1)
-    result.models = _open_set_networks(seed)
-    if pretrained:
-        result.histories = load_weights("capstone", result.models).histories
-    for name, net in result.models.items():
-        if not pretrained:
-            history = fit(net, x_train, y_train, CAPSTONE.shortened(epochs), seed=seed)
-            result.histories[name] = history.train_loss
-        result.scores[f"{name}_loss"] = result.histories[name][-1]
-        result.scores[f"{name}_val"] = recall_at_k(predict(net, x_val), y_val, k=1)
-        result.scores[f"{name}_test"] = recall_at_k(predict(net, x_test), y_test, k=1)
-        result.scores[f"{name}_seen_test"] = recall_at_k(predict(net, x_seen), y_seen, k=1)
-    result.scores["pixel_seen_test"] = recall_at_k(_pixels(x_seen), y_seen, k=1)
-    return result
-
-
-def _open_set_networks(seed: int) -> dict[str, nn.Module]:
-    """The two networks :func:`open_set_retrieval` trains, seeded."""
-    return {
-        "vit": seeded(lambda: ViTEmbedding(VIT_FASHION, dim=32), seed),
-        "cnn": seeded(lambda: EmbeddingNet(FASHION_EMBEDDING), seed),
-    }
-
-
 #: The role of each image set of :func:`fashion_retrieval_data`.
 FASHION_RETRIEVAL_ROLES = {
     "train": "train",
@@ -360,5 +243,3 @@ FASHION_RETRIEVAL_ROLES = {
     "verify_unseen_val": "val",
     "verify_unseen_test": "test",
 }
-#: The role of each image set of :func:`open_set_data`.
-OPEN_SET_ROLES = {"train": "train", "val": "val", "test": "test", "seen_test": "test"}

@@ -48,6 +48,8 @@ ROLES: tuple[str, ...] = ("train", "val", "test", "final")
 RUN_MODULES: tuple[str, ...] = (
     "companion.train.collapse_runs",
     "companion.train.data_efficiency",
+    "companion.train.open_set_runs",
+    "companion.train.open_set_vit",
     "companion.train.retrieval_runs",
     "companion.train.training_runs",
     "companion.train.vit_runs",

@@ -1,12 +1,11 @@
-"""The triplet and capstone chapters' measured runs, registered in
-:mod:`companion.train.registry`.
+"""The triplet chapter's measured runs, registered in :mod:`companion.train.registry`.
 
 Each wraps the experiment the chapter runs (:mod:`companion.train.experiments`) and returns
 what ``benchmarks/bench_kernels.py`` stores: a frozen record whose field names are the keys
-of the rows of ``benchmarks/results/kernels_cpu.json`` (``triplet``) and
-``kernels_capstone_cpu.json`` (``capstone``); ``fashion_triplet`` returns its scores by name
-(``kernels_fashion_cpu.json``), as some of its keys (``..._tar_at_far_0.001``) are not
-Python names. ``tiny`` trains one epoch on a few images, for the tests only.
+of the rows of ``benchmarks/results/kernels_cpu.json`` (``triplet``); ``fashion_triplet``
+returns its scores by name (``kernels_fashion_cpu.json``), as some of its keys
+(``..._tar_at_far_0.001``) are not Python names. ``tiny`` trains one epoch on a few images,
+for the tests only.
 
 The chapter's ablation of FaceNet's and Hermans et al.'s choices is two runs and a choice
 between them. ``triplet_ablation`` trains each row of :data:`ABLATION_ROWS` with one seed
@@ -35,7 +34,6 @@ from companion.train import digits_experiment, experiments
 from companion.train.loop import fit, predict
 from companion.train.recipe import Recipe, seeded
 from companion.train.recipes import (
-    CAPSTONE,
     DIGITS_TRIPLET,
     DIGITS_TRIPLET_FINAL,
     DIGITS_TRIPLET_OPEN,
@@ -52,54 +50,15 @@ __all__ = [
     "ABLATION_ROWS",
     "ABLATION_TINY_IMAGES",
     "AblationRow",
-    "Capstone",
     "DigitsTriplet",
     "TripletAblation",
     "TripletAblationFinal",
-    "capstone",
     "choose_ablation_row",
     "digits_triplet",
     "fashion_triplet",
     "triplet_ablation",
     "triplet_ablation_final",
 ]
-
-
-@dataclass(frozen=True)
-class Capstone:
-    """Recall@1 of pixels, the ViT and the CNN embedding among the unseen classes'
-    validation (``*_val``) and test (``*_test``) images and the seen classes' test images
-    (``*_seen_test``); each network's last training loss; CPU seconds of the run."""
-
-    pixel_val: float
-    pixel_test: float
-    vit_loss: float
-    vit_val: float
-    vit_test: float
-    vit_seen_test: float
-    cnn_loss: float
-    cnn_val: float
-    cnn_test: float
-    cnn_seen_test: float
-    pixel_seen_test: float
-    train_seconds_cpu: float
-
-
-@register_run(
-    "capstone",
-    data=lambda seed: experiments.open_set_data(seed=seed),
-    roles=experiments.OPEN_SET_ROLES,
-    fashion_mnist=True,
-    recipes={"vit": CAPSTONE, "cnn": CAPSTONE},
-    results="kernels_capstone_cpu.json",
-    experiment=lambda seed: experiments.open_set_retrieval(seed=seed),
-)
-def capstone(seed: int = 0, *, tiny: bool = False) -> Capstone:
-    """:func:`~companion.train.experiments.open_set_retrieval` with ``seed``."""
-    cpu = time.process_time()
-    budget = {"train_images": 500, "epochs": 1, "eval_images": 500} if tiny else {}
-    scores = experiments.open_set_retrieval(seed=seed, **budget).scores
-    return Capstone(**scores, train_seconds_cpu=time.process_time() - cpu)
 
 
 @dataclass(frozen=True)

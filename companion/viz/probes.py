@@ -3,17 +3,20 @@ learned, how the embeddings spread. Tensors in, tensors out; the notebooks draw 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from companion.checks import check_floating, check_layout
+from companion.checks import check_floating, check_int, check_layout
 from companion.foundations.prob import entropy
 
 __all__ = [
     "attention_entropy",
     "attention_rollout",
     "class_token_attention",
+    "occlusion_sensitivity",
     "pca_2d",
     "position_similarity",
 ]
@@ -138,3 +141,46 @@ def pca_2d(x: torch.Tensor) -> torch.Tensor:
     largest = directions.abs().argmax(dim=1)  # (2,)
     signs = directions.gather(1, largest[:, None]).sign()  # (2, 1)
     return centred @ (directions * signs).T  # (N, 2)
+
+
+def occlusion_sensitivity(
+    embed: Callable[[Tensor], Tensor], images: Tensor, patch_size: int
+) -> Tensor:
+    """How far each image's embedding moves when one patch is blanked: an intervention,
+    where attention rollout only follows the weights.
+
+    For each patch ``p`` of the ``g x g`` grid (``g = H / patch_size``), the image with that
+    patch set to 0 (the data sets' blank background) is embedded, and the map holds
+    ``‖embed(x) − embed(x with p blanked)‖``.
+
+    Args:
+        embed: ``(B, C, H, W) -> (B, D)``, e.g. a model in eval mode (called without
+            gradients).
+        images: ``(B, C, H, W)``, ``H`` and ``W`` multiples of ``patch_size``.
+        patch_size: side of the square patches.
+
+    Returns:
+        ``(B, H / patch_size, W / patch_size)``, on the device of ``images``.
+
+    Raises:
+        ValueError: if ``images`` is not 4-D or its sides are not multiples of
+            ``patch_size``.
+    """
+    check_layout("images", images, ("B", "C", "H", "W"))
+    check_int("patch_size", patch_size, low=1)
+    B, _C, H, W = images.shape
+    if H % patch_size or W % patch_size:
+        raise ValueError(
+            f"images must have sides that are multiples of patch_size={patch_size}, got {H}x{W}"
+        )
+    gh, gw = H // patch_size, W // patch_size
+    with torch.no_grad():
+        reference = embed(images)  # (B, D)
+        masked = images.unsqueeze(1).repeat(1, gh * gw, 1, 1, 1)  # (B, g·g, C, H, W)
+        for p in range(gh * gw):
+            i, j = divmod(p, gw)
+            rows = slice(i * patch_size, (i + 1) * patch_size)
+            cols = slice(j * patch_size, (j + 1) * patch_size)
+            masked[:, p, :, rows, cols] = 0
+        moved = embed(masked.flatten(0, 1)).reshape(B, gh * gw, -1)  # (B, g·g, D)
+    return (moved - reference[:, None]).norm(dim=-1).reshape(B, gh, gw)  # (B, gh, gw)

@@ -16,14 +16,14 @@ from torch import nn
 from companion.data import fashion_mnist
 from companion.metric.retrieval import recall_at_k
 from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN
-from companion.nn.embedding import EmbeddingNet, ViTEmbedding
+from companion.nn.embedding import EmbeddingNet
 from companion.nn.vit import VisionTransformer
 from companion.nn.vit_config import VIT_FASHION
-from companion.train import experiments, registry, vit_runs, weights
+from companion.train import experiments, open_set, open_set_vit, registry, vit_runs, weights
 from companion.train.loop import accuracy, predict
 
 #: The runs whose networks the course ships.
-SHIPPED = ("capstone", "fashion", "fashion_triplet")
+SHIPPED = ("fashion", "fashion_triplet", "open_set_vit")
 #: How far a re-scored number may fall from the recorded one: the same networks on another
 #: CPU kernel level than the one that trained them can move a nearest neighbour or two.
 TOLERANCE = 2e-3
@@ -45,13 +45,10 @@ needs_fashion = pytest.mark.skipif(
 
 def _networks(run: str) -> dict[str, nn.Module]:
     """The networks ``run`` builds, untrained, by the names it saves them under."""
-    if run == "capstone":
-        return {
-            "vit": ViTEmbedding(VIT_FASHION, dim=32),
-            "cnn": EmbeddingNet(experiments.FASHION_EMBEDDING),
-        }
     if run == "fashion":
         return {"vit": VisionTransformer(VIT_FASHION), "cnn": SmallCNN()}
+    if run == "open_set_vit":
+        return open_set_vit._networks(open_set.CLASS_SPLITS[0], 0)
     return {
         "cnn": CNNFeatures(SmallCNN(CNNConfig(num_classes=10))),
         "triplet": EmbeddingNet(experiments.FASHION_EMBEDDING),
@@ -90,10 +87,10 @@ def test_the_shipped_networks_score_what_their_run_measured(run: str) -> None:
         x, y = fashion_mnist.load_fashion_mnist("test")
         for name, net in nets.items():
             rescored[f"{name}_test"] = accuracy(net, x, y)
-    elif run == "capstone":
-        x, y = fashion_mnist.load_fashion_mnist("test", classes=experiments.UNSEEN)
-        for name, net in nets.items():
-            rescored[f"{name}_test"] = recall_at_k(predict(net, x), y, k=1)
+    elif run == "open_set_vit":
+        split = open_set.CLASS_SPLITS[0]
+        data = open_set.open_set_data(split, seed=made.seed)
+        rescored = open_set_vit.score_vits(nets, data["train"][0], data)
     else:
         x, y = fashion_mnist.load_fashion_mnist("test")
         for name in ("cnn", "triplet"):
@@ -103,40 +100,37 @@ def test_the_shipped_networks_score_what_their_run_measured(run: str) -> None:
 
 
 def test_a_changed_recipe_makes_the_shipped_weights_stale(monkeypatch) -> None:
-    run = registry.get_run("capstone")
+    run = registry.get_run("fashion")
     changed = {**run.recipes, "vit": dataclasses.replace(run.recipes["vit"], epochs=99)}
     monkeypatch.setitem(registry._RUNS, run.name, dataclasses.replace(run, recipes=changed))
     with pytest.raises(registry.StaleResultError) as info:
-        weights.load_weights("capstone", _networks("capstone"))
+        weights.load_weights("fashion", _networks("fashion"))
     message = str(info.value)
-    assert "the shipped weights of run 'capstone'" in message
+    assert "the shipped weights of run 'fashion'" in message
     assert "changed: vit" in message
-    assert "python benchmarks/make_weights.py --runs capstone" in message
+    assert "python benchmarks/make_weights.py --runs fashion`" in message
 
 
 def test_other_bytes_than_recorded_are_refused(tmp_path: Path) -> None:
-    for path in weights.WEIGHTS_DIR.glob("capstone.*"):
+    for path in weights.WEIGHTS_DIR.glob("fashion.*"):
         shutil.copy(path, tmp_path / path.name)
-    target = tmp_path / "capstone.cnn.pt"
+    target = tmp_path / "fashion.cnn.pt"
     data = bytearray(target.read_bytes())
     data[-10] ^= 0xFF
     target.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="must have the SHA-256 its provenance records"):
-        weights.load_weights("capstone", _networks("capstone"), folder=tmp_path)
+        weights.load_weights("fashion", _networks("fashion"), folder=tmp_path)
 
 
 def test_load_weights_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"models must be the networks \['cnn', 'vit'\]"):
-        weights.load_weights("capstone", {"vit": ViTEmbedding(VIT_FASHION, dim=32)})
+        weights.load_weights("fashion", {"vit": VisionTransformer(VIT_FASHION)})
     with pytest.raises(FileNotFoundError, match="make them with `python benchmarks/make_"):
-        weights.read_provenance("capstone", folder=tmp_path)
+        weights.read_provenance("fashion", folder=tmp_path)
     with pytest.raises(RuntimeError, match="size mismatch"):
         weights.load_weights(
-            "capstone",
-            {
-                "vit": ViTEmbedding(VIT_FASHION, dim=16),
-                "cnn": EmbeddingNet(experiments.FASHION_EMBEDDING),
-            },
+            "fashion",
+            {"vit": VisionTransformer(VIT_FASHION), "cnn": SmallCNN(CNNConfig(num_classes=5))},
         )
 
 
@@ -144,30 +138,25 @@ def test_save_weights_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="run must be one of"):
         weights.save_weights("nope", 0, {"a": nn.Linear(2, 2)}, scores={}, folder=tmp_path)
     with pytest.raises(ValueError, match="at most 1,000,000 bytes, got"):
-        weights.save_weights(
-            "capstone", 0, {"big": nn.Linear(600, 600)}, scores={}, folder=tmp_path
-        )
+        weights.save_weights("fashion", 0, {"big": nn.Linear(600, 600)}, scores={}, folder=tmp_path)
     assert not list(tmp_path.glob("*.pt"))
     with pytest.raises(TypeError, match=r"models\['a'\] must be"):
-        weights.save_weights("capstone", 0, {"a": torch.zeros(2)}, scores={}, folder=tmp_path)
+        weights.save_weights("fashion", 0, {"a": torch.zeros(2)}, scores={}, folder=tmp_path)
 
 
 def test_save_then_load_round_trips(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    nets = _networks("capstone")
+    nets = _networks("fashion")
     made = weights.save_weights(
-        "capstone",
+        "fashion",
         0,
         nets,
         scores={"vit_test": 0.5},
         histories={"vit": [1.0, 0.5]},
         folder=tmp_path,
     )
-    fresh = {
-        "vit": ViTEmbedding(VIT_FASHION, dim=32),
-        "cnn": EmbeddingNet(experiments.FASHION_EMBEDDING),
-    }
-    loaded = weights.load_weights("capstone", fresh, folder=tmp_path)
+    fresh = {"vit": VisionTransformer(VIT_FASHION), "cnn": SmallCNN()}
+    loaded = weights.load_weights("fashion", fresh, folder=tmp_path)
     assert loaded == made
     for name in nets:
         for a, b in zip(
@@ -182,12 +171,11 @@ def test_save_then_load_round_trips(tmp_path: Path) -> None:
         lambda: experiments.fashion_retrieval(seed=1, pretrained=True),
         lambda: experiments.fashion_retrieval(epochs=1, pretrained=True),
         lambda: experiments.fashion_retrieval(train_images=500, pretrained=True),
-        lambda: experiments.open_set_retrieval(seed=2, pretrained=True),
-        lambda: experiments.open_set_retrieval(
-            seen=(0, 1, 2, 3, 5), unseen=(4, 6, 7, 8, 9), pretrained=True
-        ),
         lambda: vit_runs.fashion_classifiers(1, pretrained=True),
         lambda: vit_runs.fashion_classifiers(0, tiny=True, pretrained=True),
+        lambda: open_set_vit.capstone_vits(seed=1, pretrained=True),
+        lambda: open_set_vit.capstone_vits(open_set.CLASS_SPLITS[1], pretrained=True),
+        lambda: open_set_vit.capstone_vits(epochs=1, pretrained=True),
     ],
 )
 def test_pretrained_needs_the_shipped_seed_and_budget(call) -> None:
@@ -198,8 +186,8 @@ def test_pretrained_needs_the_shipped_seed_and_budget(call) -> None:
 @pytest.mark.parametrize(
     ("run", "call"),
     [
-        ("capstone", lambda: experiments.open_set_retrieval(seed=0, pretrained=True)),
         ("fashion_triplet", lambda: experiments.fashion_retrieval(seed=0, pretrained=True)),
+        ("open_set_vit", lambda: open_set_vit.capstone_vits(pretrained=True)),
     ],
 )
 def test_pretrained_gives_the_shipped_networks_and_their_recorded_scores(run, call) -> None:

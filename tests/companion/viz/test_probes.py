@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -119,3 +120,40 @@ def test_pca_2d_matches_top_singular_directions(dtype):
         ValueError, match=r"x must be 2-D \(N, D\) with N, D >= 2, got shape \(5,\)"
     ):
         pca_2d(torch.zeros(5))
+
+
+def test_occlusion_sensitivity_matches_a_loop_over_patches() -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2 * 8 * 12, 5))
+    images = torch.rand(3, 2, 8, 12)
+    got = probes.occlusion_sensitivity(net, images, 4)
+    assert got.shape == (3, 2, 3)
+    for b in range(3):
+        for i in range(2):
+            for j in range(3):
+                x = images[b : b + 1].clone()
+                x[:, :, 4 * i : 4 * i + 4, 4 * j : 4 * j + 4] = 0
+                expected = (net(x) - net(images[b : b + 1])).norm()
+                torch.testing.assert_close(got[b, i, j], expected.detach())
+
+
+def test_occlusion_of_a_blank_patch_moves_nothing() -> None:
+    images = torch.zeros(1, 1, 8, 8)
+    images[:, :, :4, :4] = 1.0  # only the top-left patch holds anything
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
+    got = probes.occlusion_sensitivity(net, images, 4)
+    assert got[0, 0, 0] > 0
+    torch.testing.assert_close(got[0].flatten()[1:], torch.zeros(3), atol=1e-6, rtol=0)
+
+
+def test_occlusion_sensitivity_errors() -> None:
+    net = torch.nn.Identity()
+    with pytest.raises(
+        ValueError, match=re.escape("images must have shape (B, C, H, W), got (8, 8)")
+    ):
+        probes.occlusion_sensitivity(net, torch.zeros(8, 8), 4)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("images must have sides that are multiples of patch_size=3, got 8x8"),
+    ):
+        probes.occlusion_sensitivity(net, torch.zeros(1, 1, 8, 8), 3)
