@@ -1,5 +1,5 @@
-"""Metric learning: distances, miners, losses, retrieval, MAP@R, verification and a PCA
-baseline, each a small module.
+"""Metric learning: distances, miners, losses, collapse, retrieval, MAP@R, verification and a
+PCA baseline, each a small module.
 
 ======================  =====================================================================
 :mod:`.distances`       ``pairwise_distances`` (``row_distances`` for the losses)
@@ -7,6 +7,8 @@ baseline, each a small module.
 :mod:`.losses`          ``triplet_margin_loss``, ``mined_triplet_loss``,
                         ``batch_hard_triplet_loss``, ``batch_hard_soft_margin_loss``
                         (Hermans et al.'s soft margin)
+:mod:`.collapse`        ``shrink_to_mean``, ``losses_by_spread``, ``label_independent_losses``:
+                        why batch-hard mining pulls an embedding towards one point
 :mod:`.retrieval`       ``nearest_neighbors``, ``nearest_neighbor_accuracy``, ``recall_at_k``,
                         ``mean_average_precision``: each ``metric(query, query_labels,
                         reference=None, reference_labels=None)``, leave-one-out without a
@@ -22,6 +24,7 @@ baseline, each a small module.
 """
 
 from companion.metric import (
+    collapse,
     distances,
     losses,
     map_at_r,
@@ -32,6 +35,7 @@ from companion.metric import (
 )
 
 __all__ = [
+    "collapse",
     "distances",
     "losses",
     "map_at_r",

@@ -18,9 +18,11 @@ recipes of :mod:`companion.train.recipes` and scores retrieval with
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from companion.data.fashion_mnist import load_fashion_mnist
+from companion.metric.projection import fit_pca
 from companion.metric.retrieval import nearest_neighbor_accuracy, recall_at_k
 from companion.metric.verification import verification_protocol
 from companion.nn.cnn import CNNConfig, CNNFeatures, SmallCNN
@@ -32,6 +34,7 @@ from companion.train.weights import Trained, load_trained, load_weights, read_pr
 
 __all__ = [
     "FASHION_EMBEDDING",
+    "FASHION_REPRESENTATIONS",
     "FASHION_RETRIEVAL_ROLES",
     "SEEN",
     "UNSEEN",
@@ -50,6 +53,12 @@ UNSEEN: tuple[int, ...] = (5, 6, 7, 8, 9)
 #: on the validation split).
 FASHION_EMBEDDING = EmbeddingConfig(image_size=28, dim=32, global_pool=False)
 
+
+#: The representations :func:`fashion_retrieval` scores: pixels, the classifier's penultimate
+#: features as they are (128, not normalised), on the unit sphere (``cnn_norm``), and
+#: projected by PCA to the embedding's 32 dimensions then normalised (``cnn_pca``), and the
+#: triplet embedding.
+FASHION_REPRESENTATIONS: tuple[str, ...] = ("pixels", "cnn", "cnn_norm", "cnn_pca", "triplet")
 
 #: Images per split in the verification pairs (all pairs of a class-balanced subset).
 VERIFICATION_IMAGES = 2_000
@@ -125,6 +134,11 @@ def fashion_retrieval(
     - ``pixels``: the 784 raw pixels;
     - ``cnn``: the 128 penultimate features (:class:`~companion.nn.cnn.CNNFeatures`) of a
       :class:`~companion.nn.cnn.SmallCNN` trained as a classifier (``RETRIEVAL_CNN``);
+    - ``cnn_norm``: the same features divided by their length (on the unit sphere, as the
+      triplet embedding is);
+    - ``cnn_pca``: the same features projected on their 32 principal directions
+      (:func:`~companion.metric.projection.fit_pca`, fitted on the features of the images the
+      classifier trained on), then normalised: the embedding's dimension and normalisation;
     - ``triplet``: an :class:`~companion.nn.embedding.EmbeddingNet` of
       :data:`FASHION_EMBEDDING` (32 numbers on the unit sphere) trained with the mined
       triplet loss (``RETRIEVAL_TRIPLET``).
@@ -195,7 +209,12 @@ def fashion_retrieval(
         "pixels": _pixels,
         **{n: (lambda x, m=m: predict(m, x)) for n, m in result.models.items()},
     }
-    for name in ("pixels", "cnn", "triplet"):
+    for suffix, keep in (("", slice(None)), ("_seen", seen_train)):
+        features = embed["cnn" + suffix]  # (N, 1, 28, 28) -> (N, 128)
+        pca = fit_pca(features(x_train[keep]), FASHION_EMBEDDING.dim)  # the training images'
+        embed["cnn_norm" + suffix] = lambda x, f=features: F.normalize(f(x), dim=1)
+        embed["cnn_pca" + suffix] = lambda x, f=features, p=pca: p.project(f(x), normalize=True)
+    for name in FASHION_REPRESENTATIONS:
         full, seen = embed[name], embed.get(f"{name}_seen", embed[name])
         test, gallery = full(x_test), full(x_gallery)
         s = result.scores
@@ -206,7 +225,7 @@ def fashion_retrieval(
         s[f"{name}_unseen_val_recall"] = recall_at_k(seen(x_val[unseen_val]), y_val[unseen_val])
     for suffix in ("", "_unseen"):
         (xv, yv), (xt, yt) = data[f"verify{suffix}_val"], data[f"verify{suffix}_test"]
-        for name in ("pixels", "cnn", "triplet"):
+        for name in FASHION_REPRESENTATIONS:
             f = embed[name] if not suffix else embed.get(f"{name}_seen", embed[name])
             for key, value in verification_protocol(f(xv), yv, f(xt), yt, seed=seed).items():
                 result.scores[f"{name}{suffix}_verify_{key}"] = value

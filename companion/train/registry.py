@@ -46,6 +46,7 @@ __all__ = [
 ROLES: tuple[str, ...] = ("train", "val", "test", "final")
 #: The modules whose import registers the runs (imported by :func:`list_runs`).
 RUN_MODULES: tuple[str, ...] = (
+    "companion.train.collapse_runs",
     "companion.train.data_efficiency",
     "companion.train.open_set_runs",
     "companion.train.open_set_vit",

@@ -50,3 +50,21 @@ def test_fashion_retrieval_data_on_a_tiny_budget() -> None:
     assert not torch.equal(data["train"][0], other["train"][0])  # the seed draws the subset
     for name in ("val", "test", "verify_val", "verify_unseen_test"):
         assert torch.equal(data[name][0], other[name][0])  # and never moves these
+
+
+def test_fashion_retrieval_scores_every_representation() -> None:
+    """The fair baselines (the classifier's features normalised, and at the embedding's
+    dimension) are scored like the others: the shipped run records each of their scores."""
+    from companion.train.weights import read_provenance
+
+    assert experiments.FASHION_REPRESENTATIONS == (
+        "pixels",
+        "cnn",
+        "cnn_norm",
+        "cnn_pca",
+        "triplet",
+    )
+    scores = read_provenance("fashion_triplet").scores
+    for name in experiments.FASHION_REPRESENTATIONS:
+        for key in ("test_recall", "test_1nn", "unseen_recall", "verify_map", "unseen_verify_map"):
+            assert 0 <= scores[f"{name}_{key}"] <= 1
