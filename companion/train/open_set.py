@@ -134,7 +134,7 @@ def random_class_split(seed: int, *, train: int = 3, val: int = 2) -> ClassSplit
     return ClassSplit(f"random{seed}", *(tuple(sorted(s)) for s in sets))
 
 
-#: The class splits: the earlier chapters' (clothes seen, footwear, bag and shirt never),
+#: The class splits, the earlier chapters' (clothes seen, footwear, bag and shirt never),
 #: with two clothes held out for validation, and three drawn at random.
 CLASS_SPLITS: tuple[ClassSplit, ...] = (
     ClassSplit("clothes", train=(0, 2, 4), val=(1, 3), test=(5, 6, 7, 8, 9)),

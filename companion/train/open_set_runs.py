@@ -138,7 +138,8 @@ def open_set_coverage(seed: int = 0, *, tiny: bool = False) -> dict[str, float |
 
 
 def split_mean(row: dict[str, object], condition: str, key: str) -> float:
-    """``key`` (e.g. ``"triplet_test_r1"``) averaged over :data:`CLASS_SPLITS` in one stored
+    """``key`` (e.g. ``"triplet_test_r1"``) averaged over
+    :data:`~companion.train.open_set.CLASS_SPLITS` in one stored
     ``open_set`` row, under ``condition``."""
     check_choice("condition", condition, tuple(CONDITIONS))
     values = [float(row[f"{split.name}_{condition}_{key}"]) for split in CLASS_SPLITS]

@@ -74,6 +74,7 @@ class ClassToken(nn.Module):
         self.vit = vit
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, D)``: token 0 of the encoder's output."""
         tokens, _ = self.vit.encode(images)  # (B, N + 1, D)
         return tokens[:, 0]  # (B, D)
 

@@ -83,7 +83,7 @@ TRIPLET = Recipe(
 )
 #: The triplet chapter's Fashion-MNIST section, the triplet-trained embedding.
 RETRIEVAL_TRIPLET = TRIPLET
-#: The capstone's open-set protocol, the classifier: cross-entropy without label smoothing
+#: The capstone's open-set protocol's classifier, trained with cross-entropy without label smoothing
 #: (which hurts the transfer of penultimate features, Kornblith et al. 2021), 5 epochs of
 #: AdamW (1 of warm-up, then cosine); the epoch kept is chosen on the validation classes.
 OPEN_SET_CLASSIFIER = Recipe(epochs=5, batch_size=128, lr=3e-3, warmup_epochs=1, weight_decay=0.05)
@@ -91,7 +91,7 @@ OPEN_SET_CLASSIFIER = Recipe(epochs=5, batch_size=128, lr=3e-3, warmup_epochs=1,
 OPEN_SET_TRIPLET = replace(
     OPEN_SET_CLASSIFIER, lr=2e-3, drop_last=True, loss="triplet", strategy="semihard", margin=0.2
 )
-#: The capstone's ViT classifier of the train classes: the same optimiser, twice the epochs
+#: The capstone's ViT classifier of the train classes, with the same optimiser and twice the epochs
 #: (a ViT learns from data what a convolution is given; the earlier capstone's ViT, trained
 #: for about 350 steps, stayed below pixels on its own classes).
 OPEN_SET_VIT = replace(OPEN_SET_CLASSIFIER, epochs=10)
