@@ -6,11 +6,11 @@ conditions of :data:`~companion.train.open_set.CONDITIONS`, with one seed (the n
 initial weights, the order of their batches, the training images and their random places);
 ``benchmarks/bench_kernels.py`` stores its rows in ``kernels_open_set_cpu.json``.
 
-``open_set_coverage`` measures how far an embedding's reach depends on the breadth of its
-training classes: for each of :data:`COVERAGE_DRAWS` random draws, three test classes and
-two validation classes are fixed, and the networks train on 2, 3, 4 and then 5 of the other
-classes (:func:`coverage_splits`), moving products, :data:`COVERAGE_IMAGES_PER_CLASS`
-images per class. Its rows are in ``kernels_open_set_coverage_cpu.json``.
+:func:`coverage_splits` builds the splits of a coverage curve, how far an embedding's reach
+depends on the breadth of its training classes: three test classes and two validation
+classes fixed by a random draw, and the networks trained on 2, 3, 4 and then 5 of the other
+classes (the capstone's exercises run it; :data:`COVERAGE_DRAWS` and
+:data:`COVERAGE_IMAGES_PER_CLASS` are the draws and budget it is meant for).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from companion.train.open_set import (
     CONDITIONS,
     OPEN_SET_RUN_ROLES,
     ClassSplit,
-    open_set_data,
     open_set_protocol,
     open_set_run_data,
 )
@@ -40,7 +39,6 @@ __all__ = [
     "chosen_on_validation",
     "coverage_splits",
     "open_set",
-    "open_set_coverage",
     "split_mean",
 ]
 
@@ -91,50 +89,6 @@ def coverage_splits(draw: int) -> list[ClassSplit]:
     return [
         ClassSplit(f"cover{draw}_{n}", tuple(sorted(pool[:n])), val, test) for n in COVERAGE_SIZES
     ]
-
-
-def _coverage_data(seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    return {
-        f"{split.name}_{which}": images
-        for draw in COVERAGE_DRAWS
-        for split in coverage_splits(draw)
-        for which, images in open_set_data(
-            split, seed=seed, images_per_class=COVERAGE_IMAGES_PER_CLASS
-        ).items()
-    }
-
-
-@register_run(
-    "open_set_coverage",
-    data=_coverage_data,
-    roles={
-        f"{split.name}_{which}": role
-        for draw in COVERAGE_DRAWS
-        for split in coverage_splits(draw)
-        for which, role in (("train", "train"), ("val", "val"), ("test", "test"), ("seen", "test"))
-    },
-    fashion_mnist=True,
-    recipes={"cnn": OPEN_SET_CLASSIFIER, "triplet": OPEN_SET_TRIPLET},
-    results="kernels_open_set_coverage_cpu.json",
-)
-def open_set_coverage(seed: int = 0, *, tiny: bool = False) -> dict[str, float | list[float]]:
-    """:func:`~companion.train.open_set.open_set_protocol` on every split of every draw
-    (:func:`coverage_splits`), moving products: each score named ``"{split}_{score}"``, and
-    ``train_seconds_cpu``."""
-    cpu = time.process_time()
-    budget = (
-        {**OPEN_SET_TINY, "images_per_class": 64}  # two classes fill a batch of 128
-        if tiny
-        else {"images_per_class": COVERAGE_IMAGES_PER_CLASS}
-    )
-    out: dict[str, float | list[float]] = {}
-    for draw in COVERAGE_DRAWS:
-        for split in coverage_splits(draw):
-            scores = open_set_protocol(split, CONDITIONS["moving"], seed=seed, **budget)
-            for key, value in scores.items():
-                out[f"{split.name}_{key}"] = value
-    out["train_seconds_cpu"] = time.process_time() - cpu
-    return out
 
 
 def split_mean(row: dict[str, object], condition: str, key: str) -> float:
