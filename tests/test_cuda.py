@@ -202,3 +202,26 @@ def test_foundations_on_cuda() -> None:
         _close(*_both(fn, x))
     f = lambda v: (v**3).sum()  # noqa: E731
     _close(*_both(lambda v: autodiff.numerical_gradient(f, v), x[0]))
+
+
+def test_canvas_product_net_and_occlusion() -> None:
+    from companion.data.canvas import place_on_canvas
+    from companion.nn.product_net import ProductNet, ProductNetConfig
+    from companion.viz.probes import occlusion_sensitivity
+
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    cpu, gpu = _both(
+        lambda t: place_on_canvas(
+            t, canvas_size=40, scales=(0.5, 1.0), generator=torch.Generator().manual_seed(1)
+        ),
+        x,
+    )
+    _close(cpu, gpu, atol=1e-5, rtol=1e-5)
+    torch.manual_seed(0)
+    net = ProductNet(ProductNetConfig(28)).eval()
+    cpu = net(x)
+    gpu = net.to(CUDA)(x.to(CUDA))
+    _close(cpu, gpu, atol=1e-4, rtol=1e-4)
+    occ_gpu = occlusion_sensitivity(net, x.to(CUDA), 7)
+    occ_cpu = occlusion_sensitivity(net.cpu(), x, 7)
+    _close(occ_cpu, occ_gpu, atol=1e-4, rtol=1e-3)
