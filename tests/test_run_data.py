@@ -10,33 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import pytest
 import torch
+from fashion_data import needs_fashion, skip_fashion
 
 from companion.data import fashion_mnist
 from companion.train import registry
 
 
-def _installed() -> bool:
-    try:
-        fashion_mnist.fashion_mnist_dir()
-    except fashion_mnist.FashionMNISTNotFoundError:
-        return False
-    return True
-
-
 def _rows(x: torch.Tensor) -> set[bytes]:
     """Each image's bytes, at the data's 8-bit (Fashion-MNIST) or 17-level (digits) grain."""
     return {r.numpy().tobytes() for r in (x * 255).round().to(torch.uint8).flatten(1)}
-
-
-needs_fashion = pytest.mark.skipif(
-    not _installed() and os.environ.get("CI", "").lower() != "true",
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
-)
 
 
 #: The roles no image may share: what a run trains on (before or after its choices) and
@@ -48,7 +34,7 @@ DISJOINT = (("train", "val"), ("train", "test"), ("val", "test"), ("final", "tes
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_no_training_image_is_a_validation_or_test_image(name: str, seed: int) -> None:
     run = registry.get_run(name)
-    if run.fashion_mnist and not _installed() and os.environ.get("CI", "").lower() != "true":
+    if run.fashion_mnist and skip_fashion():
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
     data = run.data(seed)
     assert set(data) == set(run.roles), f"{name}: data and roles name other image sets"
@@ -76,7 +62,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
 def _skip_without_fashion(run: registry.MeasuredRun) -> None:
-    if run.fashion_mnist and not _installed() and os.environ.get("CI", "").lower() != "true":
+    if run.fashion_mnist and skip_fashion():
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
 
 

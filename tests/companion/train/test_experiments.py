@@ -4,27 +4,10 @@ checked in tests/test_run_data.py, its shipped networks in test_weights.py)."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
 import torch
+from fashion_data import needs_fashion
 
-from companion.data import fashion_mnist
 from companion.train import experiments
-
-
-def _installed() -> bool:
-    try:
-        fashion_mnist.fashion_mnist_dir()
-    except fashion_mnist.FashionMNISTNotFoundError:
-        return False
-    return True
-
-
-needs_fashion = pytest.mark.skipif(
-    not _installed() and os.environ.get("CI", "").lower() != "true",
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
-)
 
 
 def test_seen_and_unseen_classes_split_the_ten_classes() -> None:

@@ -4,13 +4,12 @@ checked in tests/test_run_data.py)."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 import torch
+from fashion_data import needs_fashion
 
-from companion.data import fashion_mnist
 from companion.train import open_set
 from companion.train.open_set import (
     CLASS_SPLITS,
@@ -19,20 +18,6 @@ from companion.train.open_set import (
     ClassSplit,
     open_set_protocol,
     random_class_split,
-)
-
-
-def _installed() -> bool:
-    try:
-        fashion_mnist.fashion_mnist_dir()
-    except fashion_mnist.FashionMNISTNotFoundError:
-        return False
-    return True
-
-
-needs_fashion = pytest.mark.skipif(
-    not _installed() and os.environ.get("CI", "").lower() != "true",
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
 )
 
 

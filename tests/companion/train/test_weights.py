@@ -5,12 +5,12 @@ run measured with it (re-scored here on the test split)."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
+from fashion_data import needs_fashion
 from torch import nn
 
 from companion.data import fashion_mnist
@@ -27,20 +27,6 @@ SHIPPED = ("fashion", "fashion_triplet", "open_set_vit")
 #: How far a re-scored number may fall from the recorded one: the same networks on another
 #: CPU kernel level than the one that trained them can move a nearest neighbour or two.
 TOLERANCE = 2e-3
-
-
-def _installed() -> bool:
-    try:
-        fashion_mnist.fashion_mnist_dir()
-    except fashion_mnist.FashionMNISTNotFoundError:
-        return False
-    return True
-
-
-needs_fashion = pytest.mark.skipif(
-    not _installed() and os.environ.get("CI", "").lower() != "true",
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
-)
 
 
 def _networks(run: str) -> dict[str, nn.Module]:
