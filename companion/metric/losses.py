@@ -33,6 +33,7 @@ __all__ = [
     "batch_hard_soft_margin_loss",
     "batch_hard_triplet_loss",
     "mined_triplet_loss",
+    "rho_push_loss",
     "triplet_margin_loss",
 ]
 
@@ -95,6 +96,7 @@ def mined_triplet_loss(
     strategy: str = "all",
     margin: float = 0.2,
     squared: bool = False,
+    rho: float = 0.0,
 ) -> torch.Tensor:
     """Mine the batch with ``strategy``, then average the triplet loss over those triplets.
 
@@ -107,25 +109,71 @@ def mined_triplet_loss(
     holds no triplet (a single class, say) the loss is 0 and still differentiable (zero
     gradient).
 
+    With ``rho > 0`` the loss is Roth et al.'s (2020) ρ-regularisation in expectation: their
+    miner swaps, with probability ``rho``, an anchor's triplet ``(a, p, n)`` for
+    ``(a, a, p')``, ``p'`` another image of the anchor's class, whose loss
+    ``max(margin − d(a, p'), 0)`` pushes images of one class apart, so that the embedding
+    keeps some of what varies inside a training class. Here the mined loss is weighted by
+    ``1 − rho`` and :func:`rho_push_loss` by ``rho``: the swap's weights, without its
+    randomness (with one triplet per anchor and as many positives per anchor, as in their
+    batches, this is the swap's expected loss).
+
     Args:
         embeddings: ``(B, D)``; labels: ``(B,)``; the rest as in
             :func:`~companion.metric.miners.mine_triplets`.
+        rho: the swap probability, in ``[0, 1)``.
 
     Returns:
         A scalar tensor.
     """
     labels = check_miner_inputs(embeddings, labels, margin, strategy)
+    check_number("rho", rho, low=0, high=1, high_open=True)
     dist = pairwise_distances(embeddings, squared=squared)  # (B, B), differentiable
     if strategy == "hard":
         with torch.no_grad():
             a, p, n = mine_from_distances(dist, labels, strategy, margin)
         losses = F.relu(dist[a, p] - dist[a, n] + margin)  # (T,)
-        return losses.sum() / max(len(losses), 1)  # 0 with a zero gradient when T = 0
-    # "all" and "semihard": every triplet of the batch at once, masked (no index lists).
-    with torch.no_grad():
-        mask = triplet_mask(dist, labels, strategy, margin)  # (B, B, B)
-    losses = F.relu(dist[:, :, None] - dist[:, None, :] + margin)  # (B, B, B): a, p, n
-    return (losses * mask).sum() / mask.sum().clamp_min(1)
+        mined = losses.sum() / max(len(losses), 1)  # 0 with a zero gradient when T = 0
+    else:
+        # "all" and "semihard": every triplet of the batch at once, masked (no index lists).
+        with torch.no_grad():
+            mask = triplet_mask(dist, labels, strategy, margin)  # (B, B, B)
+        losses = F.relu(dist[:, :, None] - dist[:, None, :] + margin)  # (B, B, B): a, p, n
+        mined = (losses * mask).sum() / mask.sum().clamp_min(1)
+    if rho == 0:
+        return mined
+    return (1 - rho) * mined + rho * _push(dist, labels, margin)
+
+
+def rho_push_loss(
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    margin: float = 0.2,
+    squared: bool = False,
+) -> torch.Tensor:
+    """The mean over ordered pairs ``(a, p)`` of one class, ``a ≠ p``, of
+    ``max(margin − d(a, p), 0)``: the loss of ρ-regularisation's swapped triplet
+    ``(a, a, p)`` (Roth et al., 2020), which pushes images of one class apart up to
+    ``margin``. A batch without such a pair gives 0 (differentiable).
+
+    Args:
+        embeddings: ``(B, D)``; labels: ``(B,)``; margin: ``α >= 0``; squared: use
+            ``‖·‖²``.
+
+    Returns:
+        A scalar tensor.
+    """
+    labels = check_miner_inputs(embeddings, labels, margin, "all")
+    return _push(pairwise_distances(embeddings, squared=squared), labels, margin)
+
+
+def _push(dist: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.Tensor:
+    """:func:`rho_push_loss` from the batch's ``(B, B)`` distances."""
+    same = labels[:, None] == labels[None, :]  # (B, B)
+    same.fill_diagonal_(False)
+    losses = F.relu(margin - dist) * same  # (B, B)
+    return losses.sum() / same.sum().clamp_min(1)
 
 
 def batch_hard_triplet_loss(

@@ -25,12 +25,16 @@ from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_l
 from companion.metric.miners import STRATEGIES
 from companion.utils import seed_everything
 
-__all__ = ["LOSSES", "SCHEDULES", "Recipe", "augmentation", "seeded"]
+__all__ = ["LATER_SETTINGS", "LOSSES", "SCHEDULES", "Recipe", "augmentation", "seeded"]
 
 #: The losses a recipe builds.
 LOSSES: tuple[str, ...] = ("cross_entropy", "triplet")
 #: The learning-rate schedules of :func:`~companion.train.loop.fit`.
 SCHEDULES: tuple[str | None, ...] = ("cosine", "warmup", None)
+#: The settings added to :class:`Recipe` after results were first stored, with their
+#: defaults: :meth:`Recipe.fields` leaves each out while it has its default, so that the
+#: stored results of every recipe that does not use it stay valid.
+LATER_SETTINGS: dict[str, object] = {"rho": 0.0}
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -78,6 +82,8 @@ class Recipe:
         squared: the triplet loss on squared distances (FaceNet's) instead of distances.
         max_shift: random shift of each training image, in pixels (0: none).
         flip: mirror each training image left to right with probability 1/2.
+        rho: Roth et al.'s ρ-regularisation of the mined triplet loss (the weight of
+            :func:`~companion.metric.losses.rho_push_loss`, in ``[0, 1)``; 0: none).
         test_shift: a classifier's predictions average its logits over every shift of up
             to ``test_shift`` pixels (:class:`~companion.data.augment.ShiftAveraged`).
     """
@@ -98,6 +104,7 @@ class Recipe:
     max_shift: int = 0
     flip: bool = False
     test_shift: int = 0
+    rho: float = 0.0
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, low=1)
@@ -120,6 +127,11 @@ class Recipe:
         check_int("max_shift", self.max_shift, low=0)
         check_bool("flip", self.flip)
         check_int("test_shift", self.test_shift, low=0)
+        check_number("rho", self.rho, low=0, high=1, high_open=True)
+        if self.rho and self.loss != "triplet":
+            raise ValueError(f"rho > 0 needs loss='triplet', got loss={self.loss!r}")
+        if self.rho and self.soft_margin:
+            raise ValueError("rho > 0 needs the hinge triplet loss, got soft_margin=True")
 
     def loss_fn(self) -> LossFn:
         """The loss ``loss_fn(model(x_batch), y_batch)``: cross-entropy with
@@ -128,7 +140,7 @@ class Recipe:
         with ``soft_margin``), on squared distances with ``squared``."""
         if self.loss == "cross_entropy":
             return nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
-        strategy, margin, squared = self.strategy, self.margin, self.squared
+        strategy, margin, squared, rho = self.strategy, self.margin, self.squared, self.rho
         if self.soft_margin and not squared:
             return batch_hard_soft_margin_loss
 
@@ -136,7 +148,7 @@ class Recipe:
             if self.soft_margin:
                 return batch_hard_soft_margin_loss(embeddings, labels, squared=squared)
             return mined_triplet_loss(
-                embeddings, labels, strategy=strategy, margin=margin, squared=squared
+                embeddings, labels, strategy=strategy, margin=margin, squared=squared, rho=rho
             )
 
         return triplet
@@ -146,8 +158,14 @@ class Recipe:
         return augmentation(self.max_shift, self.flip)
 
     def fields(self) -> dict[str, object]:
-        """Every setting by name (what a stored result records)."""
-        return asdict(self)
+        """Every setting by name (what a stored result records), except a setting added
+        after results were first stored (:data:`LATER_SETTINGS`) while it keeps its default:
+        a recipe that does not use it keeps the fingerprint it had before it existed."""
+        fields = asdict(self)
+        for name, default in LATER_SETTINGS.items():
+            if fields[name] == default:
+                del fields[name]
+        return fields
 
     def shortened(self, epochs: int | None) -> Recipe:
         """This recipe, or (``epochs`` given) the same for ``epochs`` epochs without warm-up:

@@ -11,6 +11,7 @@ from companion.metric.losses import (
     batch_hard_soft_margin_loss,
     batch_hard_triplet_loss,
     mined_triplet_loss,
+    rho_push_loss,
     triplet_margin_loss,
 )
 from companion.metric.miners import STRATEGIES, mine_triplets
@@ -205,3 +206,74 @@ def test_batch_hard_soft_margin_loss_errors():
         TypeError, match="embeddings must be a floating-point tensor, got dtype torch.int64"
     ):
         batch_hard_soft_margin_loss(torch.zeros(4, 3, dtype=torch.int64), torch.zeros(4))
+
+
+# --- ρ-regularisation --------------------------------------------------------------------
+
+
+def naive_push(x: torch.Tensor, y: torch.Tensor, margin: float, squared: bool) -> float:
+    """Mean over ordered same-class pairs (a, p), a ≠ p, of max(margin − d(a, p), 0)."""
+    n = len(y)
+    terms = [
+        max(margin - naive_distance(x[a], x[p], squared), 0)
+        for a in range(n)
+        for p in range(n)
+        if a != p and y[a] == y[p]
+    ]
+    return sum(terms) / len(terms) if terms else 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("squared", [False, True])
+def test_rho_push_loss_matches_loop(dtype, squared):
+    x, y = make_batch(12, 4, 3, dtype, seed=13)
+    x = 0.3 * x  # some same-class pairs inside the margin, some outside
+    x.requires_grad_()
+    got = rho_push_loss(x, y, margin=0.8, squared=squared)
+    want = naive_push(x, y, 0.8, squared)
+    assert 0 < want
+    torch.testing.assert_close(got, torch.tensor(want, dtype=dtype), **tol(dtype))
+    got.backward()
+    assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rho_push_loss_pushes_a_class_apart(dtype):
+    x, y = make_batch(8, 3, 2, dtype, seed=14)
+    x = (0.05 * x).requires_grad_()
+    rho_push_loss(x, y, margin=0.5).backward()
+    step = x.detach() - 0.1 * x.grad
+    same = (y[:, None] == y[None, :]) & ~torch.eye(8, dtype=torch.bool)
+    assert torch.cdist(step, step)[same].mean() > torch.cdist(x, x)[same].mean()
+
+
+def test_rho_push_loss_without_pairs_is_zero_and_differentiable():
+    x = torch.randn(4, 3, requires_grad=True)
+    loss = rho_push_loss(x, torch.arange(4))  # every image its own class
+    assert loss.item() == 0
+    loss.backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("rho", [0.0, 0.2, 0.9])
+def test_mined_triplet_loss_with_rho_mixes_the_mined_loss_and_the_push(dtype, strategy, rho):
+    x, y = make_batch(12, 4, 3, dtype, seed=15)
+    triplets, d = naive_triplets(x, y, strategy, 0.8, False)
+    mined = sum(max(d[a][p] - d[a][k] + 0.8, 0) for a, p, k in triplets) / len(triplets)
+    want = (1 - rho) * mined + rho * naive_push(x, y, 0.8, False)
+    got = mined_triplet_loss(x, y, strategy=strategy, margin=0.8, rho=rho)
+    torch.testing.assert_close(got, torch.tensor(want, dtype=dtype), **tol(dtype))
+
+
+def test_rho_errors():
+    x, y = torch.zeros(4, 3), torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(ValueError, match=r"rho must be a finite number in \[0, 1\), got 1"):
+        mined_triplet_loss(x, y, rho=1)
+    with pytest.raises(ValueError, match="rho must be a finite number"):
+        mined_triplet_loss(x, y, rho=-0.1)
+    with pytest.raises(ValueError, match="margin must be a finite number >= 0"):
+        rho_push_loss(x, y, margin=-1.0)
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        rho_push_loss(x, torch.zeros(3, dtype=torch.int64))

@@ -120,3 +120,42 @@ def test_shortened_is_the_same_recipe_for_fewer_epochs_without_warm_up() -> None
     assert {k: v for k, v in short.fields().items() if k not in ("epochs", "warmup_epochs")} == {
         k: v for k, v in recipe.fields().items() if k not in ("epochs", "warmup_epochs")
     }
+
+
+def test_rho_is_left_out_of_the_fingerprint_while_unused() -> None:
+    from companion.train.recipe import LATER_SETTINGS
+
+    plain = Recipe(loss="triplet")
+    assert LATER_SETTINGS == {"rho": 0.0}
+    assert "rho" not in plain.fields()  # recipes stored before rho existed keep their digest
+    rho = replace(plain, rho=0.2)
+    assert rho.fields()["rho"] == 0.2
+    assert rho.digest() != plain.digest()
+    assert {k: v for k, v in rho.fields().items() if k != "rho"} == plain.fields()
+
+
+def test_rho_recipe_builds_the_regularised_loss() -> None:
+    from companion.metric.losses import mined_triplet_loss
+
+    emb = nn.functional.normalize(torch.randn(16, 4, generator=torch.Generator().manual_seed(1)))
+    labels = torch.arange(16) % 4
+    recipe = Recipe(loss="triplet", strategy="semihard", margin=0.3, rho=0.25)
+    want = mined_triplet_loss(emb, labels, strategy="semihard", margin=0.3, rho=0.25)
+    torch.testing.assert_close(recipe.loss_fn()(emb, labels), want)
+    assert not torch.equal(want, mined_triplet_loss(emb, labels, strategy="semihard", margin=0.3))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"loss": "triplet", "rho": 1.0}, "rho must be a finite number in [0, 1), got 1.0"),
+        ({"rho": 0.2}, "rho > 0 needs loss='triplet', got loss='cross_entropy'"),
+        (
+            {"loss": "triplet", "strategy": "hard", "soft_margin": True, "rho": 0.2},
+            "rho > 0 needs the hinge triplet loss, got soft_margin=True",
+        ),
+    ],
+)
+def test_rho_recipe_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Recipe(**kwargs)
