@@ -27,6 +27,24 @@ def test_code_solution_is_collapsed_and_markers_dropped() -> None:
     assert "hide-input" in out["metadata"]["tags"]
 
 
+def test_code_solution_toggle_says_solution() -> None:
+    """Its toggle reads "Show solution", not "Show code cell source" like plotting code."""
+    cell = _cell("code", "x = 1\n", solution=True, grade=False, locked=False)
+    cell["metadata"]["mystnb"] = {"figure": {"name": "kept"}}
+    out = transform_cell(cell)
+    assert out["metadata"]["mystnb"] == {
+        "figure": {"name": "kept"},
+        "code_prompt_show": "Show solution",
+        "code_prompt_hide": "Hide solution",
+    }
+
+
+def test_only_solutions_get_the_solution_label() -> None:
+    graded = transform_cell(_cell("code", "assert 1\n", solution=False, grade=True, points=1))
+    assert "mystnb" not in graded["metadata"]
+    assert "tags" not in graded["metadata"]
+
+
 def test_hidden_tests_are_left_out() -> None:
     source = "assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n### END HIDDEN TESTS\n"
     out = transform_cell(_cell("code", source, solution=False, grade=True, locked=True, points=1))

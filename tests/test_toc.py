@@ -1,5 +1,5 @@
 """_toc.yml and book/ agree: every page is listed once, every entry exists, and each
-chapter is followed by its exercises."""
+chapter's exercises are nested under it (a section of the chapter, never a chapter)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,12 @@ def _toc() -> dict:
 
 
 def _entries(toc: dict) -> list[str]:
+    """Every file of the table of contents, chapters and their sections, in reading order."""
     files = [toc["root"]]
     for part in toc["parts"]:
-        files += [chapter["file"] for chapter in part["chapters"]]
+        for chapter in part["chapters"]:
+            files.append(chapter["file"])
+            files += [section["file"] for section in chapter.get("sections", [])]
     return files
 
 
@@ -77,13 +80,19 @@ def test_every_page_is_in_the_toc() -> None:
     assert not unlisted, f"pages missing from _toc.yml: {unlisted}"
 
 
-def test_each_chapter_is_followed_by_its_exercises() -> None:
+def test_each_chapter_has_its_exercises_nested_under_it() -> None:
+    """A chapter notebook's only section is its exercises; exercises are never a chapter."""
+    chapters = 0
     for part in _toc()["parts"]:
-        files = [chapter["file"] for chapter in part["chapters"]]
-        for i, entry in enumerate(files):
-            if not entry.endswith("_exercises") and (ROOT / f"{entry}.ipynb").exists():
-                assert files[i + 1 : i + 2] == [f"{entry}_exercises"], (
-                    f"{entry} must be followed by {entry}_exercises in _toc.yml"
+        for chapter in part["chapters"]:
+            entry = chapter["file"]
+            sections = [section["file"] for section in chapter.get("sections", [])]
+            assert not entry.endswith("_exercises"), f"{entry} is a chapter of its own"
+            if (ROOT / f"{entry}.ipynb").exists():
+                chapters += 1
+                assert sections == [f"{entry}_exercises"], (
+                    f"{entry} must have {entry}_exercises (only) nested under it in _toc.yml"
                 )
-            if entry.endswith("_exercises"):
-                assert files[i - 1] == entry.removesuffix("_exercises"), entry
+            else:
+                assert not sections, f"{entry} is no chapter notebook but has sections"
+    assert chapters == len(list(ROOT.glob("book/**/*_exercises.ipynb")))

@@ -3,9 +3,11 @@
 The exercises notebooks are the instructor's source (solutions and hidden tests inside, in
 nbgrader's cell format). On the website:
 
-- a code solution cell gets the ``hide-input`` tag: its code sits behind a toggle, collapsed
-  on load, and nbgrader's ``### BEGIN/END SOLUTION`` markers are dropped;
+- a code solution cell gets the ``hide-input`` tag: its code sits behind a toggle labelled
+  "Show solution" (not MyST-NB's "Show code cell source", the label of plotting code),
+  collapsed on load, and nbgrader's ``### BEGIN/END SOLUTION`` markers are dropped;
 - a written (markdown) solution is wrapped in a collapsed "Solution" dropdown;
+- both open when the page is printed (``book/_static/course.js`` and ``course.css``);
 - the hidden tests of an autograded cell (between ``### BEGIN HIDDEN TESTS`` and
   ``### END HIDDEN TESTS``) are left out of the page;
 - the page gets a link to download the **student copy** of the notebook, which the
@@ -38,6 +40,11 @@ from course_tools.notebooks.cells import (
 
 #: Where the student copies go, relative to the site's root.
 DOWNLOADS = "_downloads/student"
+#: The labels of a code solution's toggle (MyST-NB's cell-level ``code_prompt_*``), and the
+#: title of a written solution's dropdown.
+SHOW_SOLUTION = "Show solution"
+HIDE_SOLUTION = "Hide solution"
+SOLUTION_TITLE = "Solution"
 
 
 def transform_cell(cell: dict[str, Any]) -> dict[str, Any]:
@@ -48,16 +55,22 @@ def transform_cell(cell: dict[str, Any]) -> dict[str, Any]:
     source = text(cell.get("source", ""))
     if cell.get("cell_type") == "code" and meta.get("solution"):
         cell["source"] = SOLUTION_MARKER.sub("", source)
-        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        metadata = cell.setdefault("metadata", {})
+        tags = metadata.setdefault("tags", [])
         if "hide-input" not in tags:
             tags.append("hide-input")
+        mystnb = metadata.setdefault("mystnb", {})
+        mystnb["code_prompt_show"] = SHOW_SOLUTION
+        mystnb["code_prompt_hide"] = HIDE_SOLUTION
     elif cell.get("cell_type") == "code" and meta.get("grade"):
         cell["source"] = strip_hidden_tests(source)
     elif cell.get("cell_type") == "markdown" and meta.get("solution"):
         fence = ":" * max(
             3, max((len(m) for m in re.findall(r"^:{3,}", source, re.M)), default=0) + 1
         )
-        cell["source"] = f"{fence}{{admonition}} Solution\n:class: dropdown\n\n{source}\n{fence}\n"
+        cell["source"] = (
+            f"{fence}{{admonition}} {SOLUTION_TITLE}\n:class: dropdown\n\n{source}\n{fence}\n"
+        )
     return cell
 
 
