@@ -221,10 +221,7 @@ CHAPTERS = sorted(
 )
 #: Chapters whose figures are not captioned yet, with why: each is a strict xfail, so the
 #: test fails the day they are, to have its entry removed here.
-UNCAPTIONED = {
-    "book/representation/capstone.html": "the capstone is being rewritten; its two figures "
-    "get their captions and alt text with it (issue 28)",
-}
+UNCAPTIONED: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("width_name", WIDTH_NAMES)
