@@ -64,29 +64,18 @@ def level_env(level: str | None, base: Mapping[str, str] | None = None) -> dict[
     return env
 
 
-#: What :func:`capability` found, by the child's exact environment: the answer depends on
-#: nothing else (this CPU, this Python and its torch stay what they are for the life of
-#: this process), and each question costs a fresh interpreter that imports torch (seconds).
-_CAPABILITIES: dict[tuple[tuple[str, str], ...], str] = {}
-
-
 def capability(level: str | None, base: Mapping[str, str] | None = None) -> str:
     """The capability PyTorch reports (``DEFAULT``, ``AVX2``, ...) in a fresh interpreter
-    with ``level`` requested (None: what it picks by itself) on top of ``base``; asked once
-    per environment in this process."""
-    env = level_env(level, base)
-    key = tuple(sorted(env.items()))
-    if key not in _CAPABILITIES:
-        code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
-        done = subprocess.run(
-            [sys.executable, "-W", "ignore", "-c", code],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-        _CAPABILITIES[key] = done.stdout.strip()
-    return _CAPABILITIES[key]
+    with ``level`` requested (None: what it picks by itself) on top of ``base``."""
+    code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        env=level_env(level, base),
+        check=True,
+    )
+    return done.stdout.strip()
 
 
 def cpu_flags() -> frozenset[str] | None:

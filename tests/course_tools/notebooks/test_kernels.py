@@ -58,25 +58,3 @@ def test_a_level_the_cpu_lacks_is_not_available() -> None:
     flags = kernels.cpu_flags()
     if flags is not None and not {"avx512f", "avx512bw"} <= flags:
         assert "avx512" not in kernels.available_levels()[0]
-
-
-def test_capability_asks_a_fresh_interpreter_once_per_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The answers are kept: the same question asked again gives the same answer without
-    another interpreter, and another environment is asked anew."""
-    first = kernels.capability("default")
-    children = []
-    run = kernels.subprocess.run
-
-    def counting(*args: object, **kwargs: object) -> object:
-        children.append(kwargs.get("env"))
-        return run(*args, **kwargs)
-
-    monkeypatch.setattr(kernels.subprocess, "run", counting)
-    assert kernels.capability("default") == first == "DEFAULT"
-    assert children == []
-    monkeypatch.setenv("COURSE_TEST_UNRELATED", "1")  # another environment: asked again
-    assert kernels.capability("default") == first
-    assert len(children) == 1
-    assert children[0]["COURSE_TEST_UNRELATED"] == "1"
