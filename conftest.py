@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,94 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         for item in items:
             if Path(str(item.path)) in fashion:
                 item.add_marker(skip)
+
+
+# --- the order and grouping of work on xdist's workers ----------------------------------------
+#
+# ``--dist=loadfile`` hands each worker whole files (a notebook's cells run in order in one
+# kernel), by default the files with the most tests first. On two cores that left the
+# files that take longest (a few tests, each grading a class in sandboxes) to the end, run
+# one after the other on one worker while the other sat idle. The scheduler below keeps
+# loadfile's rule, with three refinements: files that share a session fixture are one unit
+# (one worker builds it once), a file whose module fixture is parametrized is one unit per
+# parameter (each worker builds only its own), and the longest units start first.
+
+#: Files whose tests use the same session-scoped fixture: each runs with the first named.
+SAME_UNIT = {"tests/test_site_downloads.py": "tests/test_site.py"}  # ``built_site``
+#: Files whose module-scoped fixture is parametrized: one unit per parameter id.
+BY_PARAMETER = {"tests/test_coursework_attacks.py": ("jobs", "shards")}
+#: Seconds each long unit took (``--durations``, two workers, an idle 2-core machine): only
+#: the order in which units start depends on them, never what runs. Units not named here
+#: take a few seconds each and fill the gaps at the end, most tests first.
+LONG_UNITS = {
+    "tests/test_site.py": 95.0,  # with tests/test_site_downloads.py (SAME_UNIT)
+    "tests/test_coursework_parallel.py": 75.0,
+    "tests/test_run_data.py": 73.0,
+    "tests/companion/train/test_weights.py": 72.0,
+    "tests/test_coursework_attacks.py[shards]": 65.0,
+    "book/transformers/training.ipynb": 51.0,
+    "tests/test_coursework_attacks.py[jobs]": 50.0,
+    "book/representation/triplet_loss.ipynb": 49.0,
+    "tests/test_coursework.py": 41.0,
+    "tests/test_wrong_answers.py": 40.0,
+    "book/representation/capstone.ipynb": 33.0,
+    "book/transformers/transformer_block.ipynb": 25.0,
+    "book/transformers/vision_transformer.ipynb": 24.0,
+    "book/transformers/attention.ipynb": 14.0,
+    "tests/course_tools/notebooks/test_kernels.py": 12.0,
+    "book/foundations/probability.ipynb": 12.0,
+    "tests/companion/data/test_fashion_mnist.py": 11.0,
+    "tests/test_import_layers.py": 10.0,
+    "tests/companion/train/test_open_set.py": 8.0,
+    "book/transformers/training_exercises.ipynb": 8.0,
+    "book/representation/triplet_loss_exercises.ipynb": 7.0,
+    "book/foundations/calculus.ipynb": 7.0,
+}
+
+
+def unit_of(nodeid: str) -> str:
+    """The unit of work (run by one worker, in collection order) a test belongs to."""
+    path = nodeid.split("::", 1)[0]
+    for parameter in BY_PARAMETER.get(path, ()):
+        if re.search(rf"[\[-]{parameter}[\]-]", nodeid.split("::", 1)[1]):
+            return f"{path}[{parameter}]"
+    return SAME_UNIT.get(path, path)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Under ``--dist=loadfile``, the scheduler described above (else xdist's own)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestFirst(LoadFileScheduling):
+        """loadfile, with units as :func:`unit_of` says, the longest handed out first."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+        def _assign_work_unit(self, node: object) -> None:
+            # The queue is ordered by number of tests (xdist's --loadscope-reorder); move
+            # the longest unit to its front (ties keep that order) before it is taken.
+            longest = max(self.workqueue, key=lambda unit: LONG_UNITS.get(unit, 0.0))
+            self.workqueue.move_to_end(longest, last=False)
+            super()._assign_work_unit(node)
+
+    return LongestFirst(config, log)
+
+
+#: xdist workers per core under ``--numprocesses=auto`` (``--maxprocesses`` still caps them).
+WORKERS_PER_CORE = 2
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """Two workers per core: a worker spends much of its time waiting (for a notebook's
+    kernel, a sandbox, a browser, a site build), so one per core left the cores idle for
+    about 40% of the run. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides where it is set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    from course_tools import machine
+
+    return WORKERS_PER_CORE * machine.cores()

@@ -1,7 +1,8 @@
 """The website: it builds with zero warnings, and every page works offline in a real browser.
 
-The build runs once per session (``built_site``) with execution off: the site shows the
-stored outputs that strict nbval verifies in ``book/``. Headless Chromium (Debian's
+The build runs once per session (``built_site``, ``tests/site_build.py``, shared with
+``test_site_downloads.py``) with execution off: the site shows the stored outputs that
+strict nbval verifies in ``book/``. Headless Chromium (Debian's
 ``chromium`` and ``chromium-driver``) then loads every page, from ``file://`` and from a
 local HTTP server, with every host name but 127.0.0.1 unresolvable, and checks that
 MathJax typeset the math from the site's own copy, that no page loads anything from
@@ -16,57 +17,21 @@ import http.server
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 from licences import footer_text, visible_text
+from site_build import Site
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
 INSTALL_BROWSER = "apt-get install chromium chromium-driver (README, command 1)"
-# Pages Sphinx writes that are templates, not pages a reader visits.
-NOT_PAGES = ("_static", "_sources", "_images", "mathjax")
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Site:
-    returncode: int
-    log: str
-    html: Path
-
-    def pages(self) -> list[Path]:
-        return sorted(
-            p
-            for p in self.html.rglob("*.html")
-            if not any(part in NOT_PAGES for part in p.relative_to(self.html).parts)
-        )
-
-
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    out = tmp_path_factory.mktemp("site")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [
-        str(jupyter_book if jupyter_book.exists() else "jupyter-book"),
-        "build",
-        str(ROOT),
-        "-W",
-        "-n",
-        "--keep-going",
-        "--path-output",
-        str(out),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    return Site(done.returncode, done.stdout + done.stderr, out / "_build" / "html")
 
 
 def test_site_builds_without_warnings(built_site: Site) -> None:

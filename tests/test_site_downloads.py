@@ -1,10 +1,10 @@
 """Student copies on the website: every exercises page links to one, and nothing secret
 can be downloaded from the site.
 
-The site is built once for this module (execution off, as in ``test_site.py``); the build
-itself runs the course's release step (``book/_ext/course_exercises.py``). Also here: every
-cell of every exercises notebook is tracked (locked) by nbgrader, and the script that
-locks them (``tools/lock_exercise_cells.py``) is idempotent.
+The site is the session's one build (``built_site``, shared with ``test_site.py``, execution
+off); the build itself runs the course's release step (``book/_ext/course_exercises.py``).
+Also here: every cell of every exercises notebook is tracked (locked) by nbgrader, and the
+script that locks them (``tools/lock_exercise_cells.py``) is idempotent.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import nbformat
 import pytest
 from course_exercises import DOWNLOADS, download_cell, transform_notebook
 from lock_exercise_cells import lock, unlocked
+from site_build import Site
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = sorted(ROOT.glob("book/**/*_exercises.ipynb"))
@@ -82,14 +83,10 @@ class _Links(html.parser.HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book if jupyter_book.exists() else "jupyter-book"), "build",
-               str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return out / "_build" / "html"
+def site(built_site: Site) -> Path:
+    """The session's build (``tests/conftest.py``), which must have succeeded."""
+    assert built_site.returncode == 0, built_site.log[-3000:]
+    return built_site.html
 
 
 pytestmark = pytest.mark.slow

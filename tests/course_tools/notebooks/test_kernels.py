@@ -4,9 +4,36 @@ by hand)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import pytest
 
 from course_tools.notebooks import kernels
+
+#: What PyTorch answered, by the question: the level asked for and the child's environment.
+_ANSWERS: dict[tuple[str | None, tuple[tuple[str, str], ...]], str] = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _each_question_asked_once() -> Iterator[None]:
+    """The tests below ask :func:`kernels.capability` (through ``available_levels``) the
+    same few questions over and over, each a fresh interpreter that imports torch (seconds
+    each, 14 of them): each question is put to a real child once in this module, and its
+    answer reused. A question is the level and the child's environment but for
+    ``PYTEST_CURRENT_TEST``, which pytest sets anew for every test and torch never reads."""
+    real = kernels.capability
+
+    def asked_once(level: str | None, base: Mapping[str, str] | None = None) -> str:
+        env = kernels.level_env(level, base)
+        env.pop("PYTEST_CURRENT_TEST", None)
+        key = (level, tuple(sorted(env.items())))
+        if key not in _ANSWERS:
+            _ANSWERS[key] = real(level, env)
+        return _ANSWERS[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels, "capability", asked_once)
+        yield
 
 
 def _printing(obj: str) -> list[str]:
