@@ -59,7 +59,7 @@ def augmentation(max_shift: int = 0, flip: bool = False) -> Transform | None:
     return transform
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Recipe:
     """How :func:`~companion.train.loop.fit` trains a model.
 
@@ -156,6 +156,12 @@ class Recipe:
     def augmentation(self) -> Transform | None:
         """:func:`augmentation` with ``max_shift`` and ``flip``."""
         return augmentation(self.max_shift, self.flip)
+
+    def __repr__(self) -> str:
+        """The dataclass's ``Recipe(epochs=3, ...)``, without the settings :meth:`fields`
+        leaves out: a recipe printed by a chapter reads as it did before they existed."""
+        settings = ", ".join(f"{name}={value!r}" for name, value in self.fields().items())
+        return f"{type(self).__name__}({settings})"
 
     def fields(self) -> dict[str, object]:
         """Every setting by name (what a stored result records), except a setting added

@@ -159,3 +159,11 @@ def test_rho_recipe_builds_the_regularised_loss() -> None:
 def test_rho_recipe_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         Recipe(**kwargs)
+
+
+def test_repr_is_the_dataclass_one_without_unused_later_settings() -> None:
+    recipe = Recipe(epochs=4, loss="triplet", strategy="hard")
+    assert repr(recipe).startswith("Recipe(epochs=4, batch_size=128, lr=0.003,")
+    assert "rho" not in repr(recipe)
+    assert eval(repr(recipe)) == recipe  # our own repr round-trips
+    assert repr(replace(recipe, rho=0.1)).endswith("rho=0.1)")
