@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +60,7 @@ __all__ = [
     "IMAGES_PER_CLASS",
     "OPEN_SET_RUN_ROLES",
     "REPRESENTATIONS",
+    "RHO_REPRESENTATIONS",
     "ClassSplit",
     "Condition",
     "open_set_data",
@@ -83,6 +84,8 @@ REPRESENTATIONS: tuple[str, ...] = (
     "triplet",
     "triplet_conv",
 )
+#: The representations the ρ-regularised triplet network adds (``open_set_protocol(rho=...)``).
+RHO_REPRESENTATIONS: tuple[str, ...] = ("triplet_rho", "triplet_rho_conv")
 #: Generator seeds of the fixed places and sizes of the scored images, by image set.
 _PLACEMENT_SEEDS = {"val": 1, "test": 2, "seen": 3}
 
@@ -239,16 +242,22 @@ def open_set_protocol(
     images_per_class: int = IMAGES_PER_CLASS,
     epochs: int | None = None,
     eval_images: int | None = None,
+    rho: float | None = None,
 ) -> dict[str, float | list[float]]:
     """Train the classifier and the triplet network on ``split``'s train classes under
     ``condition``, keep each one's epoch with the best validation-class MAP@R, and score
     every representation (:data:`REPRESENTATIONS`) on each image set.
 
+    With ``rho``, a third network, ``triplet_rho``, trains as the triplet network does with
+    Roth et al.'s ρ-regularisation of weight ``rho`` (``Recipe.rho``), and its embedding
+    and averaged convolution map are scored too (:data:`RHO_REPRESENTATIONS`).
+
     Returns:
         ``{rep}_{set}_r1`` and ``{rep}_{set}_map_r`` for every representation and image set
         (``test``, ``seen``, ``val``), in [0, 1]; ``{net}_epoch``, the epoch kept, and
         ``{net}_val_curve``, the validation MAP@R after each epoch, for ``net`` in
-        ``cnn``, ``triplet``. ``epochs`` and ``eval_images`` are a test's tiny budget.
+        ``cnn``, ``triplet`` (and ``triplet_rho``). ``epochs`` and ``eval_images`` are a
+        test's tiny budget.
     """
     data = open_set_data(
         split, seed=seed, images_per_class=images_per_class, eval_images=eval_images
@@ -269,8 +278,16 @@ def open_set_protocol(
         seed,
     )
     triplet = seeded(lambda: ProductNet(ProductNetConfig(size, head="embedding")), seed)
-
     init = copy.deepcopy(classifier)
+    nets: list[tuple[str, nn.Module, torch.Tensor, Recipe, Callable]] = [
+        ("cnn", classifier, index[y], OPEN_SET_CLASSIFIER, lambda v: F.normalize(features(v))),
+        ("triplet", triplet, y, OPEN_SET_TRIPLET, lambda v: predict(triplet, v)),
+    ]
+    if rho is not None:
+        # the same initial weights as the triplet network: only the loss differs
+        triplet_rho = copy.deepcopy(triplet)
+        rho_recipe = replace(OPEN_SET_TRIPLET, rho=rho)
+        nets.append(("triplet_rho", triplet_rho, y, rho_recipe, lambda v: predict(triplet_rho, v)))
 
     def features(images: torch.Tensor) -> torch.Tensor:
         return predict(_Features(classifier), images)  # (N, 128)
@@ -280,10 +297,7 @@ def open_set_protocol(
 
     out: dict[str, float | list[float]] = {}
     val = (shown["val"], labels["val"])
-    for name, net, target, recipe, represent in (
-        ("cnn", classifier, index[y], OPEN_SET_CLASSIFIER, lambda v: F.normalize(features(v))),
-        ("triplet", triplet, y, OPEN_SET_TRIPLET, lambda v: predict(triplet, v)),
-    ):
+    for name, net, target, recipe, represent in nets:
         curve, epoch = train_keeping_best(
             net, x, target, recipe.shortened(epochs), represent, val, transform, seed
         )
@@ -303,7 +317,10 @@ def open_set_protocol(
             "triplet": predict(triplet, v),  # (N, 32)
             "triplet_conv": conv(triplet)(v),  # (N, 64)
         }
-        for rep in REPRESENTATIONS:
+        if rho is not None:
+            z_by_rep["triplet_rho"] = predict(triplet_rho, v)  # (N, 32)
+            z_by_rep["triplet_rho_conv"] = conv(triplet_rho)(v)  # (N, 64)
+        for rep in z_by_rep:
             out[f"{rep}_{which}_r1"] = recall_at_k(z_by_rep[rep], labels[which], k=1)
             out[f"{rep}_{which}_map_r"] = map_at_r(z_by_rep[rep], labels[which])
     return out

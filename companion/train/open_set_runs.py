@@ -6,16 +6,18 @@ conditions of :data:`~companion.train.open_set.CONDITIONS`, with one seed (the n
 initial weights, the order of their batches, the training images and their random places);
 ``benchmarks/bench_kernels.py`` stores its rows in ``kernels_open_set_cpu.json``.
 
-:func:`coverage_splits` builds the splits of a coverage curve, how far an embedding's reach
-depends on the breadth of its training classes: three test classes and two validation
-classes fixed by a random draw, and the networks trained on 2, 3, 4 and then 5 of the other
-classes (the capstone's exercises run it; :data:`COVERAGE_DRAWS` and
-:data:`COVERAGE_IMAGES_PER_CLASS` are the draws and budget it is meant for).
+``open_set_coverage`` measures a coverage curve, how far an embedding's reach depends on the
+breadth of its training classes (:func:`coverage_splits`): three test classes and two
+validation classes fixed by a random draw, and the networks trained on 2, 3, 4 and then 5
+of the other classes, on aligned products, for each draw of :data:`COVERAGE_DRAWS`, with a
+third network trained with Roth et al.'s (2020) ρ-regularisation (:data:`COVERAGE_RHO`)
+beside the plain triplet network; its rows are stored in ``kernels_open_set_cpu.json`` too.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import torch
 
@@ -25,6 +27,7 @@ from companion.train.open_set import (
     CONDITIONS,
     OPEN_SET_RUN_ROLES,
     ClassSplit,
+    open_set_data,
     open_set_protocol,
     open_set_run_data,
 )
@@ -32,13 +35,17 @@ from companion.train.recipes import OPEN_SET_CLASSIFIER, OPEN_SET_TRIPLET
 from companion.train.registry import register_run
 
 __all__ = [
+    "COVERAGE_CONDITION",
     "COVERAGE_DRAWS",
     "COVERAGE_IMAGES_PER_CLASS",
+    "COVERAGE_RHO",
     "COVERAGE_SIZES",
     "OPEN_SET_TINY",
     "chosen_on_validation",
+    "coverage_data",
     "coverage_splits",
     "open_set",
+    "open_set_coverage",
     "split_mean",
 ]
 
@@ -89,6 +96,64 @@ def coverage_splits(draw: int) -> list[ClassSplit]:
     return [
         ClassSplit(f"cover{draw}_{n}", tuple(sorted(pool[:n])), val, test) for n in COVERAGE_SIZES
     ]
+
+
+#: The coverage curve's condition: aligned products, where the trained networks trail pixels
+#: on new classes (the question is whether broader training closes that gap).
+COVERAGE_CONDITION = "aligned"
+#: The weight of ρ-regularisation on the curve (the default of Roth et al.'s code).
+COVERAGE_RHO = 0.2
+
+
+def coverage_data(seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Every image set of every split of the coverage curve, named ``"{split}_{set}"``
+    (:func:`~companion.train.open_set.open_set_data`)."""
+    return {
+        f"{split.name}_{which}": images
+        for draw in COVERAGE_DRAWS
+        for split in coverage_splits(draw)
+        for which, images in open_set_data(
+            split, seed=seed, images_per_class=COVERAGE_IMAGES_PER_CLASS
+        ).items()
+    }
+
+
+@register_run(
+    "open_set_coverage",
+    data=coverage_data,
+    roles={
+        f"{split.name}_{which}": role
+        for draw in COVERAGE_DRAWS
+        for split in coverage_splits(draw)
+        for which, role in (("train", "train"), ("val", "val"), ("test", "test"), ("seen", "test"))
+    },
+    fashion_mnist=True,
+    recipes={
+        "cnn": OPEN_SET_CLASSIFIER,
+        "triplet": OPEN_SET_TRIPLET,
+        "triplet_rho": replace(OPEN_SET_TRIPLET, rho=COVERAGE_RHO),
+    },
+    results="kernels_open_set_cpu.json",
+)
+def open_set_coverage(seed: int = 0, *, tiny: bool = False) -> dict[str, float | list[float]]:
+    """:func:`~companion.train.open_set.open_set_protocol` with ``seed`` and
+    ``rho=COVERAGE_RHO`` on every split of every draw of the coverage curve, under
+    :data:`COVERAGE_CONDITION`: each score named ``"{split}_{score}"``, and
+    ``train_seconds_cpu``."""
+    cpu = time.process_time()
+    # a tiny run's two train classes still fill a batch of 128; 60 scored images split
+    # evenly among 2, 3, 4 or 5 classes
+    tiny_budget = {**OPEN_SET_TINY, "images_per_class": 64, "eval_images": 60}
+    budget = tiny_budget if tiny else {"images_per_class": COVERAGE_IMAGES_PER_CLASS}
+    condition = CONDITIONS[COVERAGE_CONDITION]
+    out: dict[str, float | list[float]] = {}
+    for draw in COVERAGE_DRAWS:
+        for split in coverage_splits(draw):
+            scores = open_set_protocol(split, condition, seed=seed, rho=COVERAGE_RHO, **budget)
+            for key, value in scores.items():
+                out[f"{split.name}_{key}"] = value
+    out["train_seconds_cpu"] = time.process_time() - cpu
+    return out
 
 
 def split_mean(row: dict[str, object], condition: str, key: str) -> float:
