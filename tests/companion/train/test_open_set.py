@@ -15,6 +15,7 @@ from companion.train.open_set import (
     CLASS_SPLITS,
     CONDITIONS,
     REPRESENTATIONS,
+    RHO_REPRESENTATIONS,
     ClassSplit,
     open_set_protocol,
     random_class_split,
@@ -129,3 +130,19 @@ def test_the_vit_protocol_on_a_tiny_budget() -> None:
         curve = scores[f"{net}_val_curve"]
         assert scores[f"{net}_epoch"] == curve.index(max(curve)) + 1
     assert scores["vit_val_map_r"] == pytest.approx(max(scores["vit_val_curve"]), abs=1e-6)
+
+
+@needs_fashion
+def test_rho_adds_a_third_network_that_differs_from_the_plain_triplet_only_in_its_loss() -> None:
+    budget = {"seed": 0, "images_per_class": 60, "epochs": 1, "eval_images": 60}
+    plain = open_set_protocol(CLASS_SPLITS[0], CONDITIONS["aligned"], **budget)
+    with_rho = open_set_protocol(CLASS_SPLITS[0], CONDITIONS["aligned"], rho=0.2, **budget)
+    assert not any(key.startswith("triplet_rho") for key in plain)
+    for rep in RHO_REPRESENTATIONS:
+        for which in ("test", "seen", "val"):
+            assert 0.0 <= with_rho[f"{rep}_{which}_r1"] <= 1.0
+    assert with_rho["triplet_rho_epoch"] == 1
+    # the other networks train exactly as without rho
+    assert {k: v for k, v in with_rho.items() if not k.startswith("triplet_rho")} == plain
+    # the same initial weights and batches, another loss: another embedding
+    assert with_rho["triplet_rho_val_map_r"] != with_rho["triplet_val_map_r"]

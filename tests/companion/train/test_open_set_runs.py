@@ -4,13 +4,16 @@ file (its tiny budget and its images are run and checked in tests/test_run_data.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
 from companion.train import recipes, registry
-from companion.train.open_set import CLASS_SPLITS
+from companion.train.open_set import CLASS_SPLITS, CONDITIONS
 from companion.train.open_set_runs import (
+    COVERAGE_CONDITION,
     COVERAGE_DRAWS,
+    COVERAGE_RHO,
     COVERAGE_SIZES,
     OPEN_SET_TINY,
     chosen_on_validation,
@@ -80,3 +83,23 @@ def test_coverage_splits_fix_the_test_and_validation_classes_and_grow_the_train_
     assert len({coverage_splits(d)[0].test for d in COVERAGE_DRAWS}) == len(COVERAGE_DRAWS)
     with pytest.raises(ValueError, match="draw must be an int >= 0, got -1"):
         coverage_splits(-1)
+
+
+def test_the_coverage_run_records_three_recipes_that_differ_only_in_rho() -> None:
+    run = registry.get_run("open_set_coverage")
+    assert run.recipes["cnn"] == recipes.OPEN_SET_CLASSIFIER
+    assert run.recipes["triplet"] == recipes.OPEN_SET_TRIPLET
+    assert run.recipes["triplet_rho"] == replace(recipes.OPEN_SET_TRIPLET, rho=COVERAGE_RHO)
+    assert 0 < COVERAGE_RHO < 1
+    assert COVERAGE_CONDITION in CONDITIONS
+    assert run.results == "kernels_open_set_cpu.json"
+    assert run.fashion_mnist
+    # every split of every draw, each image set with its role
+    names = {
+        f"{s.name}_{w}"
+        for d in COVERAGE_DRAWS
+        for s in coverage_splits(d)
+        for w in ("train", "val", "test", "seen")
+    }
+    assert set(run.roles) == names
+    assert {run.roles[f"{s}_seen"] for s in (sp.name for sp in coverage_splits(11))} == {"test"}
