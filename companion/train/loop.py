@@ -141,8 +141,8 @@ def fit(
 
     Raises:
         TypeError, ValueError: for mismatched data, a ``recipe`` that is not a ``Recipe``,
-            a ``batch_sampler`` without ``batches`` and ``__len__``, ``y=None`` with a
-            recipe that uses labels, or ``views >= 2`` without a transform.
+            a ``batch_sampler`` without ``batches`` and ``__len__``, or ``y=None`` with a
+            recipe that uses labels.
     """
     check_instance("recipe", recipe, Recipe)
     views = recipe.views
@@ -161,8 +161,6 @@ def fit(
         )
     loss_fn = loss_fn if loss_fn is not None else recipe.loss_fn()
     transform = transform if transform is not None else recipe.augmentation()
-    if views >= 2 and transform is None:
-        raise ValueError(f"views={views} needs a transform to draw the views, got None")
     epochs, batch_size, schedule = recipe.epochs, recipe.batch_size, recipe.schedule
 
     device = _model_device(model)

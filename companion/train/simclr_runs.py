@@ -61,7 +61,7 @@ PROBE_WEIGHT_DECAYS: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
 KNN_KS: tuple[int, ...] = (1, 5, 10, 20)
 #: The representations each probe scores.
 REPRESENTATIONS: tuple[str, ...] = ("simclr", "pixels", "init")
-#: A ``tiny`` run's budget (the tests'): images of each set, epochs.
+#: A ``tiny`` run's budget, for the tests (images of each set, epochs).
 SIMCLR_TINY = {"images": 260, "probe_images": 100, "eval_images": 100, "epochs": 1}
 #: Validation images whose two views measure alignment and uniformity after each epoch.
 DIAGNOSTIC_IMAGES = 1_000
