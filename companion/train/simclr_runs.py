@@ -25,11 +25,12 @@ import time
 
 import torch
 
-from companion.checks import check_int
+from companion.checks import check_choice, check_int
 from companion.data.fashion_mnist import load_fashion_mnist
 from companion.data.views import two_views
 from companion.metric.alignment import alignment, uniformity
 from companion.metric.probe import fit_linear_probe, knn_accuracy
+from companion.nn.product_net import ProductNetConfig
 from companion.nn.simclr import SimCLRNet
 from companion.train.loop import fit
 from companion.train.recipe import Recipe, seeded
@@ -41,6 +42,7 @@ __all__ = [
     "PROBE_IMAGES",
     "PROBE_WEIGHT_DECAYS",
     "REPRESENTATIONS",
+    "SIMCLR_ENCODER",
     "SIMCLR_IMAGES",
     "SIMCLR_RUN_ROLES",
     "SIMCLR_TINY",
@@ -53,6 +55,8 @@ __all__ = [
 
 #: Unlabelled training images SimCLR learns from (every class).
 SIMCLR_IMAGES = 20_000
+#: The encoder's sizes (the capstone's :class:`~companion.nn.product_net.ProductNet`).
+SIMCLR_ENCODER = ProductNetConfig()
 #: Labelled training images every probe is fit on (the same for every representation).
 PROBE_IMAGES = 10_000
 #: The linear probe's weight decays tried on the validation split.
@@ -144,10 +148,14 @@ def simclr_experiment(
     probe_images: int = PROBE_IMAGES,
     eval_images: int | None = None,
     epochs: int | None = None,
+    encoder: ProductNetConfig | None = None,
+    representations: tuple[str, ...] = REPRESENTATIONS,
     track_knn: bool = False,
 ) -> dict[str, float | list[float]]:
     """Train SimCLR with ``recipe`` (``epochs`` to shorten it) on ``images`` unlabelled
-    images, then probe it beside pixels and its own initialisation (see the module doc).
+    images, then probe it beside pixels and its own initialisation (see the module doc);
+    ``encoder`` sizes the network (default :data:`SIMCLR_ENCODER`); ``representations``
+    are those probed (a calibration may leave out the baselines it already has).
     With ``track_knn``, also the validation images' 10-NN accuracy against the probe
     images after each epoch (``val_knn``; a calibration's curve, not in a stored row).
 
@@ -158,9 +166,12 @@ def simclr_experiment(
         (SimCLR's training, diagnostics included) and ``probe_seconds_cpu`` (the probes of
         all three representations).
     """
+    for rep in representations:
+        check_choice("representations", rep, REPRESENTATIONS)
     recipe = recipe.shortened(epochs)
     data = simclr_run_data(seed, images=images, probe_images=probe_images, eval_images=eval_images)
-    net = seeded(SimCLRNet, seed)
+    encoder = SIMCLR_ENCODER if encoder is None else encoder
+    net = seeded(lambda: SimCLRNet(encoder), seed)
     initial = copy.deepcopy(net)
     x_diag = data["val"][0][:DIAGNOSTIC_IMAGES]
     diag_generator = torch.Generator().manual_seed(seed)
@@ -183,7 +194,7 @@ def simclr_experiment(
 
     cpu = time.process_time()
     out: dict[str, float | list[float]] = {}
-    for rep in REPRESENTATIONS:
+    for rep in representations:
         if rep == "pixels":
             features = {name: x.flatten(1) for name, (x, _) in data.items() if name != "unlabelled"}
         else:

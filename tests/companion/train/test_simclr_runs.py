@@ -86,3 +86,10 @@ def test_encode_batches_and_restores_the_mode() -> None:
     torch.testing.assert_close(h, net.eval().features(x))
     with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
         simclr_runs.encode(net, x, batch_size=0)
+
+
+def test_the_experiment_checks_its_representations_first() -> None:
+    with pytest.raises(
+        ValueError, match="representations must be one of 'simclr', 'pixels', 'init', got 'raw'"
+    ):
+        simclr_runs.simclr_experiment(0, representations=("simclr", "raw"))
