@@ -16,6 +16,13 @@ same labelled training images:
 The probes' settings (the linear probe's weight decay, the ``k`` of k-NN) are chosen for
 each representation on the validation split; the test images are scored once, at the end.
 ``benchmarks/bench_kernels.py`` stores its rows in ``kernels_simclr_cpu.json``.
+
+The recipe was calibrated on the validation split (seed 0, one thread of a 2-core AMD EPYC):
+τ = 0.2 with crops of 35-100% of the area for 12 epochs gave a validation probe of 0.826,
+against 0.804 at τ = 0.5, 0.799 with twice the channels, 0.801 with crops of 15-100%
+(pixels 0.840, the initial network 0.780). On test that run scored 0.821 (pixels 0.834,
+initial network 0.779) and k-NN 0.800 (pixels 0.820): it beats its initialisation, not
+pixels.
 """
 
 from __future__ import annotations
