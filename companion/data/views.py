@@ -178,7 +178,7 @@ def two_views(
     takes with ``instance_ids = arange(B).repeat(2)``).
 
     Raises:
-        TypeError, ValueError: as :meth:`ContrastiveViews.__call__`.
+        TypeError, ValueError: as calling a :class:`ContrastiveViews`.
     """
     views = ContrastiveViews() if views is None else views
     check_instance("views", views, ContrastiveViews)

@@ -226,8 +226,9 @@ class Recipe:
 
     def fields(self) -> dict[str, object]:
         """Every setting by name (what a stored result records), except a setting added
-        after results were first stored (:data:`LATER_SETTINGS`) while it keeps its default:
-        a recipe that does not use it keeps the fingerprint it had before it existed."""
+        after results were first stored (:data:`~companion.train.recipe.LATER_SETTINGS`)
+        while it keeps its default: a recipe that does not use it keeps the fingerprint it
+        had before it existed."""
         fields = asdict(self)
         for name, default in LATER_SETTINGS.items():
             if fields[name] == default:
