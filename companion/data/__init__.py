@@ -6,9 +6,10 @@
 :mod:`.augment`         shifts, mirrors and placements (``fit``'s ``transform``)
 :mod:`.canvas`          products shrunk and placed at random on a larger canvas
 :mod:`.samplers`        class-balanced ``P x K`` batches for metric learning
+:mod:`.views`           SimCLR's random views (crop, mirror, jitter), two per image
 ======================  =================================================================
 """
 
-from companion.data import augment, canvas, digits, fashion_mnist, samplers
+from companion.data import augment, canvas, digits, fashion_mnist, samplers, views
 
-__all__ = ["augment", "canvas", "digits", "fashion_mnist", "samplers"]
+__all__ = ["augment", "canvas", "digits", "fashion_mnist", "samplers", "views"]

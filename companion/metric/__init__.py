@@ -1,5 +1,5 @@
-"""Metric learning: distances, miners, losses, collapse, retrieval, MAP@R, verification and a
-PCA baseline, each a small module.
+"""Metric learning: distances, miners, losses, collapse, retrieval, MAP@R, verification, a
+PCA baseline, and the contrastive loss with its diagnostics and probes, each a small module.
 
 ======================  =====================================================================
 :mod:`.distances`       ``pairwise_distances`` (``row_distances`` for the losses)
@@ -20,26 +20,36 @@ PCA baseline, each a small module.
                         ``verification_protocol`` (FaceNet-style)
 :mod:`.projection`      ``fit_pca``, ``PCAProjection``: a classifier's features projected to
                         an embedding's dimension (and normalised), a fair baseline
+:mod:`.info_nce`        ``info_nce``, ``nt_xent``: one positive against many negatives, as
+                        cross-entropy (InfoNCE; SimCLR's NT-Xent from instance ids)
+:mod:`.alignment`       ``alignment``, ``uniformity``: Wang and Isola's diagnostics
+:mod:`.probe`           ``linear_probe``, ``knn_accuracy``: frozen features scored by labels
 ======================  =====================================================================
 """
 
 from companion.metric import (
+    alignment,
     collapse,
     distances,
+    info_nce,
     losses,
     map_at_r,
     miners,
+    probe,
     projection,
     retrieval,
     verification,
 )
 
 __all__ = [
+    "alignment",
     "collapse",
     "distances",
+    "info_nce",
     "losses",
     "map_at_r",
     "miners",
+    "probe",
     "projection",
     "retrieval",
     "verification",

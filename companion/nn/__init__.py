@@ -23,6 +23,7 @@ before it.
 :mod:`.conv_stem`           ``ConvStemViT``: the ViT with a convolutional stem (Xiao et al.)
 :mod:`.distill`             ``DistilledViT`` and DeiT's hard-label distillation loss
 :mod:`.product_net`         ``ProductNet``: the capstone's network, a classifier or an embedding
+:mod:`.simclr`              ``SimCLRNet``: that network's encoder and a projection head (SimCLR)
 ==========================  ==============================================================
 """
 
@@ -41,6 +42,7 @@ from companion.nn import (
     multihead,
     position,
     product_net,
+    simclr,
     vit,
     vit_config,
     vit_torchvision,
@@ -64,4 +66,5 @@ __all__ = [  # noqa: RUF022 (in the table's order: the chain first)
     "embedding",
     "conv_stem",
     "distill",
+    "simclr",
 ]

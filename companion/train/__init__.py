@@ -16,6 +16,7 @@
 :mod:`.open_set_vit`        the capstone's ViT under the same protocol (registered)
 :mod:`.data_efficiency`     the ViT chapter's runs by training-set size (registered)
 :mod:`.training_runs`       the training chapter's registered run (warm-up or not)
+:mod:`.simclr_runs`         SimCLR without labels, scored by probes (registered)
 :mod:`.norm_placement`      pre-norm against post-norm on the digits, with or without warm-up
 :mod:`.optim`               the update rules written out: SGD, momentum, Adam, AdamW, schedule
 ==========================  =============================================================
@@ -35,6 +36,7 @@ from companion.train import (
     recipes,
     registry,
     retrieval_runs,
+    simclr_runs,
     training_runs,
     vit_runs,
     weights,
@@ -54,6 +56,7 @@ __all__ = [
     "recipes",
     "registry",
     "retrieval_runs",
+    "simclr_runs",
     "training_runs",
     "vit_runs",
     "weights",

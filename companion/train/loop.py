@@ -7,7 +7,11 @@ A progress bar is drawn on ``stderr`` (see :func:`companion.utils.progress_enabl
 never in stored notebook outputs.
 
 The loop is generic over the loss: ``loss_fn(model(x_batch), y_batch)`` is a
-cross-entropy for a classifier, or a triplet loss on embeddings and labels.
+cross-entropy for a classifier, or a triplet loss on embeddings and labels. With a
+contrastive recipe (``recipe.views >= 2``) each batch is augmented ``views`` times, the
+views are stacked, and the loss gets which rows are views of one image instead of the
+labels: ``loss_fn(model(views), instance_ids)``, so a self-supervised run never sees a
+label (``y`` may then be ``None``).
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
 def fit(
     model: nn.Module,
     x: torch.Tensor,
-    y: torch.Tensor,
+    y: torch.Tensor | None,
     recipe: Recipe,
     *,
     loss_fn: LossFn | None = None,
@@ -110,12 +114,16 @@ def fit(
 
     Args:
         model: the network; ``x`` batches are moved to its device.
-        x, y: the whole training set, ``(N, ...)`` and ``(N, ...)``.
+        x, y: the whole training set, ``(N, ...)`` and ``(N, ...)``; ``y`` is never used
+            with ``recipe.views >= 2`` and may be ``None`` there.
         recipe: the settings (:class:`~companion.train.recipe.Recipe`): ``epochs`` passes,
             batches of ``batch_size`` (``drop_last``), AdamW at peak ``lr`` with
             ``weight_decay``, the ``schedule`` with ``warmup_epochs`` (stepped per batch),
             the loss :meth:`~companion.train.recipe.Recipe.loss_fn` and the augmentation
-            :meth:`~companion.train.recipe.Recipe.augmentation`.
+            :meth:`~companion.train.recipe.Recipe.augmentation`. With ``views >= 2``, each
+            batch ``(B, ...)`` becomes ``views`` calls of the transform stacked,
+            ``(views·B, ...)``, and the loss's second argument is the instance ids
+            ``arange(B).repeat(views)`` (row ``v·B + b`` is view ``v`` of image ``b``).
         loss_fn: ``loss_fn(model(x_batch), y_batch) -> scalar`` instead of the recipe's.
         transform: ``transform(x_batch, generator) -> x_batch`` instead of the recipe's
             augmentation (e.g. :func:`~companion.data.augment.random_placement`); it must
@@ -133,10 +141,17 @@ def fit(
 
     Raises:
         TypeError, ValueError: for mismatched data, a ``recipe`` that is not a ``Recipe``,
-            or a ``batch_sampler`` without ``batches`` and ``__len__``.
+            a ``batch_sampler`` without ``batches`` and ``__len__``, or ``y=None`` with a
+            recipe that uses labels.
     """
-    _check_pair(x, y)
     check_instance("recipe", recipe, Recipe)
+    views = recipe.views
+    if y is None and views < 2:
+        raise ValueError(f"y must be given unless recipe.views >= 2, got None (views={views})")
+    if y is None:
+        check_tensor("x", x)
+        y = torch.zeros(x.shape[0], dtype=torch.int64)  # never read: views replace labels
+    _check_pair(x, y)
     if batch_sampler is not None and not (
         hasattr(batch_sampler, "batches") and hasattr(batch_sampler, "__len__")
     ):
@@ -191,7 +206,10 @@ def fit(
         total, seen = 0.0, 0
         for idx in batches:
             xb, yb = x[idx], y[idx]
-            if transform is not None:
+            if views >= 2:  # (views·B, ...): the views stacked; their ids, never labels
+                xb = torch.cat([transform(xb, generator) for _ in range(views)])
+                yb = torch.arange(len(idx), device=device).repeat(views)  # (views·B,)
+            elif transform is not None:
                 xb = transform(xb, generator)
             loss = loss_fn(model(xb), yb)
             optimizer.zero_grad(set_to_none=True)

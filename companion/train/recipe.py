@@ -4,7 +4,9 @@ A chapter's recipe is an instance of :class:`Recipe` (the presets in
 :mod:`companion.train.recipes` are data, like nanoGPT's ``config/*.py``): the optimiser
 (AdamW's ``lr`` and ``weight_decay``), the schedule, the epochs and batches, the augmentation,
 and the loss, which the recipe builds (:meth:`Recipe.loss_fn`): cross-entropy for a
-classifier, or the mined triplet loss of :mod:`companion.metric.losses` for an embedding.
+classifier, the mined triplet loss of :mod:`companion.metric.losses` for an embedding, or
+SimCLR's NT-Xent (:mod:`companion.metric.info_nce`) on ``views`` augmented views of each
+image, without labels.
 A model's initialisation is seeded in one place, :func:`seeded`.
 """
 
@@ -21,6 +23,8 @@ from torch import nn
 
 from companion.checks import check_bool, check_choice, check_int, check_number
 from companion.data.augment import random_flip, random_shift
+from companion.data.views import ContrastiveViews
+from companion.metric.info_nce import nt_xent
 from companion.metric.losses import batch_hard_soft_margin_loss, mined_triplet_loss
 from companion.metric.miners import STRATEGIES
 from companion.utils import seed_everything
@@ -28,13 +32,19 @@ from companion.utils import seed_everything
 __all__ = ["LATER_SETTINGS", "LOSSES", "SCHEDULES", "Recipe", "augmentation", "seeded"]
 
 #: The losses a recipe builds.
-LOSSES: tuple[str, ...] = ("cross_entropy", "triplet")
+LOSSES: tuple[str, ...] = ("cross_entropy", "triplet", "nt_xent")
 #: The learning-rate schedules of :func:`~companion.train.loop.fit`.
 SCHEDULES: tuple[str | None, ...] = ("cosine", "warmup", None)
 #: The settings added to :class:`Recipe` after results were first stored, with their
 #: defaults: :meth:`Recipe.fields` leaves each out while it has its default, so that the
 #: stored results of every recipe that does not use it stay valid.
-LATER_SETTINGS: dict[str, object] = {"rho": 0.0}
+LATER_SETTINGS: dict[str, object] = {
+    "rho": 0.0,
+    "temperature": None,
+    "views": 1,
+    "crop_scale": 1.0,
+    "jitter": 0.0,
+}
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -86,6 +96,16 @@ class Recipe:
             :func:`~companion.metric.losses.rho_push_loss`, in ``[0, 1)``; 0: none).
         test_shift: a classifier's predictions average its logits over every shift of up
             to ``test_shift`` pixels (:class:`~companion.data.augment.ShiftAveraged`).
+        temperature: NT-Xent's temperature ``τ > 0``; given exactly with
+            ``loss="nt_xent"``.
+        views: augmented views of each image per step (``>= 2`` exactly with
+            ``loss="nt_xent"``): :func:`~companion.train.loop.fit` stacks them
+            ``(views·B, ...)`` and gives the loss which rows are views of one image, never
+            the labels.
+        crop_scale: the smallest share of the image area a view's random resized crop
+            keeps (1: no crop); with ``views >= 2`` only.
+        jitter: the brightness and contrast jitter of a view (0: none); with
+            ``views >= 2`` only.
     """
 
     epochs: int = 3
@@ -105,6 +125,10 @@ class Recipe:
     flip: bool = False
     test_shift: int = 0
     rho: float = 0.0
+    temperature: float | None = None
+    views: int = 1
+    crop_scale: float = 1.0
+    jitter: float = 0.0
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, low=1)
@@ -132,14 +156,48 @@ class Recipe:
             raise ValueError(f"rho > 0 needs loss='triplet', got loss={self.loss!r}")
         if self.rho and self.soft_margin:
             raise ValueError("rho > 0 needs the hinge triplet loss, got soft_margin=True")
+        contrastive = self.loss == "nt_xent"
+        if self.temperature is not None:
+            check_number("temperature", self.temperature, low=0, low_open=True)
+        if contrastive != (self.temperature is not None):
+            raise ValueError(
+                "temperature must be given exactly with loss='nt_xent', got "
+                f"temperature={self.temperature!r} and loss={self.loss!r}"
+            )
+        check_int("views", self.views, low=1)
+        if contrastive != (self.views >= 2):
+            raise ValueError(
+                "views must be >= 2 exactly with loss='nt_xent', got "
+                f"views={self.views} and loss={self.loss!r}"
+            )
+        check_number("crop_scale", self.crop_scale, low=0, high=1, low_open=True)
+        check_number("jitter", self.jitter, low=0, high=1, high_open=True)
+        if not contrastive and (self.crop_scale != 1.0 or self.jitter):
+            raise ValueError(
+                "crop_scale and jitter need loss='nt_xent' (the views' augmentation), got "
+                f"crop_scale={self.crop_scale}, jitter={self.jitter} and loss={self.loss!r}"
+            )
+        if contrastive and self.max_shift:
+            raise ValueError(
+                f"max_shift must be 0 with loss='nt_xent' (it crops), got {self.max_shift}"
+            )
 
     def loss_fn(self) -> LossFn:
         """The loss ``loss_fn(model(x_batch), y_batch)``: cross-entropy with
         ``label_smoothing``, or :func:`~companion.metric.losses.mined_triplet_loss` with
         ``strategy`` and ``margin`` (:func:`~companion.metric.losses.batch_hard_soft_margin_loss`
-        with ``soft_margin``), on squared distances with ``squared``."""
+        with ``soft_margin``), on squared distances with ``squared``; or
+        :func:`~companion.metric.info_nce.nt_xent` at ``temperature``, called as
+        ``loss_fn(model(views), instance_ids)``."""
         if self.loss == "cross_entropy":
             return nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
+        if self.loss == "nt_xent":
+            temperature = self.temperature
+
+            def contrastive(embeddings: torch.Tensor, instance_ids: torch.Tensor) -> torch.Tensor:
+                return nt_xent(embeddings, instance_ids, temperature=temperature)
+
+            return contrastive
         strategy, margin, squared, rho = self.strategy, self.margin, self.squared, self.rho
         if self.soft_margin and not squared:
             return batch_hard_soft_margin_loss
@@ -154,7 +212,16 @@ class Recipe:
         return triplet
 
     def augmentation(self) -> Transform | None:
-        """:func:`augmentation` with ``max_shift`` and ``flip``."""
+        """:func:`augmentation` with ``max_shift`` and ``flip``; with ``views >= 2``, the
+        random view of :class:`~companion.data.views.ContrastiveViews` (a crop of
+        ``crop_scale`` to all of the area, ``flip``, brightness and contrast ``jitter``)."""
+        if self.views >= 2:
+            return ContrastiveViews(
+                scale=(self.crop_scale, 1.0),
+                flip=self.flip,
+                brightness=self.jitter,
+                contrast=self.jitter,
+            )
         return augmentation(self.max_shift, self.flip)
 
     def __repr__(self) -> str:
@@ -165,8 +232,9 @@ class Recipe:
 
     def fields(self) -> dict[str, object]:
         """Every setting by name (what a stored result records), except a setting added
-        after results were first stored (:data:`LATER_SETTINGS`) while it keeps its default:
-        a recipe that does not use it keeps the fingerprint it had before it existed."""
+        after results were first stored (:data:`~companion.train.recipe.LATER_SETTINGS`)
+        while it keeps its default: a recipe that does not use it keeps the fingerprint it
+        had before it existed."""
         fields = asdict(self)
         for name, default in LATER_SETTINGS.items():
             if fields[name] == default:

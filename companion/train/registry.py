@@ -51,6 +51,7 @@ RUN_MODULES: tuple[str, ...] = (
     "companion.train.open_set_runs",
     "companion.train.open_set_vit",
     "companion.train.retrieval_runs",
+    "companion.train.simclr_runs",
     "companion.train.training_runs",
     "companion.train.vit_runs",
 )

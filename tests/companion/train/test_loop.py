@@ -325,3 +325,88 @@ def test_weight_decay_groups_reject_bad_input() -> None:
         no_weight_decay([])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="weight_decay must be"):
         weight_decay_groups(nn.Linear(2, 2), -0.1)
+
+
+# --- two views: the contrastive recipe ------------------------------------------------------
+
+
+CONTRASTIVE = Recipe(
+    epochs=2, batch_size=4, lr=1e-2, loss="nt_xent", temperature=0.5, views=2, flip=True
+)
+
+
+def _images(n: int = 10) -> torch.Tensor:
+    return torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+
+
+def _flat_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 5))
+
+
+def test_views_reach_the_loss_stacked_with_instance_ids_never_labels() -> None:
+    """The loss sees (2B, ...) views and ids arange(B).repeat(2), whatever the labels."""
+    x = _images()
+    labels = torch.tensor([7, 7, 3, 9, 1, 7, 2, 2, 5, 0])
+    seen: list[tuple[tuple[int, ...], torch.Tensor]] = []
+
+    def spy(z: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        seen.append((tuple(z.shape), ids.clone()))
+        return CONTRASTIVE.loss_fn()(z, ids)
+
+    fit(_flat_model(), x, labels, CONTRASTIVE, loss_fn=spy, progress=False)
+    assert len(seen) == 2 * 3  # ceil(10 / 4) batches per epoch
+    for shape, ids in seen:
+        b = shape[0] // 2
+        assert shape == (2 * b, 5)
+        assert torch.equal(ids, torch.arange(b).repeat(2))
+    # the same run without labels: the same losses
+    again = fit(_flat_model(), x, None, CONTRASTIVE, progress=False)
+    with_labels = fit(_flat_model(), x, labels, CONTRASTIVE, progress=False)
+    assert again.train_loss == with_labels.train_loss
+
+
+def test_the_two_views_are_two_draws_of_the_transform() -> None:
+    x = _images(4)
+    batches: list[torch.Tensor] = []
+
+    def model_input(z: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return z.sum() * 0.0 + 1.0
+
+    class Recorder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(()))
+
+        def forward(self, v: torch.Tensor) -> torch.Tensor:
+            batches.append(v.detach().clone())
+            return v.flatten(1) * self.w
+
+    def transform(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return images + torch.rand(len(images), generator=generator)[:, None, None, None]
+
+    recipe = Recipe(epochs=1, batch_size=4, loss="nt_xent", temperature=0.5, views=2)
+    fit(Recorder(), x, None, recipe, loss_fn=model_input, transform=transform, progress=False)
+    (v,) = batches
+    order = torch.randperm(4, generator=torch.Generator().manual_seed(0))
+    first, second = v[:4] - x[order], v[4:] - x[order]  # each row: one constant shift
+    assert not torch.allclose(first, second)
+    torch.testing.assert_close(first, first[:, :, :1, :1].expand_as(first))
+
+
+def test_fit_with_views_learns_and_is_reproducible() -> None:
+    x = _images(16)
+    recipe = Recipe(
+        epochs=4, batch_size=8, lr=1e-2, loss="nt_xent", temperature=0.5, views=2, crop_scale=0.6
+    )
+    a = fit(_flat_model(), x, None, recipe, progress=False)
+    b = fit(_flat_model(), x, None, recipe, progress=False)
+    assert a.train_loss == b.train_loss
+    assert all(math.isfinite(v) for v in a.train_loss)
+
+
+def test_fit_without_labels_needs_a_contrastive_recipe() -> None:
+    with pytest.raises(
+        ValueError, match=r"y must be given unless recipe.views >= 2, got None \(views=1\)"
+    ):
+        fit(_flat_model(), _images(), None, Recipe(epochs=1), progress=False)

@@ -17,7 +17,11 @@ from companion.train.recipe import Recipe, augmentation
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"loss": "mse"}, ValueError, "loss must be one of 'cross_entropy', 'triplet', got 'mse'"),
+        (
+            {"loss": "mse"},
+            ValueError,
+            "loss must be one of 'cross_entropy', 'triplet', 'nt_xent', got 'mse'",
+        ),
         ({"strategy": "easy"}, ValueError, "strategy must be one of"),
         (
             {"soft_margin": True},
@@ -126,7 +130,7 @@ def test_rho_is_left_out_of_the_fingerprint_while_unused() -> None:
     from companion.train.recipe import LATER_SETTINGS
 
     plain = Recipe(loss="triplet")
-    assert LATER_SETTINGS == {"rho": 0.0}
+    assert LATER_SETTINGS["rho"] == 0.0
     assert "rho" not in plain.fields()  # recipes stored before rho existed keep their digest
     rho = replace(plain, rho=0.2)
     assert rho.fields()["rho"] == 0.2
@@ -167,3 +171,110 @@ def test_repr_is_the_dataclass_one_without_unused_later_settings() -> None:
     assert "rho" not in repr(recipe)
     assert eval(repr(recipe)) == recipe  # our own repr round-trips
     assert repr(replace(recipe, rho=0.1)).endswith("rho=0.1)")
+
+
+# --- the contrastive recipe (NT-Xent on views) ------------------------------------------------
+
+
+def test_the_contrastive_settings_are_left_out_of_the_fingerprint_while_unused() -> None:
+    from companion.train.recipe import LATER_SETTINGS
+
+    assert LATER_SETTINGS == {
+        "rho": 0.0,
+        "temperature": None,
+        "views": 1,
+        "crop_scale": 1.0,
+        "jitter": 0.0,
+    }
+    plain = Recipe()
+    for name in LATER_SETTINGS:
+        assert name not in plain.fields()
+    simclr = Recipe(loss="nt_xent", temperature=0.2, views=2, crop_scale=0.4, jitter=0.3)
+    assert simclr.fields()["temperature"] == 0.2
+    assert simclr.fields()["views"] == 2
+    assert simclr.digest() != replace(simclr, temperature=0.5).digest()
+    assert simclr.digest() != replace(simclr, crop_scale=0.5).digest()
+
+
+def test_every_stored_recipe_keeps_its_fingerprint() -> None:
+    """The fields a recipe had before the contrastive settings, and only those, enter its
+    fingerprint (the stored results' digests are checked in tests/test_run_data.py)."""
+    from companion.train import recipes
+
+    for name in recipes.__all__:
+        recipe = getattr(recipes, name)
+        if isinstance(recipe, Recipe) and recipe.loss != "nt_xent":
+            assert not {"temperature", "views", "crop_scale", "jitter"} & set(recipe.fields())
+
+
+def test_the_nt_xent_recipe_builds_its_loss_and_views() -> None:
+    from companion.data.views import ContrastiveViews
+    from companion.metric.info_nce import nt_xent
+
+    recipe = Recipe(loss="nt_xent", temperature=0.3, views=2, flip=True, crop_scale=0.4, jitter=0.2)
+    z = torch.randn(8, 5, generator=torch.Generator().manual_seed(0))
+    ids = torch.arange(4).repeat(2)
+    torch.testing.assert_close(recipe.loss_fn()(z, ids), nt_xent(z, ids, temperature=0.3))
+    views = recipe.augmentation()
+    assert views == ContrastiveViews(scale=(0.4, 1.0), flip=True, brightness=0.2, contrast=0.2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            {"loss": "nt_xent", "views": 2},
+            ValueError,
+            "temperature must be given exactly with loss='nt_xent', got temperature=None",
+        ),
+        (
+            {"temperature": 0.2},
+            ValueError,
+            "temperature must be given exactly with loss='nt_xent', got temperature=0.2 and loss",
+        ),
+        (
+            {"loss": "nt_xent", "temperature": 0.0, "views": 2},
+            ValueError,
+            "temperature must be a finite number > 0, got 0.0",
+        ),
+        (
+            {"loss": "nt_xent", "temperature": 0.2},
+            ValueError,
+            "views must be >= 2 exactly with loss='nt_xent', got views=1 and loss='nt_xent'",
+        ),
+        (
+            {"views": 2},
+            ValueError,
+            "views must be >= 2 exactly with loss='nt_xent', got views=2 and loss='cross_entropy'",
+        ),
+        ({"views": 1.5}, TypeError, "views must be an int, got float"),
+        (
+            {"crop_scale": 0.5},
+            ValueError,
+            "crop_scale and jitter need loss='nt_xent' (the views' augmentation), got crop_scale=",
+        ),
+        (
+            {"jitter": 0.2, "loss": "triplet"},
+            ValueError,
+            "crop_scale and jitter need loss='nt_xent'",
+        ),
+        (
+            {"loss": "nt_xent", "temperature": 0.2, "views": 2, "crop_scale": 0.0},
+            ValueError,
+            "crop_scale must be a finite number in (0, 1], got 0.0",
+        ),
+        (
+            {"loss": "nt_xent", "temperature": 0.2, "views": 2, "jitter": 1.0},
+            ValueError,
+            "jitter must be a finite number in [0, 1), got 1.0",
+        ),
+        (
+            {"loss": "nt_xent", "temperature": 0.2, "views": 2, "max_shift": 1},
+            ValueError,
+            "max_shift must be 0 with loss='nt_xent' (it crops), got 1",
+        ),
+    ],
+)
+def test_nt_xent_recipe_errors(kwargs: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        Recipe(**kwargs)
