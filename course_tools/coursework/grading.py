@@ -172,7 +172,8 @@ def grade_results(
         release_dir = released_copies(chapters, work / "course", verbose)
         plan = make_plan(collected, release_dir, limits=limits, isolated=sandboxes.isolated,
                          students=students, shard=shard)  # fmt: skip
-        sandboxes.prepare(work / "seed")
+        if plan.tasks:  # the sandboxes' font cache, only where a sandbox will run
+            sandboxes.prepare(work / "seed")
         running = min(jobs, max(1, len(plan.tasks)))
         memory = machine.memory_mb()
         if memory is not None and running * limits.memory_mb > memory:
