@@ -67,14 +67,17 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 # parameter (each worker builds only its own), and the longest units start first.
 
 #: Files whose tests use the same session-scoped fixture: each runs with the first named.
-SAME_UNIT = {"tests/test_site_downloads.py": "tests/test_site.py"}  # ``built_site``
+SAME_UNIT = {  # ``built_site``
+    "tests/test_site_downloads.py": "tests/test_site.py",
+    "tests/test_site_layout.py": "tests/test_site.py",
+}
 #: Files whose module-scoped fixture is parametrized: one unit per parameter id.
 BY_PARAMETER = {"tests/test_coursework_attacks.py": ("jobs", "shards")}
 #: Seconds each long unit took (``--durations``, two workers, an idle 2-core machine): only
 #: the order in which units start depends on them, never what runs. Units not named here
 #: take a few seconds each and fill the gaps at the end, most tests first.
 LONG_UNITS = {
-    "tests/test_site.py": 95.0,  # with tests/test_site_downloads.py (SAME_UNIT)
+    "tests/test_site.py": 95.0,  # with test_site_downloads.py and test_site_layout.py
     "tests/test_coursework_parallel.py": 75.0,
     "tests/test_run_data.py": 73.0,
     "tests/companion/train/test_weights.py": 72.0,

@@ -23,7 +23,8 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from test_site import ROOT, Site, browser, built_site  # noqa: F401
+from site_build import ROOT, Site
+from test_site import browser  # noqa: F401 (the fixture: one browser, driven as test_site's)
 
 pytestmark = pytest.mark.slow
 
@@ -185,7 +186,7 @@ def figure_problems(rel: str, report: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def site(built_site: Site) -> Site:  # noqa: F811
+def site(built_site: Site) -> Site:
     if not built_site.html.is_dir():
         pytest.fail(f"the site was not built:\n{built_site.log[-3000:]}")
     return built_site

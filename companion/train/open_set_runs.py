@@ -98,7 +98,7 @@ def coverage_splits(draw: int) -> list[ClassSplit]:
     ]
 
 
-#: The coverage curve's condition: aligned products, where the trained networks trail pixels
+#: The coverage curve's condition, aligned products, where the trained networks trail pixels
 #: on new classes (the question is whether broader training closes that gap).
 COVERAGE_CONDITION = "aligned"
 #: The weight of ρ-regularisation on the curve (the default of Roth et al.'s code).
