@@ -20,10 +20,9 @@ from companion.checks import check_bool, check_choice, check_int
 __all__ = ["FIGURE_FORMATS", "heatmap", "show_images", "to_numpy", "use_course_style"]
 
 
-#: The formats a notebook's figures may be stored in. ``"retina"`` PNGs are drawn at twice
-#: the figure's ``dpi`` and keep its size (the site shows them at the column's width, sharp);
-#: ``"png"`` ones at the ``dpi`` itself. Not SVG, which nbval would compare as text (it
-#: leaves PNG outputs alone).
+#: How the figures of a notebook are stored: ``"retina"`` PNGs are drawn at twice the figure's
+#: ``dpi`` and keep its size (the site shows them at the column's width, sharp); ``"png"`` at
+#: the ``dpi`` itself. (Not SVG: nbval compares SVG outputs as text, PNG ones not at all.)
 FIGURE_FORMATS = ("retina", "png")
 
 
