@@ -6,7 +6,6 @@ compose figures and end with ``plt.show()``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -15,35 +14,18 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
-from companion.checks import check_bool, check_choice, check_int
+from companion.checks import check_bool, check_int
 
-__all__ = ["FIGURE_FORMATS", "heatmap", "show_images", "to_numpy", "use_course_style"]
-
-
-#: How the figures of a notebook are stored: ``"retina"`` PNGs are drawn at twice the figure's
-#: ``dpi`` and keep its size (the site shows them at the column's width, sharp); ``"png"`` at
-#: the ``dpi`` itself. (Not SVG: nbval compares SVG outputs as text, PNG ones not at all.)
-FIGURE_FORMATS = ("retina", "png")
+__all__ = ["heatmap", "show_images", "to_numpy", "use_course_style"]
 
 
-def use_course_style(dpi: int = 80, *, figure_format: str = "retina") -> None:
-    """One figure style for every chapter, and sharp stored figures.
-
-    ``dpi`` sets the figures' size on screen (a 6 x 3.6 inch figure is 480 x 288 pixels at
-    the default 80, what ``<Figure size 480x288 ...>`` prints under it); in a notebook the
-    inline backend stores them as ``figure_format`` (one of :data:`FIGURE_FORMATS`):
-    ``"retina"``, twice that resolution (160 dpi at the default). A figure saved with
-    ``savefig`` gets the same resolution.
-
-    Raises:
-        ValueError: for a ``dpi`` outside [50, 200] or an unknown ``figure_format``.
-    """
+def use_course_style(dpi: int = 80) -> None:
+    """Small, readable figures: stored notebook images stay light (``dpi`` 80–100)."""
     check_int("dpi", dpi, low=50, high=200)
-    check_choice("figure_format", figure_format, FIGURE_FORMATS)
     mpl.rcParams.update(
         {
             "figure.dpi": dpi,
-            "savefig.dpi": 2 * dpi if figure_format == "retina" else dpi,
+            "savefig.dpi": dpi,
             "figure.figsize": (6.0, 3.6),
             "axes.grid": False,
             "axes.spines.top": False,
@@ -52,16 +34,6 @@ def use_course_style(dpi: int = 80, *, figure_format: str = "retina") -> None:
             "image.cmap": "viridis",
         }
     )
-    if _ipython_shell() is not None:  # in a notebook (or IPython): its inline figures
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
-
-        set_matplotlib_formats(figure_format)
-
-
-def _ipython_shell() -> object | None:
-    """The running IPython shell, or None outside IPython (IPython is never imported here)."""
-    ipython = sys.modules.get("IPython")
-    return None if ipython is None else ipython.get_ipython()
 
 
 def to_numpy(x: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray:

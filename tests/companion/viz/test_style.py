@@ -30,35 +30,6 @@ def test_use_course_style_rejects_extreme_dpi() -> None:
         use_course_style(300)
 
 
-def test_use_course_style_saves_at_twice_the_screen_resolution() -> None:
-    use_course_style()
-    assert matplotlib.rcParams["figure.dpi"] == 80  # the size: <Figure size 480x288 ...>
-    assert matplotlib.rcParams["savefig.dpi"] == 160
-    use_course_style(figure_format="png")
-    assert matplotlib.rcParams["savefig.dpi"] == 80
-
-
-def test_use_course_style_rejects_an_unknown_figure_format() -> None:
-    with pytest.raises(ValueError, match="figure_format"):
-        use_course_style(figure_format="svg")
-
-
-def test_use_course_style_sets_the_inline_format_only_inside_ipython(monkeypatch) -> None:
-    import matplotlib_inline.backend_inline as inline
-
-    from companion.viz import style
-
-    calls: list[tuple[str, ...]] = []
-    monkeypatch.setattr(inline, "set_matplotlib_formats", lambda *f: calls.append(f))
-    monkeypatch.setattr(style, "_ipython_shell", lambda: None)
-    use_course_style()
-    assert calls == []
-    monkeypatch.setattr(style, "_ipython_shell", lambda: object())
-    use_course_style()
-    use_course_style(figure_format="png")
-    assert calls == [("retina",), ("png",)]
-
-
 def test_to_numpy_detaches_tensors() -> None:
     t = torch.ones(2, requires_grad=True)
     assert isinstance(to_numpy(t * 2), np.ndarray)
