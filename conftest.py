@@ -135,14 +135,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 
 
 #: xdist workers per core under ``--numprocesses=auto`` (``--maxprocesses`` still caps them).
-WORKERS_PER_CORE = 2
+#: One: with two per core, the grader's tests starved their own sandboxes (an endless loop
+#: met the wall-clock backstop before its CPU-time limit, and the feedback changed with the
+#: load), which they exist to rule out.
+WORKERS_PER_CORE = 1
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """Two workers per core: a worker spends much of its time waiting (for a notebook's
-    kernel, a sandbox, a browser, a site build), so one per core left the cores idle for
-    about 40% of the run. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides where it is set."""
+    """:data:`WORKERS_PER_CORE` workers per core. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still
+    decides where it is set."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
     from course_tools import machine
