@@ -144,8 +144,8 @@ def test_exercise_pages_collapse_solutions_and_leave_out_hidden_tests(
 
 # --- the browser ---------------------------------------------------------------------
 
-PAGE_REPORT_JS = r"""
-const done = arguments[arguments.length - 1];
+#: The browser-side helpers both site tests wait with before sampling a page.
+SETTLED_JS = r"""
 // Sample the page only once it has settled: the load event has fired, MathJax has finished
 // its first typesetting pass, and every image has loaded or failed. Sampling earlier (on a
 // loaded machine, the browser gets little CPU) reads a half-typeset page or an image still
@@ -164,6 +164,14 @@ function imagesSettled() {
     new Promise(resolve => { img.addEventListener("load", resolve, {once: true});
                              img.addEventListener("error", resolve, {once: true}); })));
 }
+"""
+
+PAGE_REPORT_JS = (
+    r"""
+const done = arguments[arguments.length - 1];
+"""
+    + SETTLED_JS
+    + r"""
 function report() {
   const skip = "pre, code, script, style, mjx-container, .highlight, textarea";
   const root = document.body || document.documentElement;
@@ -198,6 +206,7 @@ function report() {
 }
 loaded().then(typeset).then(imagesSettled).then(report, e => done({error: String(e)}));
 """
+)
 
 
 @pytest.fixture(scope="module")

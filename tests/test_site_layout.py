@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from site_build import ROOT, Site
-from test_site import browser  # noqa: F401 (the fixture: one browser, driven as test_site's)
+from test_site import SETTLED_JS, browser  # noqa: F401 (browser: the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -33,22 +33,12 @@ Reports = Callable[[str], dict[str, dict]]
 #: (name, viewport width, height, emulate a phone).
 WIDTHS = [("desktop", 1400, 900, False), ("phone", 390, 844, True)]
 
-LAYOUT_JS = r"""
+LAYOUT_JS = (
+    r"""
 const done = arguments[arguments.length - 1];
-function loaded() {
-  if (document.readyState === "complete") return Promise.resolve();
-  return new Promise(resolve => window.addEventListener("load", resolve, {once: true}));
-}
-function typeset() {
-  const mj = window.MathJax;
-  if (mj && mj.startup && mj.startup.promise) return mj.startup.promise;
-  return Promise.resolve();
-}
-function imagesSettled() {
-  return Promise.all(Array.from(document.images).map(img => img.complete ? null :
-    new Promise(resolve => { img.addEventListener("load", resolve, {once: true});
-                             img.addEventListener("error", resolve, {once: true}); })));
-}
+"""
+    + SETTLED_JS
+    + r"""
 function contained(el) {
   // Inside a box that clips or scrolls sideways, or a fixed drawer kept off screen: the
   // element does not widen the page.
@@ -128,6 +118,7 @@ function report() {
 }
 loaded().then(typeset).then(imagesSettled).then(report, e => done({error: String(e)}));
 """
+)
 
 
 def set_width(driver: object, width: int, height: int, mobile: bool) -> None:
