@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from fashion_data import needs_fashion
 
 from companion.data import _fashion_mnist_release as release
 from companion.data import fashion_mnist as fm
@@ -320,18 +320,7 @@ def test_the_digests_are_those_of_the_four_files() -> None:
     assert all(re.fullmatch("[0-9a-f]{64}", digest) for digest in fm.SHA256.values())
 
 
-def _installed() -> bool:
-    try:
-        fm.fashion_mnist_dir()
-    except fm.FashionMNISTNotFoundError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(
-    not _installed() and os.environ.get("CI", "").lower() != "true",
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
-)
+@needs_fashion
 def test_the_real_files() -> None:
     """Under CI=true the data set must be there (.ci/run installs it)."""
     x, y = fm.load_fashion_mnist("trainval")
@@ -348,10 +337,7 @@ def test_the_real_files() -> None:
     assert len(fm.CLASS_NAMES) == 10
 
 
-@pytest.mark.skipif(
-    not _installed() and os.environ.get("CI", "").lower() != "true",
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
-)
+@needs_fashion
 @pytest.mark.parametrize("gz", [False, True])
 def test_a_flipped_byte_in_a_copy_of_the_real_files(tmp_path: Path, gz: bool) -> None:
     """An uncompressed (or re-gzipped) copy of the real test images with one pixel's bit
