@@ -59,11 +59,13 @@ def kill_all(pids: list[int]) -> None:
 
 def guard_forks(keep: set[int], threshold: int, tripped: threading.Event) -> None:
     """Kill every stray process as soon as there are more than ``threshold`` (a fork bomb),
-    and set ``tripped``."""
+    and set ``tripped``; while it stays set (until its cell ends), kill every stray."""
     while True:
-        time.sleep(0.2)
+        time.sleep(0.02 if tripped.is_set() else 0.2)
         found = strays(keep)
-        if len(found) > threshold:
+        if tripped.is_set():
+            kill_all(found)
+        elif len(found) > threshold:
             tripped.set()
             kill_all(found)
 
@@ -111,14 +113,28 @@ class CellWatch:
     it crosses the kernel is interrupted (SIGINT, as Jupyter does); a kernel that goes on
     for :data:`INTERRUPT_GRACE` more seconds of CPU time (or ``WALL_FACTOR`` times that of
     wall-clock time) is killed, and the run stops there.
+
+    A fork bomb (``forks``, set by :func:`guard_forks`) is interrupted the same way, at
+    once, not at its CPU limit: the guard kills the processes it makes, which take their
+    CPU time off the clock with them, so the kernel would fork on for many times its limit
+    of wall-clock time, starving every other sandbox on the machine. (A kernel in a fork
+    loop ignored the interrupt in every run measured, so it is killed after the grace; the
+    graded cells before it keep their points.) ``forked`` tells it from a time-out.
     """
 
-    def __init__(self, clock: KernelClock, interrupt: Any, kill: Any) -> None:
+    def __init__(
+        self,
+        clock: KernelClock,
+        interrupt: Any,
+        kill: Any,
+        forks: threading.Event | None = None,
+    ) -> None:
         self.clock, self.interrupt, self.kill = clock, interrupt, kill
+        self.forks = forks
         self.lock = threading.Lock()
         self.limits: tuple[float, float] | None = None
         self.crossed: TimedOut | None = None
-        self.killed = self.closed = False
+        self.killed = self.closed = self.forked = False
         self._cpu0 = self._wall0 = self._cpu_at = self._wall_at = 0.0
         threading.Thread(target=self._watch, daemon=True).start()
 
@@ -126,7 +142,7 @@ class CellWatch:
         """Watch cell ``index`` with these limits; returns the CPU clock at its start."""
         with self.lock:
             self.index, self.limits = index, (cpu, wall)
-            self.crossed, self.killed = None, False
+            self.crossed, self.killed, self.forked = None, False, False
             self._cpu0, self._wall0 = self.clock.seconds(), time.monotonic()
             return self._cpu0
 
@@ -147,9 +163,11 @@ class CellWatch:
                 if self.limits is None or self.killed:
                     continue
                 cpu, wall = self.clock.seconds(), time.monotonic()
-                if self.crossed is None:
+                if self.crossed is None and not self.forked:
                     cpu_limit, wall_limit_s = self.limits
-                    if cpu - self._cpu0 > cpu_limit:
+                    if self.forks is not None and self.forks.is_set():
+                        self.forked = True
+                    elif cpu - self._cpu0 > cpu_limit:
                         self.crossed = TimedOut(self.index, round(cpu_limit, 1), CPU)
                     elif wall - self._wall0 > wall_limit_s:
                         self.crossed = TimedOut(self.index, round(wall_limit_s, 1), WALL)

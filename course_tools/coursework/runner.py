@@ -278,6 +278,7 @@ def client_class() -> Any:
                 KernelClock(pid, keep, bool(request.own_pid_namespace)),
                 lambda: signal_kernel(pid, signal.SIGINT),
                 lambda: signal_kernel(pid, signal.SIGKILL),
+                self.tripped,
             )
 
         def run_guarded(self, index: int, cell: Any, cpu: float, wall: float) -> Stopped | None:
@@ -302,17 +303,11 @@ def client_class() -> Any:
                 self.cells_s += time.monotonic() - began
             if self.sweep:
                 kill_all(strays(self.keep))  # what a cell starts ends with it
-            if self.tripped.is_set():
+            if self.tripped.is_set() or watch.forked:
                 self.tripped.clear()
-                cell.outputs.append(
-                    nbformat.v4.new_output(
-                        "error",
-                        ename="ProcessLimitError",
-                        traceback=[],
-                        evalue="this cell started too many processes (a fork bomb?); "
-                        "they were stopped",
-                    )
-                )
+                if watch.forked:  # stopped by its interrupt: that error is not the cell's
+                    cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+                cell.outputs.append(_fork_bomb_output())
             if watch.crossed is not None:
                 cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"] + [
                     _timeout_output(watch.crossed)
@@ -323,6 +318,10 @@ def client_class() -> Any:
         def _dead(self, index: int, cell: Any, watch: CellWatch) -> Stopped:
             """Why the kernel died in cell ``index``: killed at a limit, or a crash."""
             crossed = watch.crossed
+            if watch.killed and watch.forked:
+                cell.outputs = [_fork_bomb_output()]
+                message = "the cell started too many processes (a fork bomb?), and the kernel "
+                return Stopped(STUCK, index, message + "did not stop when interrupted")
             if not (watch.killed and crossed is not None):
                 return Stopped(CRASH, index, "the kernel died")
             cell.outputs = [_timeout_output(crossed)]
@@ -389,6 +388,18 @@ def execute_request(request: Request, emit: Any) -> None:
         client.watch.close()
     finish(stopped)
     watchdog.cancel()
+
+
+def _fork_bomb_output() -> Any:
+    """The error a cell that started too many processes ends with."""
+    import nbformat
+
+    return nbformat.v4.new_output(
+        "error",
+        ename="ProcessLimitError",
+        traceback=[],
+        evalue="this cell started too many processes (a fork bomb?); they were stopped",
+    )
 
 
 def _timeout_output(timed: TimedOut) -> Any:

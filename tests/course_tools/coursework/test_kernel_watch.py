@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -94,6 +95,32 @@ def test_a_cell_that_waits_meets_the_wall_clock_backstop(watched: Watched) -> No
     watched.watch.start(4, cpu=10.0, wall=0.3)  # uses no CPU at all
     assert _until(lambda: watched.interrupts == 1)
     assert watched.watch.crossed == TimedOut(4, 0.3, WALL)
+
+
+def test_a_fork_bomb_is_interrupted_at_once_not_at_its_cpu_limit() -> None:
+    """The fork guard's event stops the cell long before its CPU limit; it is told apart
+    from a time-out, and the kill after the grace follows the same rule."""
+    clock, forks, calls = HandClock(), threading.Event(), []
+    watch = CellWatch(
+        clock,  # type: ignore[arg-type]
+        lambda: calls.append("interrupt"),
+        lambda: calls.append("kill"),
+        forks,
+    )
+    try:
+        watch.start(3, cpu=60.0, wall=3600.0)
+        time.sleep(0.2)
+        assert calls == []
+        forks.set()
+        assert _until(lambda: calls == ["interrupt"])
+        assert (watch.forked, watch.crossed) == (True, None)
+        clock.now = INTERRUPT_GRACE + 0.5  # the kernel forks on: killed after the grace
+        assert _until(lambda: calls == ["interrupt", "kill"])
+        forks.clear()
+        watch.start(4, cpu=60.0, wall=3600.0)  # the next cell starts afresh
+        assert (watch.forked, watch.killed) == (False, False)
+    finally:
+        watch.close()
 
 
 def test_a_stopped_watch_interrupts_nothing(watched: Watched) -> None:
