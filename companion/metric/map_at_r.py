@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from companion.metric.retrieval import _check, _distances, _k_nearest
+from companion.metric.retrieval import _check, _nearest
 
 __all__ = ["map_at_r"]
 
@@ -88,10 +88,10 @@ def map_at_r(
             "query_labels must share a label with the reference for at least one query "
             "(R >= 1), got R = 0 for every query"
         )
-    distances = _distances(query, reference)[kept]  # (Q', N), own rows at +inf leave-one-out
     r, labels = r[kept], query_labels[kept]  # (Q',)
     k = int(r.max())  # <= the candidates of every query
-    _, idx = _k_nearest(distances, k)  # (Q', k), nearest first, ties by index
+    rows = kept.nonzero().squeeze(1)  # (Q',): own rows left out, leave-one-out
+    _, idx = _nearest(query, reference, k, rows)  # (Q', k), nearest first, ties by index
     rank = torch.arange(1, k + 1, device=idx.device)  # (k,): i = 1..k
     within_r = rank[None, :] <= r[:, None]  # (Q', k): i <= R of the query
     rel = (reference_labels[idx] == labels[:, None]) & within_r  # (Q', k)
