@@ -73,32 +73,31 @@ SAME_UNIT = {  # ``built_site``
 }
 #: Files whose module-scoped fixture is parametrized: one unit per parameter id.
 BY_PARAMETER = {"tests/test_coursework_attacks.py": ("jobs", "shards")}
-#: Seconds each long unit took (``--durations``, two workers, an idle 2-core machine): only
-#: the order in which units start depends on them, never what runs. Units not named here
-#: take a few seconds each and fill the gaps at the end, most tests first.
+#: Seconds each long unit took (``--durations``, two workers, the 2-core CI machine under the
+#: suite's own load): only the order in which units start depends on them, never what runs.
+#: Units not named here take a few seconds each and fill the gaps at the end, most tests
+#: first.
 LONG_UNITS = {
-    "tests/test_site.py": 95.0,  # with test_site_downloads.py and test_site_layout.py
-    "tests/test_coursework_parallel.py": 75.0,
-    "tests/test_run_data.py": 73.0,
-    "tests/companion/train/test_weights.py": 72.0,
-    "tests/test_coursework_attacks.py[shards]": 65.0,
-    "book/transformers/training.ipynb": 51.0,
-    "tests/test_coursework_attacks.py[jobs]": 50.0,
-    "book/representation/triplet_loss.ipynb": 49.0,
-    "tests/test_coursework.py": 41.0,
-    "tests/test_wrong_answers.py": 40.0,
-    "book/representation/capstone.ipynb": 33.0,
-    "book/transformers/transformer_block.ipynb": 25.0,
-    "book/transformers/vision_transformer.ipynb": 24.0,
-    "book/transformers/attention.ipynb": 14.0,
-    "tests/course_tools/notebooks/test_kernels.py": 12.0,
-    "book/foundations/probability.ipynb": 12.0,
-    "tests/companion/data/test_fashion_mnist.py": 11.0,
-    "tests/test_import_layers.py": 10.0,
-    "tests/companion/train/test_open_set.py": 8.0,
-    "book/transformers/training_exercises.ipynb": 8.0,
-    "book/representation/triplet_loss_exercises.ipynb": 7.0,
-    "book/foundations/calculus.ipynb": 7.0,
+    "tests/test_site.py": 138.0,  # with test_site_downloads.py and test_site_layout.py
+    "tests/test_run_data.py": 90.0,
+    "book/representation/triplet_loss.ipynb": 60.0,
+    "tests/test_wrong_answers.py": 56.0,
+    "tests/test_coursework.py": 52.0,
+    "tests/test_coursework_parallel.py": 51.0,
+    "book/representation/capstone.ipynb": 47.0,
+    "book/transformers/training.ipynb": 45.0,
+    "tests/companion/train/test_weights.py": 32.0,
+    "tests/test_coursework_attacks.py[shards]": 31.0,
+    "tests/test_coursework_attacks.py[jobs]": 27.0,
+    "book/transformers/transformer_block.ipynb": 24.0,
+    "book/transformers/vision_transformer.ipynb": 22.0,
+    "book/transformers/attention.ipynb": 9.0,
+    "book/foundations/probability.ipynb": 8.0,
+    "book/foundations/linear_algebra.ipynb": 7.0,
+    "book/transformers/vision_transformer_exercises.ipynb": 6.0,
+    "tests/companion/train/test_open_set.py": 6.0,
+    "book/foundations/calculus.ipynb": 6.0,
+    "tests/course_tools/notebooks/test_kernels.py": 6.0,
 }
 
 
