@@ -84,7 +84,12 @@ def download_cell(docname: str) -> dict[str, Any]:
         "by stubs, hidden tests removed. Open it in Jupyter with the course's environment "
         "(see the README).</p>"
     )
-    return {"cell_type": "markdown", "id": "student-copy-link", "metadata": {}, "source": link}
+    return {
+        "cell_type": "markdown",
+        "id": "student-copy-link",
+        "metadata": {},
+        "source": link,
+    }
 
 
 def transform_notebook(text: str, docname: str | None = None) -> str:
@@ -117,7 +122,9 @@ def _on_builder_inited(app: Sphinx) -> None:
     try:
         release_student_copies(Path(app.srcdir), Path(app.outdir))
     except Exception as error:  # nbgrader missing or a source it rejects: say so, stop
-        raise ExtensionError(f"could not release the student copies: {error}") from error
+        raise ExtensionError(
+            f"could not release the student copies: {error}"
+        ) from error
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -44,7 +44,9 @@ def temperature_for_entropy(logits, target):
         raise ValueError("target out of range")
 
     def entropy_at(log_t):
-        return prob.entropy(prob.softmax_with_temperature(logits, math.exp(log_t))).item()
+        return prob.entropy(
+            prob.softmax_with_temperature(logits, math.exp(log_t))
+        ).item()
 
     low, high = math.log(1e-3), math.log(1e3)
     while entropy_at(low) > target:

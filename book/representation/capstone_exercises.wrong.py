@@ -92,7 +92,9 @@ def average_precision(distances, relevant):
 # %% ex7-answer [visible]: the validation classes drawn from the test classes
 def split_classes(classes, n_val, n_test, seed):
     classes = list(classes)
-    order = torch.randperm(len(classes), generator=torch.Generator().manual_seed(seed)).tolist()
+    order = torch.randperm(
+        len(classes), generator=torch.Generator().manual_seed(seed)
+    ).tolist()
     test = sorted(classes[i] for i in order[:n_test])
     train = sorted(classes[i] for i in order[n_test:])
     return tuple(train), tuple(test[:n_val]), tuple(test)
@@ -101,7 +103,9 @@ def split_classes(classes, n_val, n_test, seed):
 # %% ex7-answer [visible]: training on the validation classes too (only the test held out)
 def split_classes(classes, n_val, n_test, seed):
     classes = list(classes)
-    order = torch.randperm(len(classes), generator=torch.Generator().manual_seed(seed)).tolist()
+    order = torch.randperm(
+        len(classes), generator=torch.Generator().manual_seed(seed)
+    ).tolist()
     test = sorted(classes[i] for i in order[:n_test])
     val = sorted(classes[i] for i in order[n_test : n_test + n_val])
     train = sorted(classes[i] for i in order[n_test:])
@@ -143,7 +147,9 @@ def split_classes(classes, n_val, n_test, seed):
 # %% ex7-answer: only the test classes drawn at random; validation takes the first ones left
 def split_classes(classes, n_val, n_test, seed):
     classes = list(classes)
-    order = torch.randperm(len(classes), generator=torch.Generator().manual_seed(seed)).tolist()
+    order = torch.randperm(
+        len(classes), generator=torch.Generator().manual_seed(seed)
+    ).tolist()
     test = sorted(classes[i] for i in order[:n_test])
     rest = sorted(c for c in classes if c not in test)
     return tuple(rest[n_val:]), tuple(rest[:n_val]), tuple(test)

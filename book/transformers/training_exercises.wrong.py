@@ -34,20 +34,26 @@ def adam_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
 
 
 # %% ex2-answer: coupled decay: L2 added to the gradient (Adam with weight_decay)
-def adamw_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+def adamw_step(
+    param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2
+):
     return optim.adam_step(
         param, grad, m, v, t, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay
     )
 
 
 # %% ex2-answer: decays after the Adam step instead of before
-def adamw_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+def adamw_step(
+    param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2
+):
     param, m, v = optim.adam_step(param, grad, m, v, t, lr=lr, betas=betas, eps=eps)
     return param * (1 - lr * weight_decay), m, v
 
 
 # %% ex2-answer: shrinks by (1 - λ), forgetting the learning rate
-def adamw_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+def adamw_step(
+    param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2
+):
     decayed = param * (1 - weight_decay)
     return optim.adam_step(decayed, grad, m, v, t, lr=lr, betas=betas, eps=eps)
 

@@ -45,7 +45,9 @@ def attention_cost(config):
 # %% ex5b-answer [visible]: ignores perm (the result is invariant anyway)
 def shuffle_patches_logits(model, images, perm):
     B = images.shape[0]
-    x = torch.cat([model.class_token.expand(B, -1, -1), model.patch_embedding(images)], dim=1)
+    x = torch.cat(
+        [model.class_token.expand(B, -1, -1), model.patch_embedding(images)], dim=1
+    )
     for block in model.blocks:
         x = block(x)
     return model.head(model.norm(x)[:, 0])
@@ -55,7 +57,10 @@ def shuffle_patches_logits(model, images, perm):
 def shuffle_patches_logits(model, images, perm):
     B = images.shape[0]
     tokens = model.patch_embedding(images)[:, perm]
-    x = torch.cat([model.class_token.expand(B, -1, -1), tokens], dim=1) + model.position_embedding
+    x = (
+        torch.cat([model.class_token.expand(B, -1, -1), tokens], dim=1)
+        + model.position_embedding
+    )
     for block in model.blocks:
         x = block(x)
     return model.head(model.norm(x)[:, 0])
