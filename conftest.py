@@ -67,7 +67,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 # parameter (each worker builds only its own), and the longest units start first.
 
 #: Files whose tests use the same session-scoped fixture: each runs with the first named.
-SAME_UNIT = {  # ``built_site``
+SAME_UNIT = {  # ``built_site`` and ``site_visits`` (tests/conftest.py)
     "tests/test_site_downloads.py": "tests/test_site.py",
     "tests/test_site_layout.py": "tests/test_site.py",
 }

@@ -38,7 +38,12 @@ MALLOC_MIN_MEMORY_GB = 16
 
 
 def _memory_gb() -> float:
-    """This machine's physical memory in GB (0 where the system does not say)."""
+    """This machine's physical memory in GB (0 where the system does not say).
+
+    ``course_tools.machine.memory_mb`` says the same, but this plugin is imported before
+    pytest puts the repository's root ahead of ``tests/`` on ``sys.path``, where
+    ``course_tools`` would be the tests' package of that name.
+    """
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
     except (AttributeError, OSError, ValueError):

@@ -1,11 +1,12 @@
 """The website, built once per session for every test that reads it.
 
-``tests/test_site.py`` (the build's warnings, the pages in a browser) and
-``tests/test_site_downloads.py`` (the student copies it offers) read the same build: one
-``jupyter-book build`` (half a minute of CPU) instead of one per file. The session-scoped
-fixture ``built_site`` (``tests/conftest.py``) builds it; the suite's scheduler
-(``conftest.py`` at the root) runs both files on one xdist worker, so that the build is made
-once in a parallel run too.
+``tests/test_site.py`` (the build's warnings, the pages in a browser),
+``tests/test_site_layout.py`` (the pages' layout) and ``tests/test_site_downloads.py`` (the
+student copies it offers) read the same build: one ``jupyter-book build`` (half a minute of
+CPU) instead of one per file. The session-scoped fixture ``built_site``
+(``tests/conftest.py``) builds it, and ``site_visits`` loads its pages in the browser
+(``tests/site_browser.py``); the suite's scheduler (``conftest.py`` at the root) runs the
+three files on one xdist worker, so that both are made once in a parallel run too.
 """
 
 from __future__ import annotations
