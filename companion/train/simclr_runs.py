@@ -34,7 +34,7 @@ import torch
 
 from companion.checks import check_choice, check_int
 from companion.data.fashion_mnist import load_fashion_mnist
-from companion.data.views import two_views
+from companion.data.views import ContrastiveViews, two_views
 from companion.metric.alignment import alignment, uniformity
 from companion.metric.probe import fit_linear_probe, knn_accuracy
 from companion.nn.product_net import ProductNetConfig
@@ -58,6 +58,7 @@ __all__ = [
     "simclr",
     "simclr_experiment",
     "simclr_run_data",
+    "view_diagnostics",
 ]
 
 #: Unlabelled training images SimCLR learns from (every class).
@@ -103,6 +104,25 @@ def simclr_run_data(
         "val": load_fashion_mnist("val", limit=limit, subset_seed=seed),
         "test": load_fashion_mnist("test", limit=limit, subset_seed=seed),
     }
+
+
+@torch.no_grad()
+def view_diagnostics(
+    model: SimCLRNet,
+    images: torch.Tensor,
+    views: ContrastiveViews | None,
+    *,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Wang and Isola's alignment and uniformity of the projections of two views of
+    ``images`` (``(n, 1, 28, 28)``), drawn with a generator seeded by ``seed`` (the same
+    views at every call), in the model's current mode: ``{"align": ..., "uniform": ...}``.
+    ``fit`` calls its ``evaluate`` in eval mode, so the projections are those of a
+    trained network's BatchNorm statistics."""
+    pair = two_views(images, torch.Generator().manual_seed(seed), views)  # (2n, 1, 28, 28)
+    z = model(pair.to(next(model.parameters()).device))  # (2n, P), normalised inside
+    z1, z2 = z.chunk(2)  # (n, P) each: the two views of each image
+    return {"align": alignment(z1, z2).item(), "uniform": uniformity(z).item()}
 
 
 @torch.no_grad()
@@ -181,14 +201,10 @@ def simclr_experiment(
     net = seeded(lambda: SimCLRNet(encoder), seed)
     initial = copy.deepcopy(net)
     x_diag = data["val"][0][:DIAGNOSTIC_IMAGES]
-    diag_generator = torch.Generator().manual_seed(seed)
     views = recipe.augmentation()
 
     def diagnostics(model: SimCLRNet) -> dict[str, float]:
-        pair = two_views(x_diag, diag_generator.manual_seed(seed), views)  # (2n, 1, 28, 28)
-        z = model(pair.to(next(model.parameters()).device))  # (2n, P)
-        z1, z2 = z.chunk(2)  # (n, P) each: the two views of each image
-        scores = {"align": alignment(z1, z2).item(), "uniform": uniformity(z).item()}
+        scores = view_diagnostics(model, x_diag, views, seed=seed)
         if track_knn:
             reference = encode(model, data["probe"][0])
             val = encode(model, data["val"][0])

@@ -1,4 +1,5 @@
-"""companion.nn.simclr: the encoder is ProductNet's body, the head a two-layer perceptron."""
+"""companion.nn.simclr: the encoder is ProductNet's convolutions, flattened; the head a
+two-layer perceptron."""
 
 from __future__ import annotations
 
@@ -13,24 +14,25 @@ from companion.nn.simclr import SimCLRNet
 def test_shapes_and_the_features_before_the_head() -> None:
     net = SimCLRNet(projection=16).eval()
     x = torch.rand(3, 1, 28, 28)
-    assert net.features(x).shape == (3, 128)
+    assert net.features(x).shape == (3, 64 * 3 * 3)  # c3 channels at 3x3 positions
     assert net(x).shape == (3, 16)
     torch.testing.assert_close(net(x), net.projection(net.features(x)))
-    assert (net.features(x) >= 0).all()  # after the hidden layer's ReLU
+    assert (net.features(x) >= 0).all()  # after the last block's ReLU and max-pool
 
 
-def test_the_encoder_is_product_net_without_its_head() -> None:
+def test_the_encoder_is_product_nets_convolutions_flattened() -> None:
     torch.manual_seed(0)
-    net = SimCLRNet().eval()
-    body = ProductNet(ProductNetConfig(head="classifier")).eval()
-    body.load_state_dict(
-        {k: v for k, v in net.encoder.state_dict().items()} | body.head.state_dict(prefix="head."),
-    )
-    x = torch.rand(2, 1, 28, 28)
-    torch.testing.assert_close(net.features(x), body.features(x))
-    assert isinstance(net.encoder.head, nn.Identity)
+    net = SimCLRNet(ProductNetConfig(channels=(4, 8, 16), image_size=20), hidden=32).eval()
+    body = ProductNet(ProductNetConfig(channels=(4, 8, 16), image_size=20)).eval()
+    body.convs.load_state_dict(net.convs.state_dict())
+    x = torch.rand(2, 1, 20, 20)
+    h = net.features(x)
+    assert h.shape == (2, 16 * 2 * 2)  # 20 -> 10 -> 5 -> 2
+    torch.testing.assert_close(h, body.convs(x).flatten(1))
+    # the average over positions (ProductNet's pooled features) is a view of the same map
+    torch.testing.assert_close(h.view(2, 16, 4).mean(dim=2), body.pooled(x))
     linears = [m for m in net.projection if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(128, 128), (128, 64)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(64, 32), (32, 64)]
 
 
 def test_every_parameter_gets_a_gradient() -> None:
@@ -44,6 +46,8 @@ def test_errors() -> None:
         SimCLRNet({})
     with pytest.raises(ValueError, match="projection must be an int >= 1, got 0"):
         SimCLRNet(projection=0)
+    with pytest.raises(ValueError, match="hidden must be an int >= 1, got -2"):
+        SimCLRNet(hidden=-2)
     with pytest.raises(
         ValueError, match=r"x must have shape \(B, 1, 28, 28\), got \(2, 1, 27, 27\)"
     ):

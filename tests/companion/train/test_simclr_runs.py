@@ -93,3 +93,20 @@ def test_the_experiment_checks_its_representations_first() -> None:
         ValueError, match="representations must be one of 'simclr', 'pixels', 'init', got 'raw'"
     ):
         simclr_runs.simclr_experiment(0, representations=("simclr", "raw"))
+
+
+def test_view_diagnostics_repeat_their_views_and_see_a_collapse() -> None:
+    from companion.data.views import ContrastiveViews
+    from companion.nn.simclr import SimCLRNet
+
+    torch.manual_seed(0)
+    net = SimCLRNet().eval()
+    x = torch.rand(12, 1, 28, 28)
+    first = simclr_runs.view_diagnostics(net, x, ContrastiveViews(), seed=3)
+    assert simclr_runs.view_diagnostics(net, x, ContrastiveViews(), seed=3) == first
+    assert first["align"] > 0 and first["uniform"] < 0
+    with torch.no_grad():
+        net.projection[-1].weight.zero_()  # every view projects to the bias: collapsed
+        net.projection[-1].bias.fill_(0.5)
+    collapsed = simclr_runs.view_diagnostics(net, x, ContrastiveViews(), seed=3)
+    assert collapsed == pytest.approx({"align": 0.0, "uniform": 0.0}, abs=1e-6)
