@@ -104,7 +104,8 @@ def test_view_diagnostics_repeat_their_views_and_see_a_collapse() -> None:
     x = torch.rand(12, 1, 28, 28)
     first = simclr_runs.view_diagnostics(net, x, ContrastiveViews(), seed=3)
     assert simclr_runs.view_diagnostics(net, x, ContrastiveViews(), seed=3) == first
-    assert first["align"] > 0 and first["uniform"] < 0
+    assert first["align"] > 0
+    assert first["uniform"] < 0
     with torch.no_grad():
         net.projection[-1].weight.zero_()  # every view projects to the bias: collapsed
         net.projection[-1].bias.fill_(0.5)
