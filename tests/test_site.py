@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -257,6 +258,32 @@ def test_a_first_visit_fetches_under_2_5_mb(
             heaviest = sorted(files.items(), key=lambda kv: -kv[1])[:4]
             problems.append(f"{rel}: {total:,} bytes (limit {limit:,}), {heaviest}")
     assert not problems, "too heavy a first visit:\n" + "\n".join(problems)
+
+
+def test_every_icon_the_stylesheets_draw_is_in_the_fonts_shipped(built_site: Site) -> None:
+    """``course_weight.py`` cuts Font Awesome's webfonts to the glyphs the site draws: every
+    private-use character a stylesheet names (an icon's class, an admonition's icon, the
+    breadcrumbs' divider), raw or escaped, must be in one of the fonts shipped."""
+    from fontTools.ttLib import TTFont
+
+    static = built_site.html / "_static"
+    fonts = [
+        p for p in static.glob("vendor/fontawesome/webfonts/*") if p.suffix in (".woff", ".ttf")
+    ]
+    assert fonts, "no Font Awesome font (WOFF or TrueType) in the site"
+    glyphs: set[int] = set()
+    for font in fonts:
+        glyphs |= set(TTFont(font).getBestCmap() or {})
+    drawn: dict[int, str] = {}
+    for sheet in static.rglob("*.css"):
+        text = sheet.read_text(encoding="utf-8", errors="replace")
+        for match in re.finditer(r"[\ue000-\uf8ff]|\\([0-9a-fA-F]{4,6})", text):
+            code = int(match[1], 16) if match[1] else ord(match[0])
+            if 0xE000 <= code <= 0xF8FF:
+                drawn.setdefault(code, sheet.name)
+    assert len(drawn) >= 10, f"expected the theme's icons, found {sorted(map(hex, drawn))}"
+    missing = {hex(code): sheet for code, sheet in drawn.items() if code not in glyphs}
+    assert not missing, f"icons drawn with no glyph in the fonts shipped: {missing}"
 
 
 @pytest.mark.parametrize("origin", sorted(VISITS))

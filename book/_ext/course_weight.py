@@ -92,6 +92,16 @@ def codepoint(content: str) -> int:
     return ord(content[1] if content.startswith("\\") else content[0])
 
 
+PRIVATE_USE = re.compile(r"[\ue000-\uf8ff]|\\([0-9a-fA-F]{4,6})")
+
+
+def private_use(css: str) -> set[int]:
+    r"""The Unicode private-use characters a stylesheet names, raw or escaped (``\f107``):
+    Font Awesome's glyphs."""
+    found = {int(m[1], 16) if m[1] else ord(m[0]) for m in PRIVATE_USE.finditer(css)}
+    return {c for c in found if 0xE000 <= c <= 0xF8FF}
+
+
 def subset_icons(out: Path) -> None:
     """Keep only the Font Awesome icons the built pages and the theme's scripts name: their
     rules in the theme's stylesheet and their glyphs in its webfonts (as WOFF)."""
@@ -117,6 +127,10 @@ def subset_icons(out: Path) -> None:
     css = ICON_RULE.sub(keep, css_path.read_text(encoding="utf-8"))
     css = FONT_SRC.sub(r'src:url(\1.woff) format("woff")', css)
     css_path.write_text(css, encoding="utf-8")
+    # The glyphs the stylesheets draw without an icon's class: admonitions' and external
+    # links' icons, the breadcrumbs' divider (``--pst-icon-note: ""``, ``content:"\f107"``).
+    for sheet in static.rglob("*.css"):
+        kept |= private_use(sheet.read_text(encoding="utf-8", errors="replace"))
     options = subset.Options()
     options.flavor = "woff"
     options.layout_features = ["*"]
