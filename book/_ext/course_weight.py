@@ -19,14 +19,16 @@ than the course's pages use. This extension leaves out:
   comments that name them: a browser fetches them only for its developer tools.
 - Font Awesome's 1,900-odd icon rules and glyphs the pages do not use: the theme's
   stylesheet keeps the rules of the icons named in the built pages and the theme's scripts
-  (``fa-bars``, ``fa-moon``...), and each webfont is cut to their glyphs (fontTools, which
-  Matplotlib brings), as WOFF (WOFF2 would need Brotli) in place of the WOFF2 and TrueType
-  copies; the theme's translation catalogues (``_static/locales``), which Sphinx reads at
-  build time and no page fetches.
+  (``fa-bars``, ``fa-moon``...), and each webfont is cut to their glyphs and to those the
+  stylesheets draw by themselves (admonitions' icons, external links' arrow), with
+  fontTools, which Matplotlib brings, as WOFF (WOFF2 would need Brotli) in place of the
+  WOFF2 and TrueType copies; the theme's translation catalogues (``_static/locales``),
+  which Sphinx reads at build time and no page fetches.
 
-``tests/test_site.py`` checks that no page fetches more than 2.5 MB on a first visit and that
-no source map is shipped; the render checks there prove every icon font, math and image
-still loads, with no request off the machine.
+``tests/test_site.py`` checks that a first visit to a page fetches under 2.5 MB (one page
+excepted, with why), that no page fetches what it does not use, that no source map is
+shipped and that every glyph the stylesheets draw is in the fonts shipped; the render checks
+there prove math and images still load, with no request off the machine.
 """
 
 from __future__ import annotations
