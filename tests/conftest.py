@@ -17,6 +17,7 @@ from site_browser import (
     VISITS,
     PageVisit,
     Visits,
+    page_url,
     site_base,
     start_browser,
     visit_site,
@@ -84,7 +85,7 @@ def site_visits(built_site: Site, browser: object, request: pytest.FixtureReques
             base = site_base(origin, built_site, request)
             pages = [p.relative_to(built_site.html).as_posix() for p in built_site.pages()]
             made[origin] = visit_site(
-                browser, [(rel, f"{base}/{rel}") for rel in pages], VISITS[origin], exercises
+                browser, [(rel, page_url(base, rel)) for rel in pages], VISITS[origin], exercises
             )
         return made[origin]
 

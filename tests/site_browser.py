@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
@@ -36,6 +38,17 @@ WIDTHS = {"desktop": (1400, 900, False), "phone": (390, 844, True)}
 VISITS = {"http": "desktop", "file": "phone"}
 #: The origin whose visit is made at each width.
 ORIGIN_AT = {width: origin for origin, width in VISITS.items()}
+
+#: What the visits ask the search page (``search.html``): a word every chapter of the
+#: course uses, so that Sphinx's offline search (its index, on that page) has results.
+SEARCH_QUERY = "?q=attention"
+
+
+def page_url(base: str, rel: str) -> str:
+    """The address a visit loads for the page ``rel`` of the site at ``base``: the search
+    page is asked :data:`SEARCH_QUERY`."""
+    return f"{base}/{rel}" + (SEARCH_QUERY if rel == "search.html" else "")
+
 
 #: The browser-side helpers every report waits with before sampling a page.
 SETTLED_JS = r"""
@@ -52,6 +65,22 @@ function typeset() {
   if (mj && mj.startup && mj.startup.promise) return mj.startup.promise;
   return Promise.resolve();
 }
+function searched() {
+  // The search page, asked a query (SEARCH_QUERY), settles once Sphinx's search has said
+  // what it found ("Search finished, found N pages..." or "...did not match...").
+  if (!/[?&]q=/.test(location.search) || !document.getElementById("search-results")) {
+    return Promise.resolve();
+  }
+  const start = Date.now();
+  return new Promise(resolve => (function poll() {
+    const summary = document.querySelector("#search-results .search-summary");
+    if ((summary && /found|match/.test(summary.textContent)) || Date.now() - start > 60000) {
+      resolve();
+    } else {
+      setTimeout(poll, 100);
+    }
+  })());
+}
 function imagesSettled() {
   return Promise.all(Array.from(document.images).map(img => img.complete ? null :
     new Promise(resolve => { img.addEventListener("load", resolve, {once: true});
@@ -66,7 +95,8 @@ const done = arguments[arguments.length - 1];
     + SETTLED_JS
     + r"""
 function report() {
-  const skip = "pre, code, script, style, mjx-container, .highlight, textarea";
+  // (The search page's results quote each page's text as plain text, TeX and all.)
+  const skip = "pre, code, script, style, mjx-container, .highlight, textarea, #search-results";
   const root = document.body || document.documentElement;
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   const raw = [];
@@ -95,9 +125,16 @@ function report() {
     shownDropdowns: document.querySelectorAll(".admonition.dropdown:not(.toggle-hidden)").length,
     images: Array.from(document.images).map(
       i => ({src: i.src, ok: i.complete && i.naturalWidth > 0})),
+    searchResults: document.querySelectorAll("#search-results ul.search li").length,
+    // Every file the page fetched, itself first (Resource Timing: cached or not), with
+    // the bytes of each body as the network stack saw it (0 from file://).
+    resources: performance.getEntriesByType("navigation").concat(
+      performance.getEntriesByType("resource")).map(
+      e => ({url: e.name, encodedBodySize: e.encodedBodySize || 0})),
   });
 }
-loaded().then(typeset).then(imagesSettled).then(report, e => done({error: String(e)}));
+loaded().then(typeset).then(imagesSettled).then(searched).then(report,
+                                                              e => done({error: String(e)}));
 """
 )
 
@@ -175,9 +212,22 @@ function report() {
       width: img.getBoundingClientRect().width,
     });
   }
+  // The search entry points a reader can see: the theme's search buttons, its search
+  // field, and the search page's own form (one each counted, not their inner parts).
+  const search = '.search-button__button, form.bd-search, #searchbox, input[type="search"]';
+  const searchBoxes = [];
+  for (const el of document.querySelectorAll(search)) {
+    if (el.parentElement && el.parentElement.closest(search)) continue;
+    if (!el.checkVisibility({visibilityProperty: true, opacityProperty: true})) continue;
+    const box = el.getBoundingClientRect();
+    // Not empty and not off to a side (a closed drawer keeps its contents off screen).
+    if (box.width < 1 || box.height < 1 || box.right <= 0 || box.left >= view) continue;
+    searchBoxes.push(describe(el));
+  }
   done({
     view: view,
     documentWidth: document.documentElement.scrollWidth,
+    searchBoxes: searchBoxes,
     wide: wide.slice(0, 5),
     cutMath: cutMath,
     scrollingMath: scrollingMath,
@@ -230,6 +280,8 @@ class PageVisit:
     layout: dict
     requested: list[str]
     printed: dict | None
+    #: Seconds from asking for the page to its having settled (``SETTLED_JS``).
+    seconds: float = 0.0
 
 
 #: ``site_visits(origin)`` (the fixture): every page as one visit from ``origin`` saw it.
@@ -294,12 +346,14 @@ def requested_urls(driver: object) -> list[str]:
 def visit(driver: object, url: str, printed: bool) -> PageVisit:
     """Load ``url`` once and ask it every question (``printed``: also ``PRINT_JS``)."""
     driver.get_log("performance")  # type: ignore[attr-defined]  # drop the last page's
+    start = time.perf_counter()
     driver.get(url)  # type: ignore[attr-defined]
     render = driver.execute_async_script(PAGE_REPORT_JS)  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - start
     layout = driver.execute_async_script(LAYOUT_JS)  # type: ignore[attr-defined]
     requested = requested_urls(driver)
     report = driver.execute_script(PRINT_JS) if printed else None  # type: ignore[attr-defined]
-    return PageVisit(render, layout, requested, report)
+    return PageVisit(render, layout, requested, report, seconds)
 
 
 def visit_site(driver: object, pages: list[tuple[str, str]], width_name: str,
@@ -313,3 +367,24 @@ def visit_site(driver: object, pages: list[tuple[str, str]], width_name: str,
         driver.execute_cdp_cmd(  # type: ignore[attr-defined]
             "Emulation.clearDeviceMetricsOverride", {}
         )
+
+
+def fetched_files(page: PageVisit, url: str, html: Path, base: str) -> dict[str, int]:
+    """The site's files the visit of ``url`` fetched (the page itself, its scripts, styles,
+    fonts and images: Resource Timing and the DevTools log, cached or not), by path in the
+    site ``html`` served at ``base``, each with its size in bytes. Their sum is what a first
+    visit, with nothing cached, transfers: the local server sends the files as they are."""
+    urls = [url] + [r["url"] for r in page.render.get("resources", [])] + page.requested
+    sizes = {}
+    for address in urls:
+        parts = urlsplit(address)
+        path = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        if not path.startswith(base.rstrip("/") + "/"):
+            continue  # data: and the like (off-machine ones fail test_site.py)
+        rel = unquote(path[len(base.rstrip("/")) + 1 :])
+        file = html / rel
+        if file.is_dir():
+            file, rel = file / "index.html", f"{rel.rstrip('/')}/index.html".lstrip("/")
+        if file.is_file():
+            sizes[rel] = file.stat().st_size
+    return sizes

@@ -6,20 +6,22 @@ strict nbval verifies in ``book/``. Headless Chromium (Debian's
 ``chromium`` and ``chromium-driver``) then loads every page, from ``file://`` and from a
 local HTTP server, with every host name but 127.0.0.1 unresolvable (the session's visits,
 ``site_visits``: ``tests/site_browser.py``), and checks that MathJax typeset the math from
-the site's own copy, that no page loads anything from another machine, and that every
-image exists.
+the site's own copy, that no page loads anything from another machine, that every
+image exists, that the offline search finds pages, and that a first visit to any page fetches
+under 2.5 MB, with no source map shipped (``book/_ext/course_weight.py``).
 """
 
 from __future__ import annotations
 
 import html.parser
 import json
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 from licences import footer_text, visible_text
-from site_browser import VISITS, PageVisit, Visits, site_base
+from site_browser import VISITS, PageVisit, Visits, fetched_files, page_url, site_base
 from site_build import Site
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,3 +199,111 @@ def test_every_page_renders_offline_in_chromium(
         typeset_pages += typeset
     assert not problems, "\n".join(problems)
     assert typeset_pages >= 1, "no page had math typeset by MathJax"
+
+
+#: The most a first visit to a page may fetch (issue 28): the page, its scripts, styles,
+#: fonts and images, nothing cached.
+FIRST_VISIT_BYTES = 2_500_000
+#: Pages over it, with why, and the most they may fetch meanwhile.
+OVER_WEIGHT: dict[str, tuple[int, str]] = {
+    "book/representation/triplet_loss.html": (
+        3_000_000,
+        "about 2.8 MB: MathJax's one bundle (tex-chtml-full.js, 1.33 MB, the only MathJax "
+        "build the course has offline), the theme's stylesheet (0.31 MB), the page itself "
+        "(0.40 MB, 0.27 MB of it 76 highlighted code cells) and its ten figures (0.35 MB)",
+    ),
+}
+
+
+def test_no_source_map_is_shipped(built_site: Site) -> None:
+    """Source maps serve a browser's developer tools only (``course_weight.py``)."""
+    maps = [p.relative_to(built_site.html).as_posix() for p in built_site.html.rglob("*.map")]
+    assert not maps, f"source maps shipped: {maps}"
+    named = [
+        p.relative_to(built_site.html).as_posix()
+        for p in [*built_site.html.rglob("*.js"), *built_site.html.rglob("*.css")]
+        if b"sourceMappingURL" in p.read_bytes()
+    ]
+    assert not named, f"files still name a source map: {named}"
+
+
+def _fetched(
+    origin: str, built_site: Site, site_visits: Visits, request: pytest.FixtureRequest
+) -> dict[str, dict[str, int]]:
+    """Each page's visit from ``origin``: the site's files it fetched, with their sizes."""
+    base = site_base(origin, built_site, request)
+    return {
+        rel: fetched_files(page, page_url(base, rel), built_site.html, base)
+        for rel, page in site_visits(origin).items()
+    }
+
+
+def test_a_first_visit_fetches_under_2_5_mb(
+    built_site: Site, site_visits: Visits, request: pytest.FixtureRequest
+) -> None:
+    """What each page's visit fetched: the files its requests name, by their sizes (what a
+    server sends uncompressed). Measured on the ``file://`` visit, where nothing is cached,
+    so each page fetches what a first visit does. (The ``http`` one runs with the browser's
+    cache warm from the pages before, and Chromium then also lists MathJax fonts cached by
+    them that the page does not draw: up to 0.11 MB more. With the cache off, the ``http``
+    visit fetches, page for page, the same as the ``file://`` one, but takes 14 s longer.)
+    The search page, asked a query, also fetches the pages it found, to quote them: not what
+    a visit costs."""
+    problems = []
+    for rel, files in _fetched("file", built_site, site_visits, request).items():
+        assert rel in files, f"{rel}: the page itself is not among what it fetched: {files}"
+        total = sum(files.values())
+        limit = OVER_WEIGHT.get(rel, (FIRST_VISIT_BYTES, ""))[0]
+        if total >= limit and rel != "search.html":
+            heaviest = sorted(files.items(), key=lambda kv: -kv[1])[:4]
+            problems.append(f"{rel}: {total:,} bytes (limit {limit:,}), {heaviest}")
+    assert not problems, "too heavy a first visit:\n" + "\n".join(problems)
+
+
+def test_every_icon_the_stylesheets_draw_is_in_the_fonts_shipped(built_site: Site) -> None:
+    """``course_weight.py`` cuts Font Awesome's webfonts to the glyphs the site draws: every
+    private-use character a stylesheet names (an icon's class, an admonition's icon, the
+    breadcrumbs' divider), raw or escaped, must be in one of the fonts shipped."""
+    from fontTools.ttLib import TTFont
+
+    static = built_site.html / "_static"
+    fonts = [
+        p for p in static.glob("vendor/fontawesome/webfonts/*") if p.suffix in (".woff", ".ttf")
+    ]
+    assert fonts, "no Font Awesome font (WOFF or TrueType) in the site"
+    glyphs: set[int] = set()
+    for font in fonts:
+        glyphs |= set(TTFont(font).getBestCmap() or {})
+    drawn: dict[int, str] = {}
+    for sheet in static.rglob("*.css"):
+        text = sheet.read_text(encoding="utf-8", errors="replace")
+        for match in re.finditer(r"[\ue000-\uf8ff]|\\([0-9a-fA-F]{4,6})", text):
+            code = int(match[1], 16) if match[1] else ord(match[0])
+            if 0xE000 <= code <= 0xF8FF:
+                drawn.setdefault(code, sheet.name)
+    assert len(drawn) >= 10, f"expected the theme's icons, found {sorted(map(hex, drawn))}"
+    missing = {hex(code): sheet for code, sheet in drawn.items() if code not in glyphs}
+    assert not missing, f"icons drawn with no glyph in the fonts shipped: {missing}"
+
+
+@pytest.mark.parametrize("origin", sorted(VISITS))
+def test_no_page_fetches_what_it_does_not_use(
+    origin: str, built_site: Site, site_visits: Visits, request: pytest.FixtureRequest
+) -> None:
+    """No Font Awesome script (the theme's stylesheet draws the icons), and Sphinx's search
+    scripts and index on the search page only (``book/_ext/course_weight.py``)."""
+    problems = []
+    for rel, files in _fetched(origin, built_site, site_visits, request).items():
+        unused = [f for f in files if f.endswith(("fontawesome.js", ".map"))]
+        if rel != "search.html":
+            unused += [f for f in files if f.endswith(("searchindex.js", "searchtools.js"))]
+        if unused:
+            problems.append(f"{rel}: {unused}")
+    assert not problems, "pages fetch what they do not use:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("origin", sorted(VISITS))
+def test_offline_search_finds_pages(origin: str, site_visits: Visits) -> None:
+    """The search page, asked ``SEARCH_QUERY``, lists pages from Sphinx's own index."""
+    report = site_visits(origin)["search.html"].render
+    assert report.get("searchResults", 0) >= 3, f"the search found too little: {report}"

@@ -11,8 +11,10 @@ typeset, every image has loaded):
   (not the image's file path) and it has a caption with the figure's number;
 - no figure is shown narrower than half the article's column.
 
-and that the solutions of every exercises page are labelled "Show solution" (code) and
-"Solution" (written), closed on load and open while the page is printed.
+that every page shows one search box at each width (the theme draws up to three: the
+course's stylesheet keeps one), and that the solutions of every exercises page are
+labelled "Show solution" (code) and "Solution" (written), closed on load and open while the
+page is printed.
 
 The site is built once a session (``built_site``), and each page loaded once per origin, at
 one width each (``site_visits``: ``tests/site_browser.py``, which holds the browser-side
@@ -102,6 +104,18 @@ def test_no_page_is_wider_than_the_screen(width_name: str, reports: Reports) -> 
     pages = reports(width_name)
     assert len(pages) >= 20, f"expected every page of the site, found {sorted(pages)}"
     problems = [line for rel, report in pages.items() for line in fit_problems(rel, report)]
+    assert not problems, f"at the {width_name} width:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("width_name", WIDTH_NAMES)
+def test_one_search_box_at_each_width(width_name: str, reports: Reports) -> None:
+    pages = reports(width_name)
+    assert len(pages) >= 20, f"expected every page of the site, found {sorted(pages)}"
+    problems = [
+        f"{rel}: {len(report.get('searchBoxes', []))} search boxes: {report.get('searchBoxes')}"
+        for rel, report in pages.items()
+        if len(report.get("searchBoxes", [])) != 1
+    ]
     assert not problems, f"at the {width_name} width:\n" + "\n".join(problems)
 
 
